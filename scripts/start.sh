@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `npm start`: provision Node 24 and dependencies, start local services, migrate, and run the API
+# server with the workers in one process. Ctrl-C stops the server and the services this run started.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ensure_node
+ensure_deps
+
+services_env="$(bash "$ROOT_DIR/scripts/services.sh" up)"
+eval "$services_env"
+stop_started() {
+  if [ -n "${TWIN_STARTED_SERVICES:-}" ]; then
+    # shellcheck disable=SC2086
+    bash "$ROOT_DIR/scripts/services.sh" stop $TWIN_STARTED_SERVICES || true
+  fi
+}
+trap stop_started EXIT
+
+cd "$ROOT_DIR"
+set +e
+node src/main.ts --with-workers &
+server_pid=$!
+trap 'kill -INT "$server_pid" 2>/dev/null' INT TERM
+wait "$server_pid"
+status=$?
+# wait again if the first wait was interrupted by the trap, so shutdown completes
+kill -0 "$server_pid" 2>/dev/null && wait "$server_pid"
+exit "$status"

@@ -1,0 +1,9 @@
+import type { Services } from './services/container.ts';
+import type { UsersService } from './services/users.service.ts';
+
+/** Per-request (and per-subscription) context: the caller's tenant and the shared services. */
+export interface GraphQLContext {
+  userId: string;
+  services: Services;
+  users: UsersService;
+}

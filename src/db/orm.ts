@@ -1,0 +1,24 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { entities } from './entities.ts';
+import { InitialSchema } from './migrations/0001-initial-schema.ts';
+
+// Migrations are listed explicitly: no file globbing, so they run the same from source and tests.
+export const migrations = [{ name: '0001-initial-schema', class: InitialSchema }];
+
+export async function createOrm(databaseUrl: string, poolMax = 20): Promise<MikroORM> {
+  return MikroORM.init({
+    clientUrl: databaseUrl,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList: migrations, transactional: true, allOrNothing: true },
+    pool: { max: poolMax },
+    debug: false,
+    allowGlobalContext: false,
+  });
+}
+
+export async function migrateUp(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  return applied.map((m) => m.name);
+}

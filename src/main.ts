@@ -1,0 +1,39 @@
+import { ConfigError, describeBackends, loadConfig } from './config.ts';
+import { migrateUp } from './db/orm.ts';
+import { onShutdown } from './lifecycle.ts';
+
+// API entry point: `node src/main.ts` (add RUN_WORKERS=true or --with-workers for one process).
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+const { logger } = await import('./logger.ts');
+const { createServices } = await import('./services/container.ts');
+const { createApp } = await import('./server.ts');
+
+const withWorkers = config.RUN_WORKERS || process.argv.includes('--with-workers');
+for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);
+
+const services = await createServices(config, logger);
+const applied = await migrateUp(services.orm);
+if (applied.length) logger.info({ applied }, 'migrations applied');
+
+const app = createApp(services);
+const workers = withWorkers ? await (await import('./worker-runtime.ts')).startWorkers(services) : undefined;
+const port = await app.listen(config.PORT, config.HOST);
+logger.info(
+  `GraphQL (GraphiQL, WebSocket and SSE) on http://${config.HOST === '127.0.0.1' ? 'localhost' : config.HOST}:${port}/graphql` +
+    (workers ? ' — workers running in this process' : ''),
+);
+
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  await app.close();
+  await workers?.close(config.SHUTDOWN_TIMEOUT_MS);
+  await services.close();
+});

@@ -1,0 +1,155 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { GraphQLContext } from './context.ts';
+import { schema } from './schema/index.ts';
+import { authenticate } from './services/auth.service.ts';
+import type { Services } from './services/container.ts';
+import { checkReadiness } from './services/readiness.service.ts';
+import { UsersService } from './services/users.service.ts';
+
+type Enveloped = {
+  execute: (args: ExecutionArgs) => ReturnType<typeof import('graphql').execute>;
+  subscribe: (args: ExecutionArgs) => ReturnType<typeof import('graphql').subscribe>;
+};
+
+export interface App {
+  server: Server;
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createApp(services: Services): App {
+  const { config, log } = services;
+  const users = new UsersService(services.orm);
+  const authOptions = {
+    secret: config.AUTH_SECRET,
+    allowAnonymous: config.AUTH_ALLOW_ANONYMOUS,
+    anonymousUserId: config.AUTH_ANONYMOUS_USER_ID,
+  };
+
+  async function contextFor(authorization: string | null | undefined): Promise<GraphQLContext> {
+    const userId = authenticate(authorization, authOptions);
+    await users.ensure(userId);
+    return { userId, services, users };
+  }
+
+  const yoga = createYoga<
+    { req?: IncomingMessage; connectionParams?: Record<string, unknown> },
+    GraphQLContext
+  >({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: { title: 'Digital Twin', subscriptionsProtocol: 'WS' },
+    landingPage: false,
+    logging: {
+      debug: (...args) => log.debug(args),
+      info: (...args) => log.info(args),
+      warn: (...args) => log.warn(args),
+      error: (...args) => log.error(args),
+    },
+    // unexpected errors are masked for clients and logged with context here
+    maskedErrors: {
+      maskError(error, message) {
+        const original = (error as { originalError?: unknown }).originalError;
+        if (original && (original as { code?: string }).code === 'INVALID_TOKEN') {
+          return error as Error;
+        }
+        log.error({ err: original ?? error }, 'unexpected error in a GraphQL operation');
+        return new GraphQLError(message);
+      },
+    },
+    context: async ({ request, connectionParams }) => {
+      const header =
+        (connectionParams?.authorization as string | undefined) ??
+        (connectionParams?.Authorization as string | undefined) ??
+        request?.headers.get('authorization');
+      return contextFor(header);
+    },
+  });
+
+  const server = createServer(async (req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      return;
+    }
+    if (req.url === '/readyz') {
+      const status = await checkReadiness(services);
+      res
+        .writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify(status));
+      return;
+    }
+    return yoga.handle(req, res);
+  });
+
+  // graphql-ws over the same port; Yoga's envelop runs, so plugins and masking apply over WS too.
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wsServer = useServer(
+    {
+      onConnect: async (ctx) => {
+        // HTTP hooks do not run for WebSocket: authenticate here
+        const params = ctx.connectionParams ?? {};
+        try {
+          authenticate((params.authorization ?? params.Authorization) as string | undefined, authOptions);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      // the rootValue set in onSubscribe carries Yoga's enveloped execute/subscribe
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const {
+          schema: envSchema,
+          execute,
+          subscribe,
+          contextFactory,
+          parse,
+          validate,
+        } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams,
+        });
+        const args = {
+          schema: envSchema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length) return errors;
+        return args;
+      },
+    },
+    wss,
+  );
+
+  return {
+    server,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address();
+          resolve(typeof address === 'object' && address ? address.port : port);
+        });
+      });
+    },
+    async close() {
+      await wsServer.dispose();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

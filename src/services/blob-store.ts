@@ -1,0 +1,58 @@
+import type { Readable } from 'node:stream';
+
+// Port for object storage. Keys passed in are tenant-relative (`raw/{documentId}/a.pdf`); the
+// store scopes every key under `tenant/{userId}/` itself, so no caller can escape its tenant.
+
+export class BlobNotFoundError extends Error {
+  readonly code = 'BLOB_NOT_FOUND';
+  readonly key: string;
+  constructor(key: string) {
+    super(`object not found: ${key}`);
+    this.key = key;
+  }
+}
+
+export class BlobTooLargeError extends Error {
+  readonly code = 'BLOB_TOO_LARGE';
+  readonly limitBytes: number;
+  constructor(limitBytes: number) {
+    super(`object exceeds the limit of ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+  }
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Abort the upload (and store nothing) once more than this many bytes arrive. */
+  maxBytes?: number;
+}
+
+export interface BlobStore {
+  put(
+    userId: string,
+    key: string,
+    body: Buffer | string | Readable,
+    options?: PutOptions,
+  ): Promise<{ bytes: number }>;
+  get(userId: string, key: string): Promise<Buffer>;
+  getMany(userId: string, keys: readonly string[]): Promise<(Buffer | BlobNotFoundError)[]>;
+  list(userId: string, prefix: string): Promise<string[]>;
+  delete(userId: string, keys: readonly string[]): Promise<void>;
+  deletePrefix(userId: string, prefix: string): Promise<number>;
+  ping(): Promise<void>;
+  close(): void;
+}
+
+const SAFE_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+export function tenantPrefix(userId: string): string {
+  if (!SAFE_SEGMENT.test(userId)) throw new Error(`invalid user id for storage: ${JSON.stringify(userId)}`);
+  return `tenant/${userId}/`;
+}
+
+export function tenantKey(userId: string, key: string): string {
+  if (key.startsWith('/') || key.split('/').some((s) => s === '..' || s === '.')) {
+    throw new Error(`invalid object key: ${JSON.stringify(key)}`);
+  }
+  return tenantPrefix(userId) + key;
+}

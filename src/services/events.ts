@@ -1,0 +1,70 @@
+// The typed event map (DESIGN §7). Every topic is scoped by tenant or by message, so a
+// subscriber can only ever name a topic it owns.
+
+export const INGEST_STAGES = [
+  'QUEUED',
+  'EXTRACTING',
+  'CHUNKING',
+  'EMBEDDING',
+  'INDEXING',
+  'DONE',
+  'FAILED',
+] as const;
+export type IngestStage = (typeof INGEST_STAGES)[number];
+
+export interface IngestProgressEvent {
+  documentId: string;
+  stage: IngestStage;
+  done: number;
+  total: number;
+  attempt: number;
+  error: string | null;
+}
+
+export interface TrainingStatusEvent {
+  runId: string;
+  status: string;
+  stage: string | null;
+  progress: number;
+  step: number | null;
+  totalSteps: number | null;
+  loss: number | null;
+  error: string | null;
+}
+
+export type ReplyEvent =
+  | { type: 'token'; text: string; index: number }
+  | {
+      type: 'citations';
+      sources: {
+        documentId: string;
+        chunkIndex: number;
+        s3Path: string;
+        charStart: number;
+        charEnd: number;
+        page: number | null;
+        score: number;
+      }[];
+    }
+  | {
+      type: 'done';
+      model: string;
+      finishReason: string;
+      usage: { promptTokens: number; completionTokens: number; totalTokens: number } | null;
+    }
+  | { type: 'failed'; error: string };
+
+export interface EventMap {
+  ingest: IngestProgressEvent;
+  training: TrainingStatusEvent;
+  reply: ReplyEvent;
+}
+
+export type EventKind = keyof EventMap;
+
+/** An event as delivered: the payload plus its per-topic sequence number (1, 2, 3, …). */
+export type Sequenced<T> = T & { seq: number };
+
+export function topicOf(kind: EventKind, scope: string): string {
+  return `${kind}:${scope}`;
+}

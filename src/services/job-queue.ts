@@ -1,0 +1,32 @@
+import type { z } from 'zod';
+import type { AnyJobDefinition, QueueName } from '../jobs/job.ts';
+
+export interface EnqueueOptions {
+  jobId?: string;
+  delayMs?: number;
+}
+
+export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
+
+export interface JobInfo {
+  id: string;
+  name: string;
+  state: JobState;
+  attemptsMade: number;
+  failedReason: string | null;
+  returnValue: unknown;
+}
+
+// Port for background jobs: typed by the job definitions it was built with.
+export interface JobQueue<D extends readonly AnyJobDefinition[] = readonly AnyJobDefinition[]> {
+  enqueue<N extends D[number]['name']>(
+    name: N,
+    payload: z.input<Extract<D[number], { name: N }>['payload']>,
+    options?: EnqueueOptions,
+  ): Promise<string>;
+  get(queue: QueueName, jobId: string): Promise<JobInfo | null>;
+  /** Removes a waiting job, or aborts a running one in whichever worker holds it. */
+  cancel(queue: QueueName, jobId: string): Promise<boolean>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,211 @@
+import weaviate, { type Collection, type WeaviateClient } from 'weaviate-client';
+import {
+  type ChunkVector,
+  chunkVectorId,
+  type SearchOptions,
+  tenantName,
+  type VectorHit,
+  type VectorIndex,
+} from './vector-index.ts';
+
+export interface WeaviateOptions {
+  url: string;
+  grpcUrl: string;
+  apiKey?: string;
+  collection: string;
+}
+
+const PROPERTIES = [
+  'document_id',
+  's3_path',
+  'embedding_model',
+  'chunk_index',
+  'char_start',
+  'char_end',
+  'page',
+] as const;
+
+export class WeaviateVectorIndex implements VectorIndex {
+  readonly backend = 'weaviate' as const;
+  private readonly tenants = new Set<string>();
+  private collectionReady: Promise<void> | undefined;
+
+  private readonly client: WeaviateClient;
+  private readonly name: string;
+
+  private constructor(client: WeaviateClient, name: string) {
+    this.client = client;
+    this.name = name;
+  }
+
+  static async connect(options: WeaviateOptions): Promise<WeaviateVectorIndex> {
+    const http = new URL(options.url);
+    const [grpcHost, grpcPort] = options.grpcUrl.replace(/^\w+:\/\//, '').split(':');
+    const client = await weaviate.connectToCustom({
+      httpHost: http.hostname,
+      httpPort: Number(http.port || (http.protocol === 'https:' ? 443 : 80)),
+      httpSecure: http.protocol === 'https:',
+      grpcHost: grpcHost ?? http.hostname,
+      grpcPort: Number(grpcPort ?? 50051),
+      grpcSecure: http.protocol === 'https:',
+      ...(options.apiKey ? { authCredentials: new weaviate.ApiKey(options.apiKey) } : {}),
+      timeout: { init: 10, query: 30, insert: 120 },
+      skipInitChecks: true,
+    });
+    return new WeaviateVectorIndex(client, options.collection);
+  }
+
+  private ensureCollection(): Promise<void> {
+    this.collectionReady ??= (async () => {
+      if (await this.client.collections.exists(this.name)) return;
+      try {
+        await this.client.collections.create({
+          name: this.name,
+          multiTenancy: weaviate.configure.multiTenancy({ enabled: true, autoTenantActivation: true }),
+          vectorizers: weaviate.configure.vectors.selfProvided({
+            vectorIndexConfig: weaviate.configure.vectorIndex.hnsw({ distanceMetric: 'cosine' }),
+          }),
+          properties: [
+            { name: 'document_id', dataType: 'text', indexFilterable: true, tokenization: 'field' },
+            { name: 's3_path', dataType: 'text', indexFilterable: false, indexSearchable: false },
+            { name: 'embedding_model', dataType: 'text', indexFilterable: true, tokenization: 'field' },
+            { name: 'chunk_index', dataType: 'int' },
+            { name: 'char_start', dataType: 'int', indexFilterable: false },
+            { name: 'char_end', dataType: 'int', indexFilterable: false },
+            { name: 'page', dataType: 'int', indexFilterable: false },
+            {
+              name: 'metadata',
+              dataType: 'object',
+              nestedProperties: [
+                { name: 'filename', dataType: 'text' },
+                { name: 'content_type', dataType: 'text' },
+                { name: 'timestamp', dataType: 'text' },
+                { name: 'chunk_index', dataType: 'int' },
+              ],
+            },
+          ],
+        });
+      } catch (error) {
+        // another process created it first
+        if (!(await this.client.collections.exists(this.name))) throw error;
+      }
+    })().catch((error) => {
+      this.collectionReady = undefined;
+      throw error;
+    });
+    return this.collectionReady;
+  }
+
+  private tenant(userId: string): Collection {
+    return this.client.collections.use(this.name).withTenant(tenantName(userId)) as unknown as Collection;
+  }
+
+  async ensureTenant(userId: string): Promise<void> {
+    const name = tenantName(userId);
+    if (this.tenants.has(name)) return;
+    await this.ensureCollection();
+    const collection = this.client.collections.use(this.name);
+    const existing = await collection.tenants.getByName(name);
+    if (!existing) {
+      try {
+        await collection.tenants.create([{ name }]);
+      } catch (error) {
+        if (!(await collection.tenants.getByName(name))) throw error;
+      }
+    }
+    this.tenants.add(name);
+  }
+
+  async upsert(userId: string, chunks: readonly ChunkVector[]): Promise<void> {
+    if (chunks.length === 0) return;
+    await this.ensureTenant(userId);
+    const result = await this.tenant(userId).data.insertMany(
+      chunks.map((c) => ({
+        id: chunkVectorId(userId, c.documentId, c.chunkIndex, c.embeddingModel),
+        vectors: c.vector,
+        properties: {
+          document_id: c.documentId,
+          s3_path: c.s3Path,
+          embedding_model: c.embeddingModel,
+          chunk_index: c.chunkIndex,
+          char_start: c.charStart,
+          char_end: c.charEnd,
+          page: c.page ?? -1,
+          metadata: {
+            filename: c.filename,
+            content_type: c.contentType,
+            timestamp: c.timestamp,
+            chunk_index: c.chunkIndex,
+          },
+        },
+      })),
+    );
+    // insertMany reports per-object failures instead of throwing
+    if (result.hasErrors) {
+      const first = Object.values(result.errors)[0];
+      throw new Error(
+        `weaviate rejected ${Object.keys(result.errors).length} objects: ${first?.message ?? ''}`,
+      );
+    }
+  }
+
+  async search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]> {
+    await this.ensureTenant(userId);
+    const collection = this.tenant(userId);
+    const result = await collection.query.nearVector([...vector], {
+      limit: options.limit,
+      filters: collection.filter.byProperty('embedding_model').equal(options.embeddingModel),
+      returnMetadata: ['distance'],
+      returnProperties: [
+        ...PROPERTIES,
+        { name: 'metadata', properties: ['filename', 'content_type', 'timestamp'] },
+      ] as never,
+      ...(options.minScore !== undefined ? { distance: 1 - options.minScore } : {}),
+    });
+    return result.objects.map((o) => {
+      const p = o.properties as Record<string, unknown>;
+      const meta = (p.metadata ?? {}) as Record<string, unknown>;
+      const page = Number(p.page ?? -1);
+      return {
+        id: o.uuid,
+        score: 1 - (o.metadata?.distance ?? 1),
+        documentId: String(p.document_id),
+        s3Path: String(p.s3_path),
+        embeddingModel: String(p.embedding_model),
+        chunkIndex: Number(p.chunk_index),
+        charStart: Number(p.char_start ?? 0),
+        charEnd: Number(p.char_end ?? 0),
+        page: page < 0 ? null : page,
+        filename: String(meta.filename ?? ''),
+        contentType: String(meta.content_type ?? ''),
+        timestamp: String(meta.timestamp ?? ''),
+      };
+    });
+  }
+
+  async deleteByDocument(userId: string, documentId: string): Promise<number> {
+    await this.ensureTenant(userId);
+    const collection = this.tenant(userId);
+    const result = await collection.data.deleteMany(
+      collection.filter.byProperty('document_id').equal(documentId),
+    );
+    return result.successful;
+  }
+
+  async countByDocument(userId: string, documentId: string): Promise<number> {
+    await this.ensureTenant(userId);
+    const collection = this.tenant(userId);
+    const result = await collection.aggregate.overAll({
+      filters: collection.filter.byProperty('document_id').equal(documentId),
+    });
+    return result.totalCount;
+  }
+
+  async ping(): Promise<void> {
+    if (!(await this.client.isReady())) throw new Error('weaviate is not ready');
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

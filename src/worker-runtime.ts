@@ -1,0 +1,17 @@
+import { jobs } from './jobs/registry.ts';
+import type { Services } from './services/container.ts';
+import { startWorkerPool, type WorkerPool } from './services/job-queue.bullmq.ts';
+
+/** Starts the BullMQ workers for every registered job, sharing the process's services. */
+export function startWorkers(services: Services): Promise<WorkerPool> {
+  const { config } = services;
+  return startWorkerPool(jobs, {
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+    concurrency: config.WORKER_CONCURRENCY,
+    log: services.log.child({ component: 'worker' }),
+    context: { services },
+  });
+}

@@ -1,0 +1,27 @@
+import { ConfigError, describeBackends, loadConfig } from './config.ts';
+import { onShutdown } from './lifecycle.ts';
+
+// Worker entry point: `node src/worker.ts` runs the BullMQ workers of every registered job.
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+const { logger } = await import('./logger.ts');
+const { createServices } = await import('./services/container.ts');
+const { startWorkers } = await import('./worker-runtime.ts');
+
+for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);
+const services = await createServices(config, logger);
+const workers = await startWorkers(services);
+logger.info('workers running');
+
+onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  await workers.close(config.SHUTDOWN_TIMEOUT_MS);
+  await services.close();
+});
