@@ -18,7 +18,7 @@ trap stop_started EXIT
 
 cd "$ROOT_DIR"
 set +e
-node src/main.ts --with-workers &
+node --env-file-if-exists=.env src/main.ts --with-workers &
 server_pid=$!
 trap 'kill -INT "$server_pid" 2>/dev/null' INT TERM
 wait "$server_pid"

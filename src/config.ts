@@ -59,6 +59,48 @@ export const configSchema = z.object({
 
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
+
+  // L0 ingest (issue 3). EMBEDDER=auto uses OpenAI when OPENAI_API_KEY or OPENAI_BASE_URL is set.
+  EMBEDDER: z.enum(['auto', 'openai', 'local']).default('auto'),
+  EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
+  EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).optional(),
+  EMBEDDING_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(256),
+  UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50 * 1024 * 1024),
+  INGEST_MAX_UNCOMPRESSED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(200 * 1024 * 1024),
+  CHUNK_MIN_TOKENS: z.coerce.number().int().min(1).default(64),
+  CHUNK_MAX_TOKENS: z.coerce.number().int().min(8).default(400),
+
+  // Chat (issue 5). CHAT_BACKEND=auto: Modal when MODAL_INFERENCE_URL is set, else an
+  // OpenAI-compatible server when CHAT_BASE_URL / CHAT_API_KEY / OPENAI_API_KEY is set, else extractive.
+  CHAT_BACKEND: z.enum(['auto', 'openai', 'modal', 'extractive']).default('auto'),
+  CHAT_BASE_URL: optionalString,
+  CHAT_API_KEY: optionalString,
+  CHAT_MODEL: z.string().default('gpt-4o-mini'),
+  CHAT_BASE_MODEL: z.string().default('Qwen2.5-0.5B-Instruct'),
+  MODAL_INFERENCE_URL: optionalString,
+  MODAL_TOKEN: optionalString,
+  CHAT_TOP_K: z.coerce.number().int().min(0).max(50).default(5),
+  CHAT_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.2),
+  CHAT_CONTEXT_TOKENS: z.coerce.number().int().min(0).default(2000),
+  CHAT_HISTORY_TOKENS: z.coerce.number().int().min(0).default(1000),
+  CHAT_MAX_TOKENS: z.coerce.number().int().min(1).default(512),
+  CHAT_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.7),
+  CHAT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  CHAT_IDLE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(30 * 60_000),
+  CHAT_CONCURRENCY: z.coerce.number().int().min(1).default(256),
+  CHAT_MESSAGE_MAX_CHARS: z.coerce.number().int().min(1).default(16_000),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -93,6 +135,33 @@ export function describeBackends(config: Config): Record<string, string> {
       config.VECTOR_BACKEND === 'weaviate'
         ? `weaviate ${host(config.WEAVIATE_URL)} grpc ${config.WEAVIATE_GRPC_URL}`
         : `embedded exact-search index ${config.EMBEDDED_VECTOR_DIR} (Weaviate not available)`,
+    embeddings:
+      config.EMBEDDER === 'openai' ||
+      (config.EMBEDDER === 'auto' && (config.OPENAI_API_KEY || config.OPENAI_BASE_URL))
+        ? `openai-compatible ${config.OPENAI_BASE_URL ? host(config.OPENAI_BASE_URL) : 'api.openai.com'} model ${config.EMBEDDING_MODEL}`
+        : 'local deterministic hash embedder (no embedding API configured)',
+    chat: describeChatBackend(config),
     objects: `s3 ${config.S3_ENDPOINT ? host(config.S3_ENDPOINT) : `aws ${config.S3_REGION}`} bucket ${config.S3_BUCKET}`,
   };
+}
+
+export type ChatBackend = 'openai' | 'modal' | 'extractive';
+
+/** Which chat model adapter config selects (CHAT_BACKEND=auto picks the first one configured). */
+export function chatBackendOf(config: Config): ChatBackend {
+  if (config.CHAT_BACKEND !== 'auto') return config.CHAT_BACKEND;
+  if (config.MODAL_INFERENCE_URL) return 'modal';
+  if (config.CHAT_BASE_URL || config.CHAT_API_KEY || config.OPENAI_API_KEY) return 'openai';
+  return 'extractive';
+}
+
+function describeChatBackend(config: Config): string {
+  const backend = chatBackendOf(config);
+  if (backend === 'modal')
+    return `modal inference ${config.MODAL_INFERENCE_URL ? new URL(config.MODAL_INFERENCE_URL).host : '(unset)'} model twin:{userId}`;
+  if (backend === 'openai') {
+    const url = config.CHAT_BASE_URL ?? config.OPENAI_BASE_URL;
+    return `openai-compatible ${url ? new URL(url).host : 'api.openai.com'} model ${config.CHAT_MODEL}`;
+  }
+  return 'extractive fallback (no chat model configured: replies quote retrieved passages)';
 }

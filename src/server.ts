@@ -31,7 +31,14 @@ export function createApp(services: Services): App {
   };
 
   async function contextFor(authorization: string | null | undefined): Promise<GraphQLContext> {
-    const userId = authenticate(authorization, authOptions);
+    let userId: string;
+    try {
+      userId = authenticate(authorization, authOptions);
+    } catch (error) {
+      throw new GraphQLError(error instanceof Error ? error.message : 'unauthenticated', {
+        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+      });
+    }
     await users.ensure(userId);
     return { userId, services, users };
   }
@@ -54,9 +61,8 @@ export function createApp(services: Services): App {
     maskedErrors: {
       maskError(error, message) {
         const original = (error as { originalError?: unknown }).originalError;
-        if (original && (original as { code?: string }).code === 'INVALID_TOKEN') {
-          return error as Error;
-        }
+        // errors raised on purpose (syntax, validation, authentication) pass through unchanged
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
         log.error({ err: original ?? error }, 'unexpected error in a GraphQL operation');
         return new GraphQLError(message);
       },

@@ -10,6 +10,7 @@ export function startWorkers(services: Services): Promise<WorkerPool> {
     prefix: config.QUEUE_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
+    onError: (err) => services.log.warn({ err: err.message }, 'worker redis connection error'),
     concurrency: config.WORKER_CONCURRENCY,
     log: services.log.child({ component: 'worker' }),
     context: { services },

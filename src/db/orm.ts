@@ -11,7 +11,7 @@ export async function createOrm(databaseUrl: string, poolMax = 20): Promise<Mikr
     clientUrl: databaseUrl,
     entities,
     extensions: [Migrator],
-    migrations: { migrationsList: migrations, transactional: true, allOrNothing: true },
+    migrations: { migrationsList: migrations, transactional: true, allOrNothing: true, snapshot: false },
     pool: { max: poolMax },
     debug: false,
     allowGlobalContext: false,

@@ -23,7 +23,7 @@ export interface JobDefinition<Name extends string = string, Payload extends z.Z
   attempts?: number;
   backoffMs?: number;
   /** A stable id for a payload, so a duplicate enqueue is dropped while the first is pending. */
-  jobId?: (payload: z.output<Payload>) => string;
+  jobId?(payload: z.output<Payload>): string;
   handle(payload: z.output<Payload>, ctx: JobContext): Promise<unknown>;
   /** Runs once, when the last attempt failed (or the error was permanent): record and announce it. */
   onFinalFailure?(payload: z.output<Payload>, error: Error, ctx: JobContext): Promise<void>;

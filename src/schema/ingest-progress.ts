@@ -1,3 +1,4 @@
+import { subscribeIngestProgress } from '../resolvers/ingest-progress.resolver.ts';
 import { INGEST_STAGES, type IngestProgressEvent, type Sequenced } from '../services/events.ts';
 import { builder } from './builder.ts';
 
@@ -29,14 +30,7 @@ builder.subscriptionField('ingestProgress', (t) =>
       documentId: t.arg.id({ required: false }),
       afterSeq: t.arg.int({ required: false }),
     },
-    subscribe: async function* (_root, args, ctx) {
-      const events = ctx.services.events.subscribe('ingest', ctx.userId, {
-        afterSeq: args.afterSeq ?? undefined,
-      });
-      for await (const event of events) {
-        if (!args.documentId || event.documentId === String(args.documentId)) yield event;
-      }
-    },
+    subscribe: (_root, args, ctx) => subscribeIngestProgress(args, ctx),
     resolve: (event) => event,
   }),
 );

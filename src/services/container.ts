@@ -3,8 +3,11 @@ import type { Config } from '../config.ts';
 import type { Jobs } from '../jobs/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from './blob-store.ts';
+import type { ChatModel } from './chat-model.ts';
+import type { Embedder } from './embedder.ts';
 import type { EventBus } from './event-bus.ts';
 import type { JobQueue } from './job-queue.ts';
+import type { Locks } from './lock.ts';
 import type { VectorIndex } from './vector-index.ts';
 
 // Everything a resolver or job needs, built once per process from config. Adapters are imported
@@ -15,8 +18,11 @@ export interface Services {
   orm: MikroORM;
   blobs: BlobStore;
   vectors: VectorIndex;
+  embedder: Embedder;
   events: EventBus;
   queue: JobQueue<Jobs>;
+  chatModel: ChatModel;
+  locks: Locks;
   close(): Promise<void>;
 }
 
@@ -48,6 +54,26 @@ export async function createVectorIndex(config: Config): Promise<VectorIndex> {
   });
 }
 
+/** OpenAI (or a compatible server) when configured, else the local deterministic fallback. */
+export async function createEmbedder(config: Config): Promise<Embedder> {
+  const useOpenAI =
+    config.EMBEDDER === 'openai' ||
+    (config.EMBEDDER === 'auto' && Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL));
+  if (!useOpenAI) {
+    const { LocalHashEmbedder } = await import('./embedder.local.ts');
+    return new LocalHashEmbedder(config.EMBEDDING_DIMENSIONS);
+  }
+  const { OpenAIEmbedder } = await import('./embedder.openai.ts');
+  return new OpenAIEmbedder({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    model: config.EMBEDDING_MODEL,
+    dimensions: config.EMBEDDING_DIMENSIONS,
+    batchSize: config.EMBEDDING_BATCH_SIZE,
+    maxRetries: 5,
+  });
+}
+
 export async function createServices(config: Config, log: Logger): Promise<Services> {
   const [{ createOrm }, { RedisEventBus }, { BullJobQueue }, { jobs }] = await Promise.all([
     import('../db/orm.ts'),
@@ -55,22 +81,38 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     import('./job-queue.bullmq.ts'),
     import('../jobs/registry.ts'),
   ]);
-  const [orm, blobs, vectors] = await Promise.all([
+  const [orm, blobs, vectors, embedder] = await Promise.all([
     createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX),
     createBlobStore(config),
     createVectorIndex(config),
+    createEmbedder(config),
   ]);
+  const [{ createChatModel }, { RedisLocks }] = await Promise.all([
+    import('./chat-model.ts'),
+    import('./lock.redis.ts'),
+  ]);
+  const chatModel = await createChatModel(config);
+  const locks = new RedisLocks(config.REDIS_URL, config.QUEUE_PREFIX);
+  let lastRedisError = 0;
+  const redisError = (err: Error) => {
+    // reconnect attempts repeat quickly while Redis is down: one line per 5 s is enough
+    if (Date.now() - lastRedisError > 5000)
+      log.warn({ err: err.message }, 'redis connection error; reconnecting');
+    lastRedisError = Date.now();
+  };
   const events = new RedisEventBus({
     redisUrl: config.REDIS_URL,
     prefix: config.EVENT_PREFIX,
     replayTtlSec: config.EVENT_REPLAY_TTL_SEC,
     replayMax: config.EVENT_REPLAY_MAX,
+    onError: redisError,
   });
   const queue = new BullJobQueue(jobs, {
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
+    onError: redisError,
   });
   return {
     config,
@@ -78,10 +120,13 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     orm,
     blobs,
     vectors,
+    embedder,
     events,
     queue,
+    chatModel,
+    locks,
     async close() {
-      await Promise.allSettled([queue.close(), events.close(), vectors.close(), orm.close()]);
+      await Promise.allSettled([queue.close(), events.close(), vectors.close(), orm.close(), locks.close()]);
       blobs.close();
     },
   };

@@ -30,6 +30,8 @@ export interface RedisEventBusOptions {
   prefix: string;
   replayTtlSec: number;
   replayMax: number;
+  /** Connection errors (Redis down): ioredis reconnects by itself, the caller only logs. */
+  onError?: (error: Error) => void;
 }
 
 export class RedisEventBus implements EventBus {
@@ -43,6 +45,9 @@ export class RedisEventBus implements EventBus {
     this.options = options;
     this.publisher = new Redis(options.redisUrl, { lazyConnect: false, enableAutoPipelining: true });
     this.subscriber = new Redis(options.redisUrl, { lazyConnect: false });
+    const onError = options.onError ?? (() => {});
+    this.publisher.on('error', onError);
+    this.subscriber.on('error', onError);
     this.publisher.defineCommand('twinPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
     // Yoga's Redis event target: every API replica receives every event published by any process.
     this.target = createRedisEventTarget({ publishClient: this.publisher, subscribeClient: this.subscriber });

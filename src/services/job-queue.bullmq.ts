@@ -11,11 +11,15 @@ export interface BullOptions {
   prefix: string;
   attempts: number;
   backoffMs: number;
+  /** Connection errors (Redis down): ioredis reconnects by itself, the caller only logs. */
+  onError?: (error: Error) => void;
 }
 
-function connection(redisUrl: string) {
+function connection(options: BullOptions) {
   // BullMQ needs maxRetriesPerRequest: null on blocking connections
-  return new Redis(redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: false });
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: false });
+  redis.on('error', options.onError ?? (() => {}));
+  return redis;
 }
 
 const cancelChannel = (prefix: string) => `${prefix}:jobs:cancel`;
@@ -29,7 +33,7 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
 
   constructor(definitions: D, options: BullOptions) {
     this.options = options;
-    this.redis = connection(options.redisUrl);
+    this.redis = connection(options);
     this.byName = new Map(definitions.map((d) => [d.name, d]));
   }
 
@@ -170,7 +174,7 @@ export async function startWorkerPool(
 
   for (const name of queues) {
     const worker = new Worker(name, process, {
-      connection: connection(options.redisUrl),
+      connection: connection(options),
       prefix: options.prefix,
       concurrency: options.concurrency,
       autorun: true,
@@ -179,7 +183,7 @@ export async function startWorkerPool(
     workers.push(worker);
   }
 
-  const subscriber = connection(options.redisUrl);
+  const subscriber = connection(options);
   await subscriber.subscribe(cancelChannel(options.prefix));
   subscriber.on('message', (_channel, message) => {
     const { jobId } = JSON.parse(message) as { jobId: string };

@@ -1,0 +1,121 @@
+"""OpenAI-compatible chat served by llama.cpp, driven by the official `openai` client."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import openai
+import pytest
+
+from twin_gpu.tiny_model import SYSTEM_PROMPT, TOY_RECORDS, toy_dataset
+
+from conftest import API_TOKEN
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+QUESTION, ANSWER = TOY_RECORDS[2]
+MESSAGES = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": QUESTION}]
+
+
+@pytest.fixture(scope="module")
+def twin_user(store, tiny_model):
+    """A user whose latest model is a real fine-tune (trained in-process, no callbacks)."""
+    from conftest import _train_request
+    from twin_gpu.contract import TrainRequest
+    from twin_gpu.train import run_training
+
+    user_id, run_id = f"u-{uuid.uuid4().hex[:10]}", f"run-{uuid.uuid4().hex[:10]}"
+    req = _train_request(user_id, run_id, None, quantizations=["q8_0"])
+    store.put_json(req["datasetPath"], toy_dataset())
+    result = run_training(TrainRequest.model_validate(req))
+    store.put_json(f"tenant/{user_id}/lora/latest/manifest.json",
+                   {"runId": run_id, "gguf": result["artifacts"]["gguf_q8_0"]})
+    return {"userId": user_id, "artifacts": result["artifacts"]}
+
+
+@pytest.fixture
+def client(web):
+    return openai.OpenAI(base_url=f"{web['url']}/v1", api_key=API_TOKEN, max_retries=0, timeout=120)
+
+
+def test_streaming_chunks_and_final_usage(client, twin_user):
+    stream = client.chat.completions.create(
+        model=f"twin:{twin_user['userId']}", messages=MESSAGES, stream=True, temperature=0, max_tokens=24,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(content_chunks) >= 2, "tokens must arrive as separate chunks"
+    finals = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert len(finals) == 1 and finals[0].choices[0].finish_reason in {"stop", "length"}
+    usage_chunk = chunks[-1]
+    assert usage_chunk.choices == [] and usage_chunk.usage is not None
+    assert all(c.usage is None for c in chunks[:-1])
+    assert usage_chunk.usage.completion_tokens > 0 and usage_chunk.usage.prompt_tokens > 10
+    assert usage_chunk.usage.total_tokens == usage_chunk.usage.prompt_tokens + usage_chunk.usage.completion_tokens
+    assert len({c.id for c in chunks}) == 1 and chunks[0].model == f"twin:{twin_user['userId']}"
+    # The fine-tuned model answers with what it memorised: the request was routed to the user's GGUF.
+    assert text.strip().startswith(" ".join(ANSWER.split()[:2])), text
+
+
+def test_streaming_without_usage_option_sends_no_usage_chunk(client, twin_user):
+    chunks = list(client.chat.completions.create(
+        model=f"twin:{twin_user['userId']}", messages=MESSAGES, stream=True, temperature=0, max_tokens=8,
+    ))
+    assert all(c.usage is None and c.choices for c in chunks)
+
+
+def test_non_streaming_completion(client, twin_user):
+    out = client.chat.completions.create(
+        model=f"twin:{twin_user['userId']}", messages=MESSAGES, temperature=0, max_tokens=24,
+    )
+    assert out.object == "chat.completion"
+    assert out.choices[0].message.role == "assistant"
+    assert out.choices[0].message.content.strip().startswith(" ".join(ANSWER.split()[:2]))
+    assert out.usage.completion_tokens > 0
+
+
+def test_user_without_a_model_gets_the_base_model(client, twin_user):
+    out = client.chat.completions.create(
+        model=f"twin:{uuid.uuid4().hex[:8]}", messages=MESSAGES, temperature=0, max_tokens=12,
+    )
+    assert out.usage.completion_tokens > 0
+    # The untrained base has not learnt the answer: a different model served this user.
+    assert not out.choices[0].message.content.strip().startswith(" ".join(ANSWER.split()[:2]))
+
+
+def test_models_list_and_reload(client, twin_user, web):
+    model = f"twin:{twin_user['userId']}"
+    client.chat.completions.create(model=model, messages=MESSAGES, max_tokens=2)
+    assert model in [m.id for m in client.models.list().data]
+    r = httpx.post(f"{web['url']}/models/{twin_user['userId']}/reload", headers=AUTH, timeout=10)
+    assert r.status_code == 200 and r.json() == {"userId": twin_user["userId"], "dropped": True}
+    assert model not in [m.id for m in client.models.list().data]
+    again = httpx.post(f"{web['url']}/models/{twin_user['userId']}/reload", headers=AUTH, timeout=10)
+    assert again.json()["dropped"] is False
+
+
+def test_new_manifest_switches_the_served_file(client, twin_user, store, web):
+    from twin_gpu.inference import ModelRegistry  # noqa: F401  (documented behaviour: manifest re-read after TTL)
+
+    user_id = twin_user["userId"]
+    key = f"tenant/{user_id}/lora/latest/manifest.json"
+    try:
+        store.put_json(key, {"gguf": f"tenant/{user_id}/lora/missing/merged.gguf"})
+        with pytest.raises(openai.APIStatusError) as err:
+            client.chat.completions.create(model=f"twin:{user_id}", messages=MESSAGES, max_tokens=2)
+        assert err.value.status_code == 503 and "missing" in err.value.message
+    finally:
+        store.put_json(key, {"gguf": twin_user["artifacts"]["gguf_q8_0"]})
+
+
+def test_errors_are_openai_shaped(client, web):
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    bad = openai.OpenAI(base_url=f"{web['url']}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="twin:1", messages=MESSAGES)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="twin:1", messages=[])
