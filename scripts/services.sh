@@ -10,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DATA_DIR="${TWIN_DATA_DIR:-$ROOT_DIR/.data}"
 BIN_DIR="$TWIN_CACHE_DIR/bin"
 WEAVIATE_VERSION="v1.39.0"
-# MinIO publishes no tags that `go install` accepts; this pseudo-version is a tested build.
-MINIO_MODULE="github.com/minio/minio@latest"
+# MinIO releases are not Go-module tags: pin the pseudo-version of the commit that was tested.
+MINIO_MODULE="${TWIN_MINIO_MODULE:-github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c}"
 PG_PORT="${TWIN_PG_PORT:-55432}"
 REDIS_PORT="${TWIN_REDIS_PORT:-56379}"
 WEAVIATE_PORT="${TWIN_WEAVIATE_PORT:-58080}"
@@ -120,28 +120,34 @@ up_weaviate() {
 up_s3() {
   if [ -n "${S3_ENDPOINT:-}" ] || [ -n "${S3_BUCKET:-}" ]; then log "objects: external S3 ${S3_ENDPOINT:-(AWS default endpoint)}"; return; fi
   local url="http://127.0.0.1:$S3_PORT"
-  if ! http_ok "$url/minio/health/live" && ! http_ok "$url/"; then
-    if build_go_binary minio "$MINIO_MODULE"; then
+  if ! http_ok "$url/minio/health/live" && ! curl -s -o /dev/null --max-time 2 "$url/"; then
+    if [ "${TWIN_S3_BACKEND:-minio}" = minio ] && build_go_binary minio "$MINIO_MODULE"; then
       log "objects: starting minio on 127.0.0.1:$S3_PORT"
       mkdir -p "$DATA_DIR/minio"
       (MINIO_ROOT_USER=twin-local MINIO_ROOT_PASSWORD=twin-local-secret MINIO_BROWSER=off \
         setsid nohup "$BIN_DIR/minio" server "$DATA_DIR/minio" --quiet --address "127.0.0.1:$S3_PORT" \
         >"$DATA_DIR/minio.log" 2>&1 & echo $! >"$DATA_DIR/minio.pid")
       wait_for minio 60 http_ok "$url/minio/health/live"
+      echo minio >"$DATA_DIR/s3-backend"
       started minio
     else
       log "objects: MinIO cannot be built here; starting s3rver from npm instead"
       mkdir -p "$DATA_DIR/s3rver"
       (cd "$ROOT_DIR" && setsid nohup node scripts/s3rver.mjs "$DATA_DIR/s3rver" "$S3_PORT" >"$DATA_DIR/s3rver.log" 2>&1 & echo $! >"$DATA_DIR/s3rver.pid")
-      wait_for s3rver 30 http_ok "$url/"
+      wait_for s3rver 30 curl -s -o /dev/null --max-time 2 "$url/"
+      echo s3rver >"$DATA_DIR/s3-backend"
       started s3rver
     fi
   fi
   emit S3_ENDPOINT "$url"
   emit S3_REGION us-west-1
   emit S3_BUCKET twin-local
-  emit S3_ACCESS_KEY_ID twin-local
-  emit S3_SECRET_ACCESS_KEY twin-local-secret
+  if [ "$(cat "$DATA_DIR/s3-backend" 2>/dev/null)" = s3rver ]; then
+    # s3rver accepts only its fixed development credentials
+    emit S3_ACCESS_KEY_ID S3RVER; emit S3_SECRET_ACCESS_KEY S3RVER
+  else
+    emit S3_ACCESS_KEY_ID twin-local; emit S3_SECRET_ACCESS_KEY twin-local-secret
+  fi
   emit S3_FORCE_PATH_STYLE true
 }
 
