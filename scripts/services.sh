@@ -102,15 +102,17 @@ up_weaviate() {
     fi
     log "vectors: starting weaviate $WEAVIATE_VERSION on 127.0.0.1:$WEAVIATE_PORT grpc $WEAVIATE_GRPC"
     mkdir -p "$DATA_DIR/weaviate"
-    (cd "$DATA_DIR" && PERSISTENCE_DATA_PATH="$DATA_DIR/weaviate" AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true \
+    # the redirections cover the whole background subshell, so no pipe of the caller stays open
+    (cd "$DATA_DIR" && exec env PERSISTENCE_DATA_PATH="$DATA_DIR/weaviate" AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=true \
       DEFAULT_VECTORIZER_MODULE=none ENABLE_MODULES="" DISABLE_TELEMETRY=true LOG_LEVEL=warning \
       GRPC_PORT="$WEAVIATE_GRPC" RAFT_BOOTSTRAP_EXPECT=1 CLUSTER_HOSTNAME=twin-node1 \
       CLUSTER_GOSSIP_BIND_PORT=$((WEAVIATE_PORT + 10)) CLUSTER_DATA_BIND_PORT=$((WEAVIATE_PORT + 11)) \
       RAFT_PORT=$((WEAVIATE_PORT + 12)) RAFT_INTERNAL_RPC_PORT=$((WEAVIATE_PORT + 13)) \
       QUERY_DEFAULTS_LIMIT=100 LIMIT_RESOURCES=true GOMAXPROCS=2 \
-      setsid nohup "$BIN_DIR/weaviate-server" --host 127.0.0.1 --port "$WEAVIATE_PORT" --scheme http \
-      >"$DATA_DIR/weaviate.log" 2>&1 & echo $! >"$DATA_DIR/weaviate.pid")
-    wait_for weaviate 90 http_ok "http://127.0.0.1:$WEAVIATE_PORT/v1/.well-known/ready"
+      setsid "$BIN_DIR/weaviate-server" --host 127.0.0.1 --port "$WEAVIATE_PORT" --scheme http) \
+      >"$DATA_DIR/weaviate.log" 2>&1 </dev/null &
+    echo $! >"$DATA_DIR/weaviate.pid"
+    wait_for weaviate 240 http_ok "http://127.0.0.1:$WEAVIATE_PORT/v1/.well-known/ready"
     started weaviate
   fi
   emit WEAVIATE_URL "http://127.0.0.1:$WEAVIATE_PORT"
@@ -124,16 +126,19 @@ up_s3() {
     if [ "${TWIN_S3_BACKEND:-minio}" = minio ] && build_go_binary minio "$MINIO_MODULE"; then
       log "objects: starting minio on 127.0.0.1:$S3_PORT"
       mkdir -p "$DATA_DIR/minio"
-      (MINIO_ROOT_USER=twin-local MINIO_ROOT_PASSWORD=twin-local-secret MINIO_BROWSER=off \
-        setsid nohup "$BIN_DIR/minio" server "$DATA_DIR/minio" --quiet --address "127.0.0.1:$S3_PORT" \
-        >"$DATA_DIR/minio.log" 2>&1 & echo $! >"$DATA_DIR/minio.pid")
-      wait_for minio 60 http_ok "$url/minio/health/live"
+      (exec env MINIO_ROOT_USER=twin-local MINIO_ROOT_PASSWORD=twin-local-secret MINIO_BROWSER=off \
+        setsid "$BIN_DIR/minio" server "$DATA_DIR/minio" --quiet --address "127.0.0.1:$S3_PORT") \
+        >"$DATA_DIR/minio.log" 2>&1 </dev/null &
+      echo $! >"$DATA_DIR/minio.pid"
+      wait_for minio 120 http_ok "$url/minio/health/live"
       echo minio >"$DATA_DIR/s3-backend"
       started minio
     else
       log "objects: MinIO cannot be built here; starting s3rver from npm instead"
       mkdir -p "$DATA_DIR/s3rver"
-      (cd "$ROOT_DIR" && setsid nohup node scripts/s3rver.mjs "$DATA_DIR/s3rver" "$S3_PORT" >"$DATA_DIR/s3rver.log" 2>&1 & echo $! >"$DATA_DIR/s3rver.pid")
+      (cd "$ROOT_DIR" && exec setsid node scripts/s3rver.mjs "$DATA_DIR/s3rver" "$S3_PORT") \
+        >"$DATA_DIR/s3rver.log" 2>&1 </dev/null &
+      echo $! >"$DATA_DIR/s3rver.pid"
       wait_for s3rver 30 curl -s -o /dev/null --max-time 2 "$url/"
       echo s3rver >"$DATA_DIR/s3-backend"
       started s3rver
