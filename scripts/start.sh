@@ -18,7 +18,9 @@ trap stop_started EXIT
 
 cd "$ROOT_DIR"
 set +e
-node --env-file-if-exists=.env src/main.ts --with-workers &
+env_file=()
+[ -f .env ] && env_file=(--env-file=.env)
+node "${env_file[@]}" src/main.ts --with-workers &
 server_pid=$!
 trap 'kill -INT "$server_pid" 2>/dev/null' INT TERM
 wait "$server_pid"
