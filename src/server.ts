@@ -1,9 +1,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { GraphQLContext } from './context.ts';
+import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
 import { authenticate } from './services/auth.service.ts';
 import type { Services } from './services/container.ts';
@@ -40,7 +42,7 @@ export function createApp(services: Services): App {
       });
     }
     await users.ensure(userId);
-    return { userId, services, users };
+    return { userId, services, users, loaders: createLoaders(services, userId) };
   }
 
   const yoga = createYoga<
@@ -50,6 +52,8 @@ export function createApp(services: Services): App {
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: { title: 'Digital Twin', subscriptionsProtocol: 'WS' },
+    // GraphiQL's assets are served from the package, not a CDN: it works offline and behind firewalls
+    renderGraphiQL,
     landingPage: false,
     logging: {
       debug: (...args) => log.debug(args),
