@@ -1,11 +1,17 @@
 import type { Logger } from './logger.ts';
 
-/** Runs `stop` once on SIGINT/SIGTERM; a second signal or a stuck shutdown exits at once. */
+/**
+ * Runs `stop` once on SIGINT/SIGTERM. A second signal more than 2 s later, or a stuck shutdown,
+ * exits at once (a Ctrl-C reaches both npm's script and this process, so the first repeat is ignored).
+ */
 export function onShutdown(log: Logger, timeoutMs: number, stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
+    if (stoppingSince) {
+      if (Date.now() - stoppingSince > 2000) process.exit(130);
+      return;
+    }
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       log.error('shutdown timed out');
