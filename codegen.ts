@@ -12,7 +12,7 @@ const config: CodegenConfig = {
         useTypeImports: true,
         enumsAsTypes: true,
         avoidOptionals: { field: true, inputValue: false, object: true, defaultValue: false },
-        scalars: { DateTime: 'string', JSON: 'unknown', ID: 'string', Upload: 'File' },
+        scalars: { DateTime: 'string', JSON: 'unknown', ID: 'string', Upload: 'File', File: 'File' },
         strictScalars: true,
         skipTypename: false,
       },

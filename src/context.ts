@@ -1,3 +1,4 @@
+import type { Loaders } from './loaders.ts';
 import type { Services } from './services/container.ts';
 import type { UsersService } from './services/users.service.ts';
 
@@ -6,4 +7,6 @@ export interface GraphQLContext {
   userId: string;
   services: Services;
   users: UsersService;
+  /** Per-request DataLoaders (batching + caching for this request only). */
+  loaders: Loaders;
 }

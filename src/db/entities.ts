@@ -34,6 +34,7 @@ export const Document = defineEntity({
     kind: p.enum(DOCUMENT_KINDS).default('document'),
     embeddingModel: p.text().nullable(),
     bytes: p.bigint('number').default(0),
+    ingestJobId: p.text().nullable(),
   },
 });
 export type IDocument = InferEntity<typeof Document>;

@@ -2,9 +2,13 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { entities } from './entities.ts';
 import { InitialSchema } from './migrations/0001-initial-schema.ts';
+import { DocumentIngestJob } from './migrations/0002-document-ingest-job.ts';
 
 // Migrations are listed explicitly: no file globbing, so they run the same from source and tests.
-export const migrations = [{ name: '0001-initial-schema', class: InitialSchema }];
+export const migrations = [
+  { name: '0001-initial-schema', class: InitialSchema },
+  { name: '0002-document-ingest-job', class: DocumentIngestJob },
+];
 
 export async function createOrm(databaseUrl: string, poolMax = 20): Promise<MikroORM> {
   return MikroORM.init({

@@ -1,6 +1,13 @@
+import { chatMemoryJob } from './chat-memory.job.ts';
+import { chatReplyJob } from './chat-reply.job.ts';
+import { ingestDocumentJob } from './ingest-document.job.ts';
 import type { AnyJobDefinition } from './job.ts';
 
 // Every background job, one file each. The worker serves exactly these; enqueue is typed by them.
-export const jobs = [] as const satisfies readonly AnyJobDefinition[];
+export const jobs = [
+  ingestDocumentJob,
+  chatReplyJob,
+  chatMemoryJob,
+] as const satisfies readonly AnyJobDefinition[];
 
 export type Jobs = typeof jobs;

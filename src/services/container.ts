@@ -4,6 +4,7 @@ import type { Jobs } from '../jobs/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { ChatModel } from './chat-model.ts';
+import type { ChatTurnCache } from './chat-turns.ts';
 import type { Embedder } from './embedder.ts';
 import type { EventBus } from './event-bus.ts';
 import type { JobQueue } from './job-queue.ts';
@@ -22,6 +23,7 @@ export interface Services {
   events: EventBus;
   queue: JobQueue<Jobs>;
   chatModel: ChatModel;
+  chatTurns: ChatTurnCache;
   locks: Locks;
   close(): Promise<void>;
 }
@@ -87,12 +89,14 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     createVectorIndex(config),
     createEmbedder(config),
   ]);
-  const [{ createChatModel }, { RedisLocks }] = await Promise.all([
+  const [{ createChatModel }, { RedisLocks }, { RedisChatTurnCache }] = await Promise.all([
     import('./chat-model.ts'),
     import('./lock.redis.ts'),
+    import('./chat-turns.redis.ts'),
   ]);
   const chatModel = await createChatModel(config);
   const locks = new RedisLocks(config.REDIS_URL, config.QUEUE_PREFIX);
+  const chatTurns = new RedisChatTurnCache({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX });
   let lastRedisError = 0;
   const redisError = (err: Error) => {
     // reconnect attempts repeat quickly while Redis is down: one line per 5 s is enough
@@ -122,11 +126,20 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     vectors,
     embedder,
     events,
-    queue,
+    // TypeScript cannot relate enqueue's generic signatures once the registry holds several jobs
+    queue: queue as unknown as JobQueue<Jobs>,
     chatModel,
+    chatTurns,
     locks,
     async close() {
-      await Promise.allSettled([queue.close(), events.close(), vectors.close(), orm.close(), locks.close()]);
+      await Promise.allSettled([
+        queue.close(),
+        events.close(),
+        vectors.close(),
+        orm.close(),
+        locks.close(),
+        chatTurns.close(),
+      ]);
       blobs.close();
     },
   };

@@ -113,6 +113,8 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
 
 export interface WorkerPoolOptions extends BullOptions {
   concurrency: number;
+  /** Per-queue overrides: chat replies wait on the network, not the CPU, and need many slots. */
+  concurrencyByQueue?: Partial<Record<QueueName, number>>;
   queues?: readonly QueueName[];
   log: Logger;
   context: Omit<JobContext, 'jobId' | 'attempt' | 'maxAttempts' | 'signal' | 'log'>;
@@ -176,7 +178,7 @@ export async function startWorkerPool(
     const worker = new Worker(name, process, {
       connection: connection(options),
       prefix: options.prefix,
-      concurrency: options.concurrency,
+      concurrency: options.concurrencyByQueue?.[name] ?? options.concurrency,
       autorun: true,
     });
     worker.on('error', (err) => options.log.error({ err, queue: name }, 'worker error'));

@@ -1,0 +1,257 @@
+// `npm run bench -- chat`: time from `sendMessage` to the first `ReplyToken` on a WebSocket
+// subscription, minus the model's own time to first token; tokens per second of one stream; and
+// the same latency with many concurrent streams. The API server, the worker and the stand-in
+// model each run in a process of their own, as they would in production.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { parseConfig } from '../src/config.ts';
+import { SendMessageDocument, StartChatDocument, TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
+import { issueToken } from '../src/services/auth.service.ts';
+import { createServices } from '../src/services/container.ts';
+import { seedChunks } from '../tests/helpers/chat.ts';
+import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
+import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+
+const MODEL_TTFT_MS = Number(process.env.BENCH_MODEL_TTFT_MS ?? 50);
+const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 200);
+const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 200);
+const STREAM_TOKENS = Number(process.env.BENCH_STREAM_TOKENS ?? 5000);
+const CONCURRENT_TOKENS = Number(process.env.BENCH_CONCURRENT_TOKENS ?? 100);
+const CONCURRENT_GAP_MS = Number(process.env.BENCH_CONCURRENT_GAP_MS ?? 20);
+
+// The stand-in's reply length comes from the question ("tokens=N"), so one server serves all phases.
+if (process.argv[2] === 'standin') {
+  const standin = await startOpenAIStandin({
+    ttftMs: MODEL_TTFT_MS,
+    tokens: (body) => {
+      const question = body.messages.at(-1)?.content ?? '';
+      const n = Number(/tokens=(\d+)/.exec(question)?.[1] ?? 20);
+      return Array.from({ length: n }, (_, i) => ` t${i}`);
+    },
+    interTokenMs: (body) => Number(/gap=(\d+)/.exec(body.messages.at(-1)?.content ?? '')?.[1] ?? 0),
+  });
+  console.log(JSON.stringify({ url: standin.url }));
+  process.on('SIGTERM', () => void standin.close().then(() => process.exit(0)));
+  await new Promise(() => undefined);
+}
+
+const secret = 'bench-auth-secret-0123456789';
+const prefix = `benchchat${randomUUID().slice(0, 6)}`;
+const children: ChildProcess[] = [];
+const stopAll = () => {
+  for (const c of children) c.kill('SIGTERM');
+};
+process.on('exit', stopAll);
+
+/** Starts `node <args>` and resolves with the first stdout line `match` accepts. */
+function startChild(args: string[], env: Record<string, string>, match: (line: string) => string | null) {
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    child.stdout!.on('data', (data: Buffer) => {
+      if (process.env.BENCH_LOG_DIR)
+        appendFileSync(`${process.env.BENCH_LOG_DIR}/${args[0]!.replace(/\W/g, '_')}.log`, data);
+      buffer += data.toString();
+      let nl = buffer.indexOf('\n');
+      while (nl >= 0) {
+        const found = match(buffer.slice(0, nl));
+        buffer = buffer.slice(nl + 1);
+        if (found) resolve(found);
+        nl = buffer.indexOf('\n');
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
+  });
+}
+
+const standinUrl = await startChild(['bench/chat.ts', 'standin'], {}, (l) =>
+  l.startsWith('{"url"') ? (JSON.parse(l) as { url: string }).url : null,
+);
+const env = {
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'info',
+  PORT: '0',
+  QUEUE_PREFIX: prefix,
+  EVENT_PREFIX: prefix,
+  AUTH_SECRET: secret,
+  AUTH_ALLOW_ANONYMOUS: 'false',
+  CHAT_BACKEND: 'openai',
+  CHAT_BASE_URL: standinUrl,
+  CHAT_MODEL: 'bench-standin',
+  CHAT_IDLE_MS: String(3_600_000),
+};
+const apiUrl = await startChild(
+  ['src/main.ts'],
+  env,
+  (l) => /on (http:\/\/\S+\/graphql)/.exec(l)?.[1] ?? null,
+);
+await startChild(
+  ['src/worker.ts'],
+  { ...env, LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info' },
+  (l) => (l.includes('workers running') ? 'ok' : null),
+);
+
+// memory to retrieve from, written directly (the upload path has its own benchmark)
+const userId = `bench-chat-${randomUUID().slice(0, 8)}`;
+const services = await createServices(
+  parseConfig({ ...process.env, ...env, LOG_LEVEL: 'silent' }),
+  pino({ level: 'silent' }),
+);
+await services.orm.em
+  .getConnection()
+  .execute('INSERT INTO users (id) VALUES (?) ON CONFLICT DO NOTHING', [userId]);
+const topics = ['sailing', 'cooking', 'music', 'hiking', 'chess', 'gardening', 'astronomy', 'painting'];
+for (let d = 0; d < 10; d++) {
+  await seedChunks(
+    services,
+    userId,
+    Array.from(
+      { length: 20 },
+      (_, i) => `Notes on ${topics[(d + i) % topics.length]} number ${d * 20 + i}: ${'detail '.repeat(60)}`,
+    ),
+  );
+}
+
+const url = apiUrl.replace('localhost', '127.0.0.1');
+const clients: TestClient[] = Array.from({ length: 4 }, () =>
+  createTestClient({ url, wsUrl: url.replace('http', 'ws'), token: issueToken(secret, userId), userId }),
+);
+
+interface StreamResult {
+  addedTtftMs: number;
+  tokens: number;
+  streamMs: number;
+  inOrder: boolean;
+}
+
+async function newSessions(n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 20) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(20, n - i) }, () =>
+        clients[0]!.request(StartChatDocument, { title: 'bench' }),
+      ),
+    );
+    ids.push(...batch.map((r) => r.data!.startChat.id));
+  }
+  return ids;
+}
+
+// sessions are opened beforehand: the clock starts at sendMessage
+async function oneReply(
+  client: TestClient,
+  sessionId: string,
+  tokens: number,
+  gapMs = 0,
+): Promise<StreamResult> {
+  const t0 = performance.now();
+  const sent = await client.request(SendMessageDocument, {
+    sessionId,
+    content: `Tell me about sailing and music, tokens=${tokens} gap=${gapMs}`,
+  });
+  const out = sent.data!.sendMessage;
+  if (out.__typename !== 'SendMessagePayload') throw new Error(JSON.stringify(sent));
+  const sub = client.subscribeWs(TwinReplyDocument, { messageId: out.assistantMessageId });
+  let first = 0;
+  let expected = 0;
+  let inOrder = true;
+  for (;;) {
+    const r = await sub.next(30_000);
+    const e = r.data?.twinReply;
+    if (!e) throw new Error(JSON.stringify(r));
+    if (e.__typename === 'ReplyToken') {
+      if (expected === 0) first = performance.now();
+      if (e.index !== expected) inOrder = false;
+      expected++;
+    } else if (e.__typename !== 'ReplyCitations') {
+      if (e.__typename !== 'ReplyDone') throw new Error(JSON.stringify(e));
+      break;
+    }
+  }
+  const last = performance.now();
+  sub.close();
+  return { addedTtftMs: first - t0 - MODEL_TTFT_MS, tokens: expected, streamMs: last - first, inOrder };
+}
+
+const pct = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+const round = (n: number) => Math.round(n * 10) / 10;
+
+// warm-up: connections, JIT, tenant creation
+for (const id of await newSessions(20)) await oneReply(clients[0]!, id, 5);
+
+const sequential: StreamResult[] = [];
+const seqSessions = await newSessions(SEQUENTIAL);
+for (let i = 0; i < SEQUENTIAL; i++)
+  sequential.push(await oneReply(clients[i % clients.length]!, seqSessions[i]!, 5));
+
+const streams: StreamResult[] = [];
+for (const id of await newSessions(3)) streams.push(await oneReply(clients[0]!, id, STREAM_TOKENS));
+const rates = streams.map((s) => (s.tokens - 1) / (s.streamMs / 1000));
+
+// every stream opened at once, each paced like a real model (CONCURRENT_GAP_MS between tokens)
+const conSessions = await newSessions(CONCURRENT);
+const concurrent = await Promise.all(
+  conSessions.map((id, i) =>
+    oneReply(clients[i % clients.length]!, id, CONCURRENT_TOKENS, CONCURRENT_GAP_MS),
+  ),
+);
+
+const all = [...sequential, ...streams, ...concurrent];
+const result = {
+  benchmark: 'chat',
+  modelTtftMs: MODEL_TTFT_MS,
+  retrievalChunks: 200,
+  sequentialReplies: SEQUENTIAL,
+  addedTtftP50Ms: round(
+    pct(
+      sequential.map((s) => s.addedTtftMs),
+      50,
+    ),
+  ),
+  addedTtftP99Ms: round(
+    pct(
+      sequential.map((s) => s.addedTtftMs),
+      99,
+    ),
+  ),
+  streamTokens: STREAM_TOKENS,
+  tokensPerSec: Math.round(pct(rates, 50)),
+  concurrentStreams: CONCURRENT,
+  concurrentTokensPerStream: CONCURRENT_TOKENS,
+  concurrentInterTokenMs: CONCURRENT_GAP_MS,
+  concurrentAddedTtftP50Ms: round(
+    pct(
+      concurrent.map((s) => s.addedTtftMs),
+      50,
+    ),
+  ),
+  concurrentAddedTtftP99Ms: round(
+    pct(
+      concurrent.map((s) => s.addedTtftMs),
+      99,
+    ),
+  ),
+  allTokensInOrder: all.every((s) => s.inOrder),
+  tokensLost:
+    streams.reduce((n, s) => n + STREAM_TOKENS - s.tokens, 0) +
+    concurrent.reduce((n, s) => n + CONCURRENT_TOKENS - s.tokens, 0),
+  node: process.version,
+  at: new Date().toISOString(),
+};
+
+for (const c of clients) c.dispose();
+await services.close();
+stopAll();
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/chat.json', `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify(result));
+process.exit(0);

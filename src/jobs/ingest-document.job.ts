@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { DocumentsService } from '../services/documents.service.ts';
+import { ingestDocument, PermanentIngestError } from '../services/ingest/pipeline.ts';
+import { defineJob, JobCancelledError, PermanentJobError } from './job.ts';
+
+// L0 ingest of one uploaded document (DESIGN §6). Three attempts with exponential backoff;
+// unreadable files fail at once; the outcome of the last attempt lands in the row and the feed.
+export const ingestDocumentJob = defineJob({
+  name: 'ingest-document',
+  queue: 'ingest',
+  payload: z.object({ userId: z.string().min(1), documentId: z.string().uuid() }),
+  attempts: 3,
+  async handle(payload, ctx) {
+    try {
+      return await ingestDocument(ctx.services, {
+        ...payload,
+        jobId: ctx.jobId,
+        attempt: ctx.attempt,
+        signal: ctx.signal,
+      });
+    } catch (error) {
+      if (error instanceof PermanentIngestError) throw new PermanentJobError(error.message);
+      throw error;
+    }
+  },
+  async onFinalFailure(payload, error, ctx) {
+    const message = error instanceof JobCancelledError ? 'ingest cancelled' : error.message;
+    await new DocumentsService(ctx.services).markFailed(
+      payload.userId,
+      payload.documentId,
+      ctx.jobId,
+      message,
+      ctx.attempt,
+    );
+  },
+});

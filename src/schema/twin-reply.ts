@@ -1,0 +1,71 @@
+import { wrapErrorIfMatches } from '@pothos/plugin-errors';
+import { NotFoundError } from '../services/errors.ts';
+import type { ReplyEvent, Sequenced } from '../services/events.ts';
+import { twinReplies } from '../services/twin-reply.service.ts';
+import { builder } from './builder.ts';
+import { ReplySourceRef, ReplyUsageRef } from './chat.ts';
+
+type Of<T extends ReplyEvent['type']> = Sequenced<Extract<ReplyEvent, { type: T }>>;
+
+const seqField = { description: 'Per-reply order; pass the last one seen back as `afterSeq` to resume.' };
+
+const ReplyToken = builder.objectRef<Of<'token'>>('ReplyToken').implement({
+  fields: (t) => ({
+    text: t.exposeString('text'),
+    index: t.exposeInt('index', { description: '0-based position of this token in the reply.' }),
+    seq: t.exposeInt('seq', seqField),
+  }),
+});
+
+const ReplyCitations = builder.objectRef<Of<'citations'>>('ReplyCitations').implement({
+  description: 'The sources in the prompt, `[n]` being sources[n-1]; sent before the first token.',
+  fields: (t) => ({
+    sources: t.field({ type: [ReplySourceRef], resolve: (e) => e.sources }),
+    seq: t.exposeInt('seq', seqField),
+  }),
+});
+
+const ReplyDone = builder.objectRef<Of<'done'>>('ReplyDone').implement({
+  description: 'The reply ended. `model` is `extractive-fallback` when no chat model is configured.',
+  fields: (t) => ({
+    model: t.exposeString('model'),
+    finishReason: t.exposeString('finishReason', { description: '`stop`, `length` or `cancelled`.' }),
+    usage: t.field({ type: ReplyUsageRef, nullable: true, resolve: (e) => e.usage }),
+    seq: t.exposeInt('seq', seqField),
+  }),
+});
+
+const ReplyFailed = builder.objectRef<Of<'failed'>>('ReplyFailed').implement({
+  fields: (t) => ({
+    error: t.exposeString('error'),
+    seq: t.exposeInt('seq', seqField),
+  }),
+});
+
+const TYPE_NAMES = {
+  token: 'ReplyToken',
+  citations: 'ReplyCitations',
+  done: 'ReplyDone',
+  failed: 'ReplyFailed',
+};
+
+const TwinReplyEvent = builder.unionType('TwinReplyEvent', {
+  types: [ReplyToken, ReplyCitations, ReplyDone, ReplyFailed, 'NotFound'] as never,
+  // a wrapped NotFound is a proxy that is no `instanceof` anything until its type is settled
+  resolveType: (value: Sequenced<ReplyEvent> | NotFoundError) =>
+    'type' in value && value.type in TYPE_NAMES ? TYPE_NAMES[value.type] : 'NotFound',
+});
+
+builder.subscriptionField('twinReply', (t) =>
+  t.field({
+    type: TwinReplyEvent,
+    description:
+      'The tokens of a reply as they are generated, then `ReplyDone` or `ReplyFailed`. Without ' +
+      '`afterSeq` the whole reply is sent, however late the subscription; with it, only what follows.',
+    args: { messageId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
+    subscribe: (_root, args, ctx) =>
+      twinReplies(ctx.services).events(ctx.userId, String(args.messageId), args.afterSeq ?? undefined),
+    // graphql-js refuses an Error instance as a value: the errors plugin's proxy carries it as NotFound
+    resolve: (event) => wrapErrorIfMatches(event, [NotFoundError]) as never,
+  }),
+);

@@ -1,0 +1,152 @@
+import { Document } from '../../db/entities.ts';
+import type { Services } from '../container.ts';
+import { chunkKey, chunkPrefix } from '../documents.service.ts';
+import type { ChunkVector } from '../vector-index.ts';
+import { type Chunk, chunkText } from './chunker.ts';
+import { ExtractionError, extractText } from './extract.ts';
+import { IngestProgress } from './progress.ts';
+
+export interface IngestRun {
+  userId: string;
+  documentId: string;
+  /** The queue job running this ingest; a run whose job is no longer the document's does nothing. */
+  jobId: string;
+  attempt: number;
+  signal: AbortSignal;
+}
+
+/** A failure no retry can fix (corrupt, encrypted, image-only, empty): the job fails at once. */
+export class PermanentIngestError extends Error {
+  readonly permanent = true;
+}
+
+export type IngestOutcome = { status: 'processed'; chunks: number } | { status: 'skipped'; reason: string };
+
+const EMBED_BATCH = 128;
+const S3_CONCURRENCY = 16;
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * L0 ingest of one stored upload: extract → chunk → chunk objects to S3 → embed → vectors to
+ * Weaviate → row processed. Idempotent: chunk keys and vector ids are deterministic, stale chunk
+ * objects past the new count and the document's old vectors are removed, so any number of
+ * retries (or a reprocess) leaves exactly one copy of the current chunks.
+ */
+export async function ingestDocument(services: Services, run: IngestRun): Promise<IngestOutcome> {
+  const { blobs, vectors, embedder, config, orm } = services;
+  const { userId, documentId, signal } = run;
+  const em = orm.em.fork();
+  const doc = await em.findOne(Document, { userId, id: documentId });
+  if (!doc) return { status: 'skipped', reason: 'document deleted' };
+  if (doc.ingestJobId !== run.jobId) return { status: 'skipped', reason: 'superseded by a newer ingest' };
+  const freshUpload = doc.status === 'queued' && !doc.embeddingModel && run.attempt === 1;
+  await em.nativeUpdate(Document, { userId, id: documentId }, { status: 'processing', error: null });
+  const progress = new IngestProgress(services.events, userId, documentId, run.attempt);
+
+  await progress.report('EXTRACTING', 0, 1);
+  const raw = await blobs.get(userId, doc.s3Path);
+  signal.throwIfAborted();
+  let extracted: Awaited<ReturnType<typeof extractText>>;
+  try {
+    extracted = await extractText(raw, doc.filename, {
+      maxUncompressedBytes: config.INGEST_MAX_UNCOMPRESSED_BYTES,
+    });
+  } catch (error) {
+    if (error instanceof ExtractionError) throw new PermanentIngestError(error.message);
+    throw error;
+  }
+  if (!extracted.text.trim()) throw new PermanentIngestError('the document contains no text');
+  await progress.report('EXTRACTING', 1, 1);
+
+  signal.throwIfAborted();
+  await progress.report('CHUNKING', 0, 1);
+  const chunks: Chunk[] = await chunkText(
+    extracted.text,
+    (texts) => embedder.embed(texts, signal),
+    { minTokens: config.CHUNK_MIN_TOKENS, maxTokens: config.CHUNK_MAX_TOKENS },
+    extracted.pages,
+  );
+  await progress.report('CHUNKING', chunks.length, chunks.length);
+
+  // chunk objects: overwritten in place, then anything past the new count removed
+  signal.throwIfAborted();
+  await mapLimit(chunks, S3_CONCURRENCY, async (chunk) => {
+    signal.throwIfAborted();
+    await blobs.put(userId, chunkKey(documentId, chunk.index), chunk.text, {
+      contentType: 'text/plain; charset=utf-8',
+    });
+  });
+  if (!freshUpload) {
+    const keep = new Set(chunks.map((c) => chunkKey(documentId, c.index)));
+    const stale = (await blobs.list(userId, chunkPrefix(documentId))).filter((k) => !keep.has(k));
+    if (stale.length) await blobs.delete(userId, stale);
+    // old vectors may be of another model or past the new count: drop them all, then write anew
+    await vectors.deleteByDocument(userId, documentId);
+  }
+
+  const timestamp = doc.uploadedAt.toISOString();
+  let indexed = 0;
+  await progress.report('EMBEDDING', 0, chunks.length);
+  for (let from = 0; from < chunks.length; from += EMBED_BATCH) {
+    signal.throwIfAborted();
+    const batch = chunks.slice(from, from + EMBED_BATCH);
+    const embedded = await embedder.embed(
+      batch.map((c) => c.text),
+      signal,
+    );
+    await progress.report('EMBEDDING', from + batch.length, chunks.length);
+    const points: ChunkVector[] = batch.map((c, i) => ({
+      documentId,
+      chunkIndex: c.index,
+      s3Path: chunkKey(documentId, c.index),
+      filename: doc.filename,
+      contentType: doc.contentType,
+      timestamp,
+      embeddingModel: embedder.model,
+      charStart: c.charStart,
+      charEnd: c.charEnd,
+      page: c.page,
+      vector: embedded[i]!,
+    }));
+    signal.throwIfAborted();
+    await progress.report('INDEXING', indexed, chunks.length);
+    await vectors.upsert(userId, points);
+    indexed += points.length;
+    await progress.report('INDEXING', indexed, chunks.length);
+  }
+
+  const updated = await em.nativeUpdate(
+    Document,
+    { userId, id: documentId, ingestJobId: run.jobId },
+    {
+      status: 'processed',
+      processed: true,
+      chunkCount: chunks.length,
+      embeddingModel: embedder.model,
+      error: null,
+    },
+  );
+  if (updated === 0) {
+    // deleted (or reprocessed) while we ran: leave nothing of this run behind
+    const still = await em.findOne(Document, { userId, id: documentId });
+    if (!still) {
+      await Promise.all([
+        blobs.deletePrefix(userId, chunkPrefix(documentId)),
+        vectors.deleteByDocument(userId, documentId),
+      ]);
+    }
+    return { status: 'skipped', reason: 'document changed during ingest' };
+  }
+  await progress.report('DONE', chunks.length, chunks.length);
+  return { status: 'processed', chunks: chunks.length };
+}

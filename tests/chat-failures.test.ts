@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatSessionDocument, TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
+import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
+import { startTestApp, type TestApp } from './helpers/harness.ts';
+import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+
+describe('chat when the model is missing or failing', () => {
+  let app: TestApp | undefined;
+  let model: OpenAIStandin | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await model?.close();
+    app = undefined;
+    model = undefined;
+  });
+
+  it('retries a model endpoint that is down, then reports ReplyFailed and keeps the question', async () => {
+    model = await startOpenAIStandin({ failStatus: 503 });
+    app = await startTestApp({ withWorkers: true, env: { CHAT_BASE_URL: model.url, JOB_BACKOFF_MS: '20' } });
+    const client = app.client();
+    const sessionId = await startChat(client);
+    const sent = await sendMessage(client, sessionId, 'Are you there?');
+    const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
+    const list = events(await sub.until(isTerminal, 15_000));
+    sub.close();
+    expect(model.requests).toHaveLength(3);
+    expect(tokensOf(list)).toEqual([]);
+    expect(list.at(-1)).toMatchObject({
+      __typename: 'ReplyFailed',
+      error: 'the chat model failed (HTTP 503)',
+    });
+    const stored = await client.request(ChatSessionDocument, { id: sessionId });
+    const session = stored.data!.chatSession;
+    if (session.__typename !== 'ChatSession') throw new Error(session.__typename);
+    expect(session.messages.map((m) => [m.role, m.status])).toEqual([
+      ['USER', null],
+      ['ASSISTANT', 'FAILED'],
+    ]);
+  });
+
+  it('fails at once, without retrying, when the model rejects the request', async () => {
+    model = await startOpenAIStandin({ failStatus: 401 });
+    app = await startTestApp({ withWorkers: true, env: { CHAT_BASE_URL: model.url, JOB_BACKOFF_MS: '20' } });
+    const client = app.client();
+    const sent = await sendMessage(client, await startChat(client), 'Hello?');
+    const sub = client.subscribeSse(TwinReplyDocument, { messageId: sent.assistantMessageId });
+    const list = events(await sub.until(isTerminal, 15_000));
+    sub.close();
+    expect(model.requests).toHaveLength(1);
+    expect(list.at(-1)).toMatchObject({
+      __typename: 'ReplyFailed',
+      error: 'the chat model rejected the request (HTTP 401)',
+    });
+  });
+
+  it('answers with the best passages, and says so, when no chat model is configured', async () => {
+    app = await startTestApp({
+      withWorkers: true,
+      env: { CHAT_BACKEND: 'auto', CHAT_BASE_URL: '', CHAT_API_KEY: '', OPENAI_API_KEY: '' },
+    });
+    expect(app.services.chatModel.kind).toBe('extractive');
+    const client = app.client();
+    await seedChunks(app.services, client.userId, ['My first bicycle was a red Peugeot I rode around Lyon.']);
+    const sent = await sendMessage(client, await startChat(client), 'What was my first bicycle?');
+    const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
+    const list = events(await sub.until(isTerminal));
+    sub.close();
+    const text = tokensOf(list)
+      .map((t) => t.text)
+      .join('');
+    expect(text).toContain('No chat model is configured');
+    expect(text).toContain('[1] My first bicycle was a red Peugeot I rode around Lyon.');
+    expect(list.at(-1)).toMatchObject({
+      __typename: 'ReplyDone',
+      model: 'extractive-fallback',
+      finishReason: 'stop',
+    });
+  });
+
+  it("asks Modal for the user's trained model once a run has completed, else for the base model", async () => {
+    model = await startOpenAIStandin({ tokens: ['hi'] });
+    app = await startTestApp({
+      withWorkers: true,
+      env: { CHAT_BACKEND: 'auto', MODAL_INFERENCE_URL: model.url, MODAL_TOKEN: 'modal-test-token' },
+    });
+    expect(app.services.chatModel.kind).toBe('modal');
+    const trained = app.client();
+    const untrained = app.client();
+    await untrained.request(ChatSessionDocument, { id: randomUUID() }); // creates the user row
+    await trained.request(ChatSessionDocument, { id: randomUUID() });
+    await app.services.orm.em
+      .getConnection()
+      .execute("INSERT INTO training_jobs (id, user_id, status) VALUES (?, ?, 'completed')", [
+        randomUUID(),
+        trained.userId,
+      ]);
+    for (const client of [trained, untrained]) {
+      const sent = await sendMessage(client, await startChat(client), 'Who are you?');
+      const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
+      await sub.until(isTerminal);
+      sub.close();
+    }
+    const [first, second] = model.requests;
+    expect(first!.body.model).toBe(`twin:${trained.userId}`);
+    expect(second!.body.model).toBe('Qwen2.5-0.5B-Instruct');
+    expect(first!.authorization).toBe('Bearer modal-test-token');
+    expect(first!.body.stream).toBe(true);
+    expect(first!.body.stream_options).toEqual({ include_usage: true });
+  });
+});

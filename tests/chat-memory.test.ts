@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  DocumentsDocument,
+  EndChatDocument,
+  SearchDocument,
+  TwinReplyDocument,
+} from '../src/sdk/generated/graphql.ts';
+import { isTerminal, sendMessage, startChat } from './helpers/chat.ts';
+import type { TestClient } from './helpers/client.ts';
+import { startTestApp, type TestApp } from './helpers/harness.ts';
+import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function chatDocuments(client: TestClient) {
+  const res = await client.request(DocumentsDocument, { first: 50, kind: 'CHAT' });
+  if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
+  return res.data!.documents.edges.map((e) => e.node);
+}
+
+async function waitForChatDocument(client: TestClient, except: string[] = [], timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const docs = (await chatDocuments(client)).filter((d) => !except.includes(d.id));
+    const doc = docs.find((d) => d.status === 'PROCESSED' || d.status === 'FAILED');
+    if (doc) return doc;
+    if (Date.now() > deadline) throw new Error('no chat memory was ingested');
+    await sleep(100);
+  }
+}
+
+async function exchange(client: TestClient, sessionId: string, content: string) {
+  const sent = await sendMessage(client, sessionId, content);
+  const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
+  await sub.until(isTerminal, 15_000);
+  sub.close();
+}
+
+describe('chats become memories', () => {
+  let app: TestApp | undefined;
+  let model: OpenAIStandin | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await model?.close();
+    app = undefined;
+    model = undefined;
+  });
+
+  it('ingests an ended chat as a CHAT document that search finds', async () => {
+    model = await startOpenAIStandin({ tokens: ['The keeper', ' was called', ' Ansel Morvan.'] });
+    app = await startTestApp({
+      withWorkers: true,
+      env: { CHAT_BASE_URL: model.url, CHAT_IDLE_MS: '600000' },
+    });
+    const client = app.client();
+    const sessionId = await startChat(client, 'Ouessant');
+    await exchange(client, sessionId, 'Who kept the Créac’h lighthouse on Ouessant island?');
+    const ended = await client.request(EndChatDocument, { sessionId });
+    expect(ended.data!.endChat).toMatchObject({ __typename: 'ChatSession', id: sessionId });
+
+    const doc = await waitForChatDocument(client);
+    expect(doc).toMatchObject({ kind: 'CHAT', status: 'PROCESSED' });
+    expect(doc.chunkCount).toBeGreaterThan(0);
+    const res = await client.request(SearchDocument, {
+      query: 'lighthouse keeper Ansel Morvan Ouessant',
+      limit: 5,
+    });
+    const search = res.data!.search;
+    if (search.__typename !== 'SearchResults') throw new Error(search.__typename);
+    expect(search.data[0]!.document.id).toBe(doc.id);
+    expect(search.data[0]!.text).toContain('Ansel Morvan');
+
+    // someone else's search never sees it
+    const other = app.client();
+    const theirs = await other.request(SearchDocument, {
+      query: 'lighthouse keeper Ansel Morvan Ouessant',
+      limit: 5,
+    });
+    expect(theirs.data!.search).toMatchObject({ __typename: 'SearchResults', data: [] });
+  });
+
+  it('memorizes a session that goes idle, and keeps one memory per session when it resumes', async () => {
+    model = await startOpenAIStandin({ tokens: ['Noted', '.'] });
+    app = await startTestApp({ withWorkers: true, env: { CHAT_BASE_URL: model.url, CHAT_IDLE_MS: '1000' } });
+    const client = app.client();
+    const sessionId = await startChat(client);
+    await exchange(client, sessionId, 'My sister Ines plays the cello in Coimbra.');
+    const first = await waitForChatDocument(client);
+    expect(first.status).toBe('PROCESSED');
+
+    await exchange(client, sessionId, 'And my brother Tomas repairs clocks in Braga.');
+    await client.request(EndChatDocument, { sessionId });
+    const second = await waitForChatDocument(client, [first.id]);
+    expect(second.status).toBe('PROCESSED');
+    for (let i = 0; i < 50 && (await chatDocuments(client)).length > 1; i++) await sleep(100);
+    expect((await chatDocuments(client)).map((d) => d.id)).toEqual([second.id]);
+  });
+});

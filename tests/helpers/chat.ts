@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import type { ExecutionResult } from 'graphql';
+import {
+  SendMessageDocument,
+  StartChatDocument,
+  type TwinReplySubscription,
+} from '../../src/sdk/generated/graphql.ts';
+import type { Services } from '../../src/services/container.ts';
+import type { TestClient } from './client.ts';
+
+// Helpers for the chat suites: seed memory chunks without the upload path, open a session, send
+// a message, and read a reply stream.
+
+export interface SeededChunk {
+  documentId: string;
+  chunkIndex: number;
+  s3Path: string;
+  text: string;
+}
+
+/** Writes chunk objects and their vectors for `userId` as L0 would, one document per call. */
+export async function seedChunks(
+  services: Services,
+  userId: string,
+  texts: string[],
+): Promise<SeededChunk[]> {
+  const documentId = randomUUID();
+  const vectors = await services.embedder.embed(texts);
+  const chunks = texts.map((text, chunkIndex) => ({
+    documentId,
+    chunkIndex,
+    s3Path: `chunks/${documentId}/chunk_${chunkIndex}.txt`,
+    text,
+  }));
+  await Promise.all(chunks.map((c) => services.blobs.put(userId, c.s3Path, c.text)));
+  await services.vectors.upsert(
+    userId,
+    chunks.map((c, i) => ({
+      documentId,
+      chunkIndex: c.chunkIndex,
+      s3Path: c.s3Path,
+      filename: `notes-${documentId.slice(0, 4)}.md`,
+      contentType: 'text/markdown',
+      timestamp: new Date().toISOString(),
+      embeddingModel: services.embedder.model,
+      charStart: i * 1000,
+      charEnd: i * 1000 + c.text.length,
+      page: null,
+      vector: vectors[i]!,
+    })),
+  );
+  return chunks;
+}
+
+export async function startChat(client: TestClient, title?: string): Promise<string> {
+  const res = await client.request(StartChatDocument, { title });
+  if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
+  return res.data!.startChat.id;
+}
+
+export async function sendMessage(client: TestClient, sessionId: string, content: string) {
+  const res = await client.request(SendMessageDocument, { sessionId, content });
+  if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
+  const out = res.data!.sendMessage;
+  if (out.__typename !== 'SendMessagePayload') throw new Error(`sendMessage gave ${out.__typename}`);
+  return out;
+}
+
+export type ReplyEventData = TwinReplySubscription['twinReply'];
+
+export const isTerminal = (r: ExecutionResult<TwinReplySubscription>) => {
+  const t = r.data?.twinReply.__typename;
+  return t === 'ReplyDone' || t === 'ReplyFailed' || t === 'NotFound';
+};
+
+export function events(results: ExecutionResult<TwinReplySubscription>[]): ReplyEventData[] {
+  return results.map((r) => {
+    if (r.errors?.length) throw new Error(JSON.stringify(r.errors));
+    return r.data!.twinReply;
+  });
+}
+
+export function tokensOf(list: ReplyEventData[]) {
+  return list.flatMap((e) => (e.__typename === 'ReplyToken' ? [e] : []));
+}

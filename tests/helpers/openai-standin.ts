@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// A local stand-in for an OpenAI-compatible chat server (DESIGN §2: a protocol-level stand-in for
+// a paid remote API). It streams scripted tokens as `chat.completion.chunk` SSE events with a
+// configurable time to first token and inter-token delay, and records every request it gets.
+
+export interface StandinScript {
+  /** Tokens to stream; a function sees the request body (to echo part of the prompt, say). */
+  tokens?: string[] | ((body: ChatRequestBody) => string[]);
+  ttftMs?: number;
+  interTokenMs?: number | ((body: ChatRequestBody) => number);
+  /** Answer with this HTTP status and no stream (a model endpoint that is down or refusing). */
+  failStatus?: number;
+  model?: string;
+  finishReason?: string;
+}
+
+export interface ChatRequestBody {
+  model: string;
+  messages: { role: string; content: string }[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  max_tokens?: number;
+  temperature?: number;
+}
+
+export interface RecordedRequest {
+  body: ChatRequestBody;
+  authorization: string | undefined;
+  receivedAt: number;
+  /** The client went away before the stream finished (cancelled upstream). */
+  aborted: boolean;
+  finished: boolean;
+  tokensSent: number;
+}
+
+export interface OpenAIStandin {
+  /** Base URL for the openai client (`…/v1`). */
+  url: string;
+  requests: RecordedRequest[];
+  script: StandinScript;
+  waitForRequests(n: number, timeoutMs?: number): Promise<RecordedRequest[]>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_TOKENS = ['Hello', ',', ' I', ' am', ' your', ' twin', '.'];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startOpenAIStandin(initial: StandinScript = {}): Promise<OpenAIStandin> {
+  const requests: RecordedRequest[] = [];
+  const state: { script: StandinScript } = { script: initial };
+  let seq = 0;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
+      res.writeHead(404).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequestBody;
+    const record: RecordedRequest = {
+      body,
+      authorization: req.headers.authorization,
+      receivedAt: Date.now(),
+      aborted: false,
+      finished: false,
+      tokensSent: 0,
+    };
+    requests.push(record);
+    res.on('close', () => {
+      if (!record.finished) record.aborted = true;
+    });
+    const script = state.script;
+    if (script.failStatus) {
+      record.finished = true;
+      res
+        .writeHead(script.failStatus, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: 'stand-in failure', type: 'server_error' } }));
+      return;
+    }
+    const tokens =
+      typeof script.tokens === 'function' ? script.tokens(body) : (script.tokens ?? DEFAULT_TOKENS);
+    const id = `chatcmpl-standin-${++seq}`;
+    const model = script.model ?? body.model;
+    const created = Math.floor(Date.now() / 1000);
+    const event = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    if (script.ttftMs) await sleep(script.ttftMs);
+    const gap =
+      typeof script.interTokenMs === 'function' ? script.interTokenMs(body) : (script.interTokenMs ?? 0);
+    let batch = event([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+    for (const token of tokens) {
+      if (record.aborted) return;
+      batch += event([{ index: 0, delta: { content: token }, finish_reason: null }]);
+      record.tokensSent++;
+      if (gap > 0) {
+        res.write(batch);
+        batch = '';
+        await sleep(gap);
+      } else if (batch.length > 16_384) {
+        // no delay: write in large pieces, as a fast server's socket would carry them
+        if (!res.write(batch)) await new Promise((r) => res.once('drain', r));
+        batch = '';
+      }
+    }
+    if (record.aborted) return;
+    batch += event([{ index: 0, delta: {}, finish_reason: script.finishReason ?? 'stop' }]);
+    const promptTokens = body.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4), 0);
+    if (body.stream_options?.include_usage) {
+      batch += event([], {
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: tokens.length,
+          total_tokens: promptTokens + tokens.length,
+        },
+      });
+    }
+    batch += 'data: [DONE]\n\n';
+    record.finished = true;
+    res.end(batch);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    get script() {
+      return state.script;
+    },
+    set script(next: StandinScript) {
+      state.script = next;
+    },
+    async waitForRequests(n, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (requests.length < n) {
+        if (Date.now() > deadline) throw new Error(`stand-in got ${requests.length} of ${n} requests`);
+        await sleep(10);
+      }
+      return requests.slice(0, n);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

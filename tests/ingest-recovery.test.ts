@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IngestProgressDocument } from '../src/sdk/generated/graphql.ts';
+import type { TestApp } from './helpers/harness.ts';
+import { startTestApp } from './helpers/harness.ts';
+import { settled, uploadDocument } from './helpers/ingest.ts';
+
+// A worker process killed with SIGKILL mid-document: BullMQ's stalled-job check hands the job to
+// another worker, which must finish it without leaving duplicate chunks or vectors.
+let app: TestApp;
+const workers: ChildProcess[] = [];
+beforeAll(async () => {
+  app = await startTestApp({ withWorkers: false });
+});
+afterAll(async () => {
+  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  await app?.close();
+});
+
+function startWorker(): ChildProcess {
+  const child = spawn(process.execPath, ['src/worker.ts'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      QUEUE_PREFIX: app.config.QUEUE_PREFIX,
+      EVENT_PREFIX: app.config.EVENT_PREFIX,
+      AUTH_SECRET: app.config.AUTH_SECRET,
+      WORKER_CONCURRENCY: '2',
+    },
+    stdio: 'ignore',
+  });
+  workers.push(child);
+  return child;
+}
+
+describe('worker crash', () => {
+  it('a document whose worker is SIGKILLed mid-ingest completes once after restart', async () => {
+    const client = app.client();
+    const events = client.subscribeWs(IngestProgressDocument, { afterSeq: 0 });
+    const text = Array.from(
+      { length: 9000 },
+      (_, i) =>
+        `Record ${i} tells of the ${['falcon', 'cedar', 'basalt', 'lagoon', 'ember'][i % 5]} survey number ${i * 13}.`,
+    ).join(' ');
+    const first = startWorker();
+    const doc = await uploadDocument(client, 'crash.txt', text);
+    await events.until(
+      (e) =>
+        e.data?.ingestProgress.documentId === doc.id &&
+        ['EMBEDDING', 'INDEXING'].includes(e.data.ingestProgress.stage),
+      60_000,
+    );
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    startWorker();
+    const done = await settled(client, doc.id, 100_000);
+    events.close();
+    expect(done.status).toBe('PROCESSED');
+    expect(done.chunkCount).toBeGreaterThan(50);
+    const keys = await app.services.blobs.list(client.userId, `chunks/${doc.id}/`);
+    expect(keys.length).toBe(done.chunkCount);
+    expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(done.chunkCount);
+  }, 150_000);
+});
