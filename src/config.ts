@@ -39,6 +39,8 @@ export const configSchema = z.object({
   EVENT_REPLAY_MAX: z.coerce.number().int().min(1).default(5000),
   JOB_ATTEMPTS: z.coerce.number().int().min(1).default(3),
   JOB_BACKOFF_MS: z.coerce.number().int().min(0).default(1000),
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  JOB_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
 
   VECTOR_BACKEND: z.enum(['weaviate', 'embedded']).default('weaviate'),
   WEAVIATE_URL: z.string().url().default('http://127.0.0.1:58080'),

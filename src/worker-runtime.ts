@@ -12,6 +12,8 @@ export function startWorkers(services: Services): Promise<WorkerPool> {
     backoffMs: config.JOB_BACKOFF_MS,
     onError: (err) => services.log.warn({ err: err.message }, 'worker redis connection error'),
     concurrency: config.WORKER_CONCURRENCY,
+    lockDurationMs: config.JOB_LOCK_MS,
+    stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS,
     concurrencyByQueue: { chat: config.CHAT_CONCURRENCY },
     log: services.log.child({ component: 'worker' }),
     context: { services },

@@ -27,6 +27,9 @@ function startWorker(): ChildProcess {
       EVENT_PREFIX: app.config.EVENT_PREFIX,
       AUTH_SECRET: app.config.AUTH_SECRET,
       WORKER_CONCURRENCY: '2',
+      // a killed worker's job is picked up after its lock expires: keep that short in the test
+      JOB_LOCK_MS: '3000',
+      JOB_STALLED_INTERVAL_MS: '1000',
     },
     stdio: 'ignore',
   });

@@ -116,6 +116,10 @@ export interface WorkerPoolOptions extends BullOptions {
   /** Per-queue overrides: chat replies wait on the network, not the CPU, and need many slots. */
   concurrencyByQueue?: Partial<Record<QueueName, number>>;
   queues?: readonly QueueName[];
+  /** How long a worker holds a job without renewing its lock; a crashed worker's jobs return after it. */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose worker died (stalled jobs). */
+  stalledIntervalMs?: number;
   log: Logger;
   context: Omit<JobContext, 'jobId' | 'attempt' | 'maxAttempts' | 'signal' | 'log'>;
 }
@@ -179,6 +183,8 @@ export async function startWorkerPool(
       connection: connection(options),
       prefix: options.prefix,
       concurrency: options.concurrencyByQueue?.[name] ?? options.concurrency,
+      ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+      ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
       autorun: true,
     });
     worker.on('error', (err) => options.log.error({ err, queue: name }, 'worker error'));
