@@ -126,7 +126,10 @@ up_s3() {
     if [ "${TWIN_S3_BACKEND:-minio}" = minio ] && build_go_binary minio "$MINIO_MODULE"; then
       log "objects: starting minio on 127.0.0.1:$S3_PORT"
       mkdir -p "$DATA_DIR/minio"
+      # local dev server: the background scanner (usage crawl, healing) runs at its slowest so it
+      # does not take a core from ingest on a small machine (like fsync=off for PostgreSQL here)
       (exec env MINIO_ROOT_USER=twin-local MINIO_ROOT_PASSWORD=twin-local-secret MINIO_BROWSER=off \
+        MINIO_SCANNER_SPEED=slowest \
         setsid "$BIN_DIR/minio" server "$DATA_DIR/minio" --quiet --address "127.0.0.1:$S3_PORT") \
         >"$DATA_DIR/minio.log" 2>&1 </dev/null &
       echo $! >"$DATA_DIR/minio.pid"

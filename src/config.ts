@@ -51,6 +51,12 @@ export const configSchema = z.object({
     .regex(/^[A-Z][A-Za-z0-9_]*$/)
     .default('TenantChunk'),
   EMBEDDED_VECTOR_DIR: z.string().default('.data/vectors'),
+  // Vector writes of concurrent ingests of one tenant are coalesced into batches of up to
+  // VECTOR_BATCH_MAX objects (sent after VECTOR_BATCH_LINGER_MS at the latest), at most
+  // VECTOR_BATCH_IN_FLIGHT batches per tenant at a time.
+  VECTOR_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
+  VECTOR_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(5),
+  VECTOR_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
 
   S3_ENDPOINT: optionalString,
   S3_REGION: z.string().default('us-west-1'),
@@ -58,6 +64,8 @@ export const configSchema = z.object({
   S3_ACCESS_KEY_ID: optionalString,
   S3_SECRET_ACCESS_KEY: optionalString,
   S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Sockets the S3 client keeps open per process (keep-alive); bounds concurrent requests. */
+  S3_MAX_SOCKETS: z.coerce.number().int().min(1).max(4096).default(256),
 
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,

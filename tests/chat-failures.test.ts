@@ -5,7 +5,7 @@ import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
-describe('chat when the model is missing or failing', () => {
+describe('chat model backends and failures', () => {
   let app: TestApp | undefined;
   let model: OpenAIStandin | undefined;
   afterEach(async () => {
@@ -37,6 +37,21 @@ describe('chat when the model is missing or failing', () => {
       ['USER', null],
       ['ASSISTANT', 'FAILED'],
     ]);
+  });
+
+  it('reports an unreachable model endpoint once its attempts are spent', async () => {
+    const closed = await startOpenAIStandin();
+    const url = closed.url;
+    await closed.close();
+    app = await startTestApp({ withWorkers: true, env: { CHAT_BASE_URL: url, JOB_BACKOFF_MS: '20' } });
+    const client = app.client();
+    const sent = await sendMessage(client, await startChat(client), 'Anyone home?');
+    const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
+    const list = events(await sub.until(isTerminal, 15_000));
+    sub.close();
+    expect(list.at(-1)).toMatchObject({ __typename: 'ReplyFailed', error: 'the chat model is unreachable' });
+    const job = await app.services.queue.get('chat', sent.assistantMessageId);
+    expect(job).toMatchObject({ state: 'failed', attemptsMade: 3 });
   });
 
   it('fails at once, without retrying, when the model rejects the request', async () => {

@@ -83,6 +83,13 @@ describe('chat with the twin', () => {
       ['USER', 'Where did I learn to sail on the river?'],
       ['ASSISTANT', TOKENS.join('')],
     ]);
+    const cited = session.messages[1]!.citations;
+    expect(cited.length).toBeGreaterThan(0);
+    for (const c of cited) {
+      expect(c.text).toBe(
+        seeded.find((s) => s.documentId === c.documentId && s.chunkIndex === c.chunkIndex)!.text,
+      );
+    }
   });
 
   it('resumes a reply after a reconnect with afterSeq, every token exactly once', async () => {
@@ -274,5 +281,26 @@ describe('chat with the twin', () => {
       .body.messages.map((m) => m.content)
       .join('\n');
     expect(prompt).not.toContain('7-3-9-1');
+  });
+
+  it('refuses an empty message and pages through sessions newest first', async () => {
+    const client = app.client();
+    const sessionId = await startChat(client);
+    const empty = await client.request(SendMessageDocument, { sessionId, content: '   ' });
+    expect(empty.data!.sendMessage).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+    const unknown = await client.request(SendMessageDocument, { sessionId: 'nope', content: 'hi' });
+    expect(unknown.data!.sendMessage).toMatchObject({ __typename: 'NotFound' });
+
+    const second = await startChat(client);
+    const third = await startChat(client);
+    const page1 = await client.request(ChatSessionsDocument, { first: 2 });
+    expect(page1.data!.chatSessions.edges.map((e) => e.node.id)).toEqual([third, second]);
+    expect(page1.data!.chatSessions.pageInfo.hasNextPage).toBe(true);
+    const page2 = await client.request(ChatSessionsDocument, {
+      first: 2,
+      after: page1.data!.chatSessions.pageInfo.endCursor,
+    });
+    expect(page2.data!.chatSessions.edges.map((e) => e.node.id)).toEqual([sessionId]);
+    expect(page2.data!.chatSessions.pageInfo.hasNextPage).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChatSession, Document, TrainingJob, User } from '../src/db/entities.ts';
-import { createOrm, migrateUp } from '../src/db/orm.ts';
+import { createOrm, migrateUp, migrations } from '../src/db/orm.ts';
 import { testConfig } from './helpers/harness.ts';
 
 const config = testConfig();
@@ -22,7 +22,7 @@ describe('PostgreSQL schema', () => {
     url.pathname = `/${name}`;
     const orm = await createOrm(url.toString(), 1);
     try {
-      expect(await migrateUp(orm)).toEqual(['0001-initial-schema']);
+      expect(await migrateUp(orm)).toEqual(migrations.map((m) => m.name));
       expect(await migrateUp(orm)).toEqual([]);
       const conn = orm.em.getConnection();
       const tables = await conn.execute<{ table_name: string }[]>(

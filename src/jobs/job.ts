@@ -48,9 +48,10 @@ export function defineJob<Name extends string, Payload extends z.ZodType>(
 
 export type AnyJobDefinition = JobDefinition<string, z.ZodType>;
 
-export type PayloadOf<D extends readonly AnyJobDefinition[], N extends D[number]['name']> = z.input<
-  Extract<D[number], { name: N }>['payload']
->;
+/** Job name → the payload its producer passes, for a list of definitions. */
+export type JobPayloads<D extends readonly AnyJobDefinition[]> = {
+  [J in D[number] as J['name']]: z.input<J['payload']>;
+};
 
 /** The worker refuses to start on a registry with duplicate or incomplete entries. */
 export function validateRegistry(definitions: readonly AnyJobDefinition[]): void {

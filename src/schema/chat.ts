@@ -29,6 +29,12 @@ export const ReplySourceRef = builder.objectRef<Citation>('ReplySource').impleme
     charEnd: t.exposeInt('charEnd'),
     page: t.exposeInt('page', { nullable: true }),
     score: t.exposeFloat('score', { description: 'Cosine similarity to the question.' }),
+    text: t.string({
+      nullable: true,
+      description:
+        'The passage, read from object storage when asked for (null once its document is deleted).',
+      resolve: (s, _args, ctx) => twinReplies(ctx.services).chunks.load(ctx.userId, s.s3Path),
+    }),
   }),
 });
 
@@ -111,7 +117,6 @@ builder.queryField('chatSessions', (t) =>
       const rows = await twinReplies(ctx.services).chat.listSessions(ctx.userId, {
         after: args.after ?? undefined,
         limit: limit + 1,
-        inverted: false,
       });
       const page = rows.slice(0, limit);
       const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));

@@ -6,6 +6,7 @@ import {
   HeadBucketCommand,
   ListObjectsV2Command,
   NoSuchKey,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -25,7 +26,12 @@ export interface S3BlobStoreOptions {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle: boolean;
+  /** Keep-alive sockets per process (the SDK's default is 50; ingest issues hundreds of small PUTs at once). */
+  maxSockets?: number;
 }
+
+/** In-memory bodies up to this size go out as one PutObject; larger ones and streams as a multipart Upload. */
+const SINGLE_PUT_MAX_BYTES = 5 * 1024 * 1024;
 
 export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
@@ -41,6 +47,14 @@ export class S3BlobStore implements BlobStore {
         ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
         : {}),
       maxAttempts: 3,
+      requestHandler: {
+        httpAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 256 },
+        httpsAgent: { keepAlive: true, maxSockets: options.maxSockets ?? 256 },
+      },
+      // checksums only where S3 requires them (as before SDK 3.729): MD5/CRC of every small chunk
+      // object costs CPU per PUT, and not every S3-compatible store accepts the new default headers
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
   }
 
@@ -79,6 +93,13 @@ export class S3BlobStore implements BlobStore {
       bytes = Buffer.byteLength(body);
       if (options.maxBytes !== undefined && bytes > options.maxBytes)
         throw new BlobTooLargeError(options.maxBytes);
+      if (bytes <= SINGLE_PUT_MAX_BYTES) {
+        // one PutObject: lib-storage's Upload costs a lot of CPU per call for a small in-memory body
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentType: options.contentType }),
+        );
+        return { bytes };
+      }
     }
     const upload = new Upload({
       client: this.client,

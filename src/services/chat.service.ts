@@ -151,26 +151,18 @@ export class ChatService {
   }
 
   /** Newest first, keyset-paginated on (created_at, id). */
-  async listSessions(
-    userId: string,
-    page: { after?: string; before?: string; limit: number; inverted: boolean },
-  ): Promise<ChatSessionView[]> {
-    const cursor = page.after ?? page.before;
+  async listSessions(userId: string, page: { after?: string; limit: number }): Promise<ChatSessionView[]> {
     const params: unknown[] = [userId];
     let where = 'user_id = ?';
-    if (cursor) {
-      const [at, id] = decodeCursor(cursor);
-      // `after` walks towards older sessions, `before` towards newer ones
-      where += page.after
-        ? ' AND (created_at, id) < (?::timestamptz, ?::uuid)'
-        : ' AND (created_at, id) > (?::timestamptz, ?::uuid)';
-      params.push(at, id);
+    if (page.after) {
+      params.push(...decodeCursor(page.after));
+      where += ' AND (created_at, id) < (?::timestamptz, ?::uuid)';
     }
-    const order = page.inverted ? 'ASC' : 'DESC';
     const rows = await this.services.orm.em
       .getConnection()
       .execute<{ id: string; title: string | null; summary: string | null; created_at: Date }[]>(
-        `SELECT id, title, summary, created_at FROM chat_sessions WHERE ${where} ORDER BY created_at ${order}, id ${order} LIMIT ?`,
+        `SELECT id, title, summary, created_at FROM chat_sessions WHERE ${where}
+         ORDER BY created_at DESC, id DESC LIMIT ?`,
         [...params, page.limit],
       );
     return rows.map((r) => ({

@@ -37,6 +37,7 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
     accessKeyId: config.S3_ACCESS_KEY_ID,
     secretAccessKey: config.S3_SECRET_ACCESS_KEY,
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    maxSockets: config.S3_MAX_SOCKETS,
   });
   await store.ensureBucket();
   return store;
@@ -53,6 +54,11 @@ export async function createVectorIndex(config: Config): Promise<VectorIndex> {
     grpcUrl: config.WEAVIATE_GRPC_URL,
     apiKey: config.WEAVIATE_API_KEY,
     collection: config.WEAVIATE_COLLECTION,
+    batch: {
+      maxBatch: config.VECTOR_BATCH_MAX,
+      lingerMs: config.VECTOR_BATCH_LINGER_MS,
+      maxInFlight: config.VECTOR_BATCH_IN_FLIGHT,
+    },
   });
 }
 
@@ -127,7 +133,7 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     embedder,
     events,
     // TypeScript cannot relate enqueue's generic signatures once the registry holds several jobs
-    queue: queue as unknown as JobQueue<Jobs>,
+    queue,
     chatModel,
     chatTurns,
     locks,

@@ -1,7 +1,6 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { z } from 'zod';
-import type { AnyJobDefinition, JobContext, QueueName } from '../jobs/job.ts';
+import type { AnyJobDefinition, JobContext, JobPayloads, QueueName } from '../jobs/job.ts';
 import { JobCancelledError, PermanentJobError, validateRegistry } from '../jobs/job.ts';
 import type { Logger } from '../logger.ts';
 import type { EnqueueOptions, JobInfo, JobQueue, JobState } from './job-queue.ts';
@@ -46,9 +45,9 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
     return q;
   }
 
-  async enqueue<N extends D[number]['name']>(
+  async enqueue<N extends keyof JobPayloads<D> & string>(
     name: N,
-    payload: z.input<Extract<D[number], { name: N }>['payload']>,
+    payload: JobPayloads<D>[N],
     options: EnqueueOptions = {},
   ): Promise<string> {
     const def = this.byName.get(name);

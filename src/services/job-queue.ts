@@ -1,5 +1,4 @@
-import type { z } from 'zod';
-import type { AnyJobDefinition, QueueName } from '../jobs/job.ts';
+import type { AnyJobDefinition, JobPayloads, QueueName } from '../jobs/job.ts';
 
 export interface EnqueueOptions {
   jobId?: string;
@@ -19,9 +18,9 @@ export interface JobInfo {
 
 // Port for background jobs: typed by the job definitions it was built with.
 export interface JobQueue<D extends readonly AnyJobDefinition[] = readonly AnyJobDefinition[]> {
-  enqueue<N extends D[number]['name']>(
+  enqueue<N extends keyof JobPayloads<D> & string>(
     name: N,
-    payload: z.input<Extract<D[number], { name: N }>['payload']>,
+    payload: JobPayloads<D>[N],
     options?: EnqueueOptions,
   ): Promise<string>;
   get(queue: QueueName, jobId: string): Promise<JobInfo | null>;

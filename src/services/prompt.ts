@@ -85,3 +85,28 @@ function formatSource(n: number, source: PromptSource): string {
   const origin = source.filename ? ` (from ${source.filename})` : '';
   return `[${n}]${origin} ${source.text.replace(/\s+/g, ' ').trim()}`;
 }
+
+/** L1 writes the biography in a few shapes over time; take the most personal text it offers. */
+export function bioText(json: unknown): string | null {
+  if (typeof json === 'string') return json.trim() || null;
+  if (!json || typeof json !== 'object') return null;
+  const o = json as Record<string, unknown>;
+  for (const key of [
+    'secondPerson',
+    'second_person',
+    'bio',
+    'biography',
+    'content',
+    'summary',
+    'thirdPerson',
+    'text',
+  ]) {
+    const v = o[key];
+    if (typeof v === 'string' && v.trim()) return v.trim();
+    if (v && typeof v === 'object') {
+      const nested = bioText(v);
+      if (nested) return nested;
+    }
+  }
+  return null;
+}

@@ -1,13 +1,20 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.ts';
 import { BlobNotFoundError } from './blob-store.ts';
-import { type ChatMessageRecord, type ChatRecord, ChatService, type Citation } from './chat.service.ts';
-import { ChatModelRejectedError, ChatModelUnavailableError } from './chat-model.ts';
+import { type ChatMessageRecord, ChatService, type Citation } from './chat.service.ts';
+import { ChatModelRejectedError } from './chat-model.ts';
 import type { Services } from './container.ts';
 import { NotFoundError } from './errors.ts';
 import type { ReplyEvent, Sequenced } from './events.ts';
-import { buildPrompt } from './prompt.ts';
-import { ChunkTextLoader, RetrievalService, type RetrievedChunk } from './retrieval.service.ts';
+import { bioText, buildPrompt } from './prompt.ts';
+import {
+  assistantRecord,
+  describeFailure,
+  ReplyPublisher,
+  replayStored,
+  toCitation,
+} from './reply-events.ts';
+import { ChunkTextLoader, RetrievalService } from './retrieval.service.ts';
 
 // The twin's replies (DESIGN §6 Chat): retrieve → prompt → stream tokens from the chat model →
 // publish each one on `reply:{messageId}` → record the exchange. Runs in the `chat` worker.
@@ -27,35 +34,14 @@ export interface ReplyContext {
 /** A failure already published to subscribers and recorded: the job fails without retrying. */
 export class ReplyReportedError extends Error {}
 
-const PUBLISH_WINDOW = 256;
-
-// Publishes in call order without waiting for each round trip: the event bus's connection
-// pipelines commands in order, so seq order is token order; the window bounds memory.
-class ReplyPublisher {
-  private pending: Promise<number>[] = [];
-  private readonly services: Services;
-  private readonly messageId: string;
-
-  constructor(services: Services, messageId: string) {
-    this.services = services;
-    this.messageId = messageId;
-  }
-
-  async emit(event: ReplyEvent): Promise<void> {
-    this.pending.push(this.services.events.publish('reply', this.messageId, event));
-    if (this.pending.length >= PUBLISH_WINDOW) await this.drain();
-  }
-
-  async drain(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    await Promise.all(batch);
-  }
-}
+/** The reply reached its subscribers but not storage: the retry records it from its events. */
+class ReplyStorageError extends Error {}
 
 export class TwinReplyService {
   readonly chat: ChatService;
   readonly retrieval: RetrievalService;
+  /** Chunk text by pointer, batched and cached: the worker's prompts and the API's citations. */
+  readonly chunks: ChunkTextLoader;
   private readonly services: Services;
   private readonly bios = new LRUCache<string, { bio: string | null }>({ max: 10_000, ttl: 60_000 });
   private readonly models = new LRUCache<string, string>({ max: 10_000, ttl: 30_000 });
@@ -63,11 +49,12 @@ export class TwinReplyService {
   constructor(services: Services) {
     this.services = services;
     this.chat = new ChatService(services);
+    this.chunks = new ChunkTextLoader(services.blobs);
     this.retrieval = new RetrievalService(
       {
         embedder: services.embedder,
         vectors: services.vectors,
-        chunks: new ChunkTextLoader(services.blobs),
+        chunks: this.chunks,
         log: services.log,
       },
       { topK: services.config.CHAT_TOP_K, minScore: services.config.CHAT_MIN_SCORE },
@@ -86,12 +73,16 @@ export class TwinReplyService {
     // stored before the end is announced: a client that saw ReplyDone finds it in the session
     const finish = async (event: Extract<ReplyEvent, { type: 'done' | 'failed' }>) => {
       if (tokens === 0) await publisher.emit({ type: 'citations', sources: citations });
-      await this.chat.recordExchange(request.userId, request.sessionId, {
-        user: request.userMessage,
-        assistant: assistantRecord(request, text, citations, event),
-      });
+      let stored: unknown;
+      try {
+        await this.recordExchange(request, text, citations, event);
+      } catch (error) {
+        stored = error;
+      }
+      // subscribers get their ending either way; a failed write is retried from the retained events
       await publisher.emit(event);
       await publisher.drain();
+      if (stored) throw new ReplyStorageError('the reply could not be stored', { cause: stored });
     };
     const timings = {
       queuedMs: Date.now() - Date.parse(request.userMessage.createTime),
@@ -100,12 +91,14 @@ export class TwinReplyService {
     };
     const began = performance.now();
     try {
-      const [sources, turns, bio, model] = await Promise.all([
+      const [prior, sources, turns, bio, model] = await Promise.all([
+        this.services.events.history('reply', request.messageId, 0),
         this.retrieval.retrieve(request.userId, request.userMessage.content, ctx.signal),
         this.chat.recentTurns(request.userId, request.sessionId),
         this.bio(request.userId),
         this.modelFor(request.userId),
       ]);
+      if (prior.length > 0) return await this.resume(request, prior);
       const prompt = buildPrompt({
         bio,
         question: request.userMessage.content,
@@ -148,6 +141,7 @@ export class TwinReplyService {
       await finish(done);
       return { finishReason: done.finishReason, tokens };
     } catch (error) {
+      if (error instanceof ReplyStorageError) throw error;
       if (ctx.signal.aborted) {
         // cancelled (cancelReply or shutdown): the partial reply is kept and the stream ends cleanly
         await finish({ type: 'done', model: chatModel.name, finishReason: 'cancelled', usage: null });
@@ -162,16 +156,51 @@ export class TwinReplyService {
     }
   }
 
+  /**
+   * A reply that already published events was delivered twice (a worker died, or storing it
+   * failed): record it from the retained events; one cut short ends as failed, never restarts.
+   */
+  private async resume(request: ReplyRequest, prior: Sequenced<ReplyEvent>[]) {
+    const text = prior.map((e) => (e.type === 'token' ? e.text : '')).join('');
+    const tokens = prior.filter((e) => e.type === 'token').length;
+    const citations = prior.find((e) => e.type === 'citations')?.sources ?? [];
+    let end = prior.find((e) => e.type === 'done' || e.type === 'failed') as
+      | Extract<ReplyEvent, { type: 'done' | 'failed' }>
+      | undefined;
+    const interrupted = !end;
+    end ??= { type: 'failed', error: 'the reply was interrupted' };
+    await this.recordExchange(request, text, citations, end);
+    if (interrupted) await this.services.events.publish('reply', request.messageId, end);
+    return { finishReason: end.type === 'done' ? end.finishReason : 'failed', tokens };
+  }
+
+  private recordExchange(
+    request: ReplyRequest,
+    text: string,
+    citations: Citation[],
+    end: Extract<ReplyEvent, { type: 'done' | 'failed' }>,
+  ) {
+    return this.chat.recordExchange(request.userId, request.sessionId, {
+      user: request.userMessage,
+      assistant: assistantRecord(request, text, citations, end),
+    });
+  }
+
   /** The job's last attempt failed before any token: tell subscribers and keep the question. */
   async reportFailure(request: ReplyRequest, error: Error): Promise<void> {
     if (error instanceof ReplyReportedError) return;
-    const event: ReplyEvent = { type: 'failed', error: describeFailure(error) };
-    await this.chat.recordExchange(request.userId, request.sessionId, {
-      user: request.userMessage,
-      assistant: assistantRecord(request, '', [], event),
-    });
-    await this.services.events.publish('reply', request.messageId, { type: 'citations', sources: [] });
-    await this.services.events.publish('reply', request.messageId, event);
+    const prior = await this.services.events.history('reply', request.messageId, 0);
+    if (prior.length > 0) {
+      await this.resume(request, prior);
+      return;
+    }
+    const event: Extract<ReplyEvent, { type: 'failed' }> = { type: 'failed', error: describeFailure(error) };
+    try {
+      await this.recordExchange(request, '', [], event);
+    } finally {
+      await this.services.events.publish('reply', request.messageId, { type: 'citations', sources: [] });
+      await this.services.events.publish('reply', request.messageId, event);
+    }
   }
 
   /** Stops a reply of the caller's: a queued one is dropped, a running one aborted upstream. */
@@ -275,89 +304,6 @@ export class TwinReplyService {
   }
 }
 
-/** L1 writes the biography in a few shapes over time; take the most personal text it offers. */
-export function bioText(json: unknown): string | null {
-  if (typeof json === 'string') return json.trim() || null;
-  if (!json || typeof json !== 'object') return null;
-  const o = json as Record<string, unknown>;
-  for (const key of [
-    'secondPerson',
-    'second_person',
-    'bio',
-    'biography',
-    'content',
-    'summary',
-    'thirdPerson',
-    'text',
-  ]) {
-    const v = o[key];
-    if (typeof v === 'string' && v.trim()) return v.trim();
-    if (v && typeof v === 'object') {
-      const nested = bioText(v);
-      if (nested) return nested;
-    }
-  }
-  return null;
-}
-
-function toCitation(s: RetrievedChunk): Citation {
-  return {
-    documentId: s.documentId,
-    chunkIndex: s.chunkIndex,
-    s3Path: s.s3Path,
-    charStart: s.charStart,
-    charEnd: s.charEnd,
-    page: s.page,
-    score: s.score,
-  };
-}
-
-function describeFailure(error: unknown): string {
-  if (error instanceof ChatModelRejectedError || error instanceof ChatModelUnavailableError)
-    return error.message;
-  return 'the reply could not be generated';
-}
-
-function assistantRecord(
-  request: ReplyRequest,
-  text: string,
-  citations: Citation[],
-  end: Extract<ReplyEvent, { type: 'done' | 'failed' }>,
-): ChatMessageRecord {
-  const base = {
-    id: request.messageId,
-    role: 'assistant' as const,
-    content: text,
-    createTime: new Date().toISOString(),
-    replyTo: request.userMessage.id,
-    citations,
-  };
-  if (end.type === 'failed') return { ...base, status: 'failed', error: end.error };
-  return {
-    ...base,
-    status: end.finishReason === 'cancelled' ? 'cancelled' : 'complete',
-    model: end.model,
-    finishReason: end.finishReason,
-    usage: end.usage,
-  };
-}
-
-function replayStored(message: ChatMessageRecord): Sequenced<ReplyEvent>[] {
-  const events: Sequenced<ReplyEvent>[] = [{ seq: 1, type: 'citations', sources: message.citations ?? [] }];
-  if (message.content) events.push({ seq: 2, type: 'token', text: message.content, index: 0 });
-  const seq = events.length + 1;
-  if (message.status === 'failed') events.push({ seq, type: 'failed', error: message.error ?? 'failed' });
-  else
-    events.push({
-      seq,
-      type: 'done',
-      model: message.model ?? 'unknown',
-      finishReason: message.finishReason ?? 'stop',
-      usage: message.usage ?? null,
-    });
-  return events;
-}
-
 const domains = new WeakMap<Services, TwinReplyService>();
 
 /** One instance per process's services: its caches (ownership, chunk text, bios) are shared. */
@@ -369,5 +315,3 @@ export function twinReplies(services: Services): TwinReplyService {
   }
   return domain;
 }
-
-export type { ChatRecord };

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { formatForTraining, newMessageId, sessionOfMessage, summarize, titleFrom } from './chat.service.ts';
+import { extractiveAnswer } from './chat-model.extractive.ts';
+import { bioText } from './prompt.ts';
+import { tenantRelative } from './retrieval.service.ts';
+
+describe('chat message ids', () => {
+  it('name their session, and nothing else parses as one', () => {
+    const sessionId = randomUUID();
+    const id = newMessageId(sessionId);
+    expect(id).not.toContain(':'); // doubles as a BullMQ job id
+    expect(sessionOfMessage(id)).toBe(sessionId);
+    expect(sessionOfMessage(sessionId)).toBeNull();
+    expect(sessionOfMessage(`${sessionId}.`)).toBeNull();
+    expect(sessionOfMessage('not-a-uuid.abcdefgh')).toBeNull();
+    expect(sessionOfMessage(`${sessionId}.abc/../x`)).toBeNull();
+  });
+});
+
+describe('transcript helpers', () => {
+  it('titles a session from the first line of a message, clipped', () => {
+    expect(titleFrom('  Where did I\n grow up?')).toBe('Where did I');
+    expect(titleFrom('x'.repeat(200))).toHaveLength(80);
+  });
+
+  it("summarizes the user's questions only", () => {
+    const summary = summarize([
+      { id: '1', role: 'user', content: 'boats?', createTime: '' },
+      { id: '2', role: 'assistant', content: 'many boats', createTime: '' },
+      { id: '3', role: 'user', content: 'trains?', createTime: '' },
+    ]);
+    expect(summary).toBe('Asked about: boats?; trains?');
+    expect(summarize([])).toBeNull();
+  });
+
+  it('formats an exchange for training', () => {
+    const text = formatForTraining({
+      user: { id: '1', role: 'user', content: ' Hi ', createTime: '' },
+      assistant: { id: '2', role: 'assistant', content: 'Hello. ', createTime: '' },
+    });
+    expect(text).toBe('user: Hi\nassistant: Hello.\n');
+  });
+});
+
+describe('retrieval and persona helpers', () => {
+  it('keeps chunk pointers inside the caller tenant', () => {
+    expect(tenantRelative('u1', 'chunks/d/chunk_0.txt')).toBe('chunks/d/chunk_0.txt');
+    expect(tenantRelative('u1', 'tenant/u1/chunks/d/chunk_0.txt')).toBe('chunks/d/chunk_0.txt');
+    expect(() => tenantRelative('u1', 'tenant/u2/chunks/d/chunk_0.txt')).toThrow();
+  });
+
+  it('reads the biography from the shapes L1 writes', () => {
+    expect(bioText({ secondPerson: 'You sail.', thirdPerson: 'They sail.' })).toBe('You sail.');
+    expect(bioText({ bio: { content: 'Nested.' } })).toBe('Nested.');
+    expect(bioText('Plain.')).toBe('Plain.');
+    expect(bioText({ other: 1 })).toBeNull();
+  });
+
+  it('quotes the best passages when there is no model, and says so', () => {
+    const text = extractiveAnswer({
+      passages: [
+        { n: 1, text: 'low', score: 0.1 },
+        { n: 2, text: 'high', score: 0.9 },
+      ],
+    });
+    expect(text).toMatch(/^No chat model is configured/);
+    expect(text.indexOf('[2] high')).toBeLessThan(text.indexOf('[1] low'));
+    expect(extractiveAnswer({ passages: [] })).toMatch(/nothing in your memory matches/);
+  });
+});
