@@ -12,15 +12,7 @@ fi
 shift
 ensure_node
 ensure_deps
-services_env="$(bash "$ROOT_DIR/scripts/services.sh" up)"
-eval "$services_env"
-stop_started() {
-  if [ -n "${TWIN_STARTED_SERVICES:-}" ]; then
-    # shellcheck disable=SC2086
-    bash "$ROOT_DIR/scripts/services.sh" stop $TWIN_STARTED_SERVICES || true
-  fi
-}
-trap stop_started EXIT
+start_services
 cd "$ROOT_DIR"
 mkdir -p bench/results
 if [ -f "bench/$name.ts" ]; then

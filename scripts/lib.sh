@@ -42,3 +42,19 @@ ensure_deps() {
     echo "$want" > node_modules/.twin-install-hash
   fi
 }
+
+# Starts the local services that are missing (exporting their URLs) and, when this shell exits,
+# stops only those this run started. TWIN_KEEP_SERVICES=1 leaves them running.
+start_services() {
+  local out
+  out="$(bash "$ROOT_DIR/scripts/services.sh" up)"
+  eval "$out"
+  trap stop_started_services EXIT
+}
+
+stop_started_services() {
+  if [ -n "${TWIN_STARTED_SERVICES:-}" ] && [ -z "${TWIN_KEEP_SERVICES:-}" ]; then
+    # shellcheck disable=SC2086
+    bash "$ROOT_DIR/scripts/services.sh" stop $TWIN_STARTED_SERVICES || true
+  fi
+}

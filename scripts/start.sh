@@ -6,15 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_node
 ensure_deps
 
-services_env="$(bash "$ROOT_DIR/scripts/services.sh" up)"
-eval "$services_env"
-stop_started() {
-  if [ -n "${TWIN_STARTED_SERVICES:-}" ]; then
-    # shellcheck disable=SC2086
-    bash "$ROOT_DIR/scripts/services.sh" stop $TWIN_STARTED_SERVICES || true
-  fi
-}
-trap stop_started EXIT
+start_services
 
 cd "$ROOT_DIR"
 set +e

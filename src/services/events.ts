@@ -32,20 +32,20 @@ export interface TrainingStatusEvent {
   error: string | null;
 }
 
+/** A passage that was in the prompt, as a reply cites it. */
+export interface ReplySource {
+  documentId: string;
+  chunkIndex: number;
+  s3Path: string;
+  charStart: number;
+  charEnd: number;
+  page: number | null;
+  score: number;
+}
+
 export type ReplyEvent =
   | { type: 'token'; text: string; index: number }
-  | {
-      type: 'citations';
-      sources: {
-        documentId: string;
-        chunkIndex: number;
-        s3Path: string;
-        charStart: number;
-        charEnd: number;
-        page: number | null;
-        score: number;
-      }[];
-    }
+  | { type: 'citations'; sources: ReplySource[] }
   | {
       type: 'done';
       model: string;

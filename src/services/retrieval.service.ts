@@ -4,16 +4,10 @@ import type { Logger } from '../logger.ts';
 import type { BlobStore } from './blob-store.ts';
 import { BlobNotFoundError, tenantPrefix } from './blob-store.ts';
 import type { Embedder } from './embedder.ts';
+import type { ReplySource } from './events.ts';
 import type { VectorHit, VectorIndex } from './vector-index.ts';
 
-export interface RetrievedChunk {
-  documentId: string;
-  chunkIndex: number;
-  s3Path: string;
-  charStart: number;
-  charEnd: number;
-  page: number | null;
-  score: number;
+export interface RetrievedChunk extends ReplySource {
   filename: string;
   text: string;
 }
