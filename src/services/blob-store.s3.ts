@@ -89,15 +89,39 @@ export class S3BlobStore implements BlobStore {
         }),
       );
       body.on('error', (e) => (source as Transform).destroy(e));
+      {
+        // a small upload (most documents) goes out as one PutObject; only what is read before
+        // the decision is held, at most one multipart part, as lib-storage would buffer anyway
+        const it = (source as Transform)[Symbol.asyncIterator]();
+        const head: Buffer[] = [];
+        let held = 0;
+        let ended = false;
+        while (held <= SINGLE_PUT_MAX_BYTES) {
+          const next = await it.next();
+          if (next.done) {
+            ended = true;
+            break;
+          }
+          head.push(next.value as Buffer);
+          held += (next.value as Buffer).length;
+        }
+        if (ended) {
+          await this.putObject(Key, Buffer.concat(head), options.contentType);
+          return { bytes };
+        }
+        source = Readable.from(
+          (async function* () {
+            yield* head;
+            for (let next = await it.next(); !next.done; next = await it.next()) yield next.value as Buffer;
+          })(),
+        );
+      }
     } else {
       bytes = Buffer.byteLength(body);
       if (options.maxBytes !== undefined && bytes > options.maxBytes)
         throw new BlobTooLargeError(options.maxBytes);
       if (bytes <= SINGLE_PUT_MAX_BYTES) {
-        // one PutObject: lib-storage's Upload costs a lot of CPU per call for a small in-memory body
-        await this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentType: options.contentType }),
-        );
+        await this.putObject(Key, body, options.contentType);
         return { bytes };
       }
     }
@@ -116,6 +140,11 @@ export class S3BlobStore implements BlobStore {
       throw error;
     }
     return { bytes };
+  }
+
+  /** One PutObject: lib-storage's Upload costs a lot of CPU per call for a small in-memory body. */
+  private async putObject(Key: string, Body: Buffer | string, ContentType: string | undefined) {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentType }));
   }
 
   async get(userId: string, key: string): Promise<Buffer> {

@@ -45,8 +45,6 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: 
 export async function ingestDocument(services: Services, run: IngestRun): Promise<IngestOutcome> {
   const { blobs, vectors, embedder, config, orm } = services;
   const { userId, documentId, signal } = run;
-  const T: [string, number][] = [['start', performance.now()]];
-  const mark = (n: string) => T.push([n, performance.now()]);
   const em = orm.em.fork();
   const doc = await em.findOne(Document, { userId, id: documentId });
   if (!doc) return { status: 'skipped', reason: 'document deleted' };
@@ -55,11 +53,8 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
   await em.nativeUpdate(Document, { userId, id: documentId }, { status: 'processing', error: null });
   const progress = new IngestProgress(services.events, userId, documentId, run.attempt);
 
-  mark('db');
   await progress.report('EXTRACTING', 0, 1);
-  mark('ev');
   const raw = await blobs.get(userId, doc.s3Path);
-  mark('get');
   signal.throwIfAborted();
   let extracted: Awaited<ReturnType<typeof extractText>>;
   try {
@@ -82,7 +77,6 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     extracted.pages,
   );
   await progress.report('CHUNKING', chunks.length, chunks.length);
-  mark('chunk');
 
   // chunk objects: overwritten in place, then anything past the new count removed
   signal.throwIfAborted();
@@ -100,7 +94,6 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     await vectors.deleteByDocument(userId, documentId);
   }
 
-  mark('s3');
   const timestamp = doc.uploadedAt.toISOString();
   let indexed = 0;
   await progress.report('EMBEDDING', 0, chunks.length);
@@ -127,9 +120,7 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     }));
     signal.throwIfAborted();
     await progress.report('INDEXING', indexed, chunks.length);
-    mark('emb');
     await vectors.upsert(userId, points);
-    mark('upsert');
     indexed += points.length;
     await progress.report('INDEXING', indexed, chunks.length);
   }
@@ -156,21 +147,6 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     }
     return { status: 'skipped', reason: 'document changed during ingest' };
   }
-  mark('final');
   await progress.report('DONE', chunks.length, chunks.length);
-  mark('done');
-  if (process.env.INGEST_TIMING) {
-    const acc = ((globalThis as any).__t ??= new Map<string, number>());
-    for (let i = 1; i < T.length; i++) acc.set(T[i]![0], (acc.get(T[i]![0]) ?? 0) + T[i]![1] - T[i - 1]![1]);
-    (globalThis as any).__n = ((globalThis as any).__n ?? 0) + 1;
-    if ((globalThis as any).__n % 200 === 0)
-      console.error(
-        'TIMING',
-        (globalThis as any).__n,
-        JSON.stringify(
-          Object.fromEntries([...acc].map(([k, v]) => [k, Math.round(v / (globalThis as any).__n)])),
-        ),
-      );
-  }
   return { status: 'processed', chunks: chunks.length };
 }
