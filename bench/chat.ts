@@ -4,7 +4,7 @@
 // model each run in a process of their own, as they would in production.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
@@ -21,6 +21,9 @@ const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 200);
 const STREAM_TOKENS = Number(process.env.BENCH_STREAM_TOKENS ?? 5000);
 const CONCURRENT_TOKENS = Number(process.env.BENCH_CONCURRENT_TOKENS ?? 100);
 const CONCURRENT_GAP_MS = Number(process.env.BENCH_CONCURRENT_GAP_MS ?? 20);
+// steady state: CONCURRENT streams kept in flight, the measured window after a ramp-up
+const STEADY_RAMP_MS = Number(process.env.BENCH_STEADY_RAMP_MS ?? 4000);
+const STEADY_WINDOW_MS = Number(process.env.BENCH_STEADY_WINDOW_MS ?? 8000);
 
 // The stand-in's reply length comes from the question ("tokens=N"), so one server serves all phases.
 if (process.argv[2] === 'standin') {
@@ -218,7 +221,7 @@ const levels = [
 ]
   .filter((n) => n > 0)
   .sort((a, b) => a - b);
-const summary = (list: StreamResult[], key: 'addedTtftMs' | 'sendMs', p: number) =>
+const summary = (list: StreamResult[], key: 'addedTtftMs' | 'sendMs' | 'streamMs', p: number) =>
   round(
     pct(
       list.map((s) => s[key]),
@@ -247,7 +250,60 @@ for (const level of levels) {
   });
 }
 
-const all = [...sequential, ...streams, ...concurrentAll];
+// Steady state, what "with N concurrent streams" means: N virtual users, each sending its next
+// message as soon as its reply ends, started evenly over one reply's length so that arrivals are
+// spread out (about N / 2 s) and ~N reply streams are in flight at every moment. Every message
+// sent inside the window after the ramp-up is measured, with the number in flight when it was sent.
+const steadySessions = await newSessions(CONCURRENT);
+// CPU seconds each process spends (user + system, from /proc): holds when other work loads the box
+const cpuMs = (pid: number | undefined) => {
+  try {
+    const fields = readFileSync(`/proc/${pid ?? 'self'}/stat`, 'utf8')
+      .split(') ')[1]!
+      .split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+};
+const processes = {
+  model: children[0]?.pid,
+  api: children[1]?.pid,
+  worker: children[2]?.pid,
+  bench: undefined,
+};
+const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuMs(pid)]));
+const replyMs = MODEL_TTFT_MS + CONCURRENT_TOKENS * CONCURRENT_GAP_MS;
+let inFlight = 0;
+let steadyTokens = 0;
+const steady: (StreamResult & { inFlightAtSend: number })[] = [];
+const steadyStart = performance.now();
+const windowStart = steadyStart + STEADY_RAMP_MS;
+const windowEnd = windowStart + STEADY_WINDOW_MS;
+await Promise.all(
+  steadySessions.map(async (id, i) => {
+    await new Promise((r) => setTimeout(r, (i * replyMs) / CONCURRENT));
+    const client = clients[i % clients.length]!;
+    while (performance.now() < windowEnd) {
+      const at = performance.now();
+      const inFlightAtSend = inFlight++;
+      const r = await oneReply(client, id, CONCURRENT_TOKENS, CONCURRENT_GAP_MS).finally(() => {
+        inFlight--;
+      });
+      steadyTokens += r.tokens;
+      if (at >= windowStart && at < windowEnd) steady.push({ ...r, inFlightAtSend });
+    }
+  }),
+);
+
+const steadyWallMs = performance.now() - steadyStart;
+const steadyCpu = Object.fromEntries(
+  Object.entries(processes).map(([k, pid]) => [
+    k,
+    round((cpuMs(pid) - cpuBefore[k]!) / (steadyWallMs / 1000)),
+  ]),
+);
+const all = [...sequential, ...streams, ...concurrentAll, ...steady];
 const result = {
   benchmark: 'chat',
   modelTtftMs: MODEL_TTFT_MS,
@@ -261,13 +317,28 @@ const result = {
   concurrentStreams: CONCURRENT,
   concurrentTokensPerStream: CONCURRENT_TOKENS,
   concurrentInterTokenMs: CONCURRENT_GAP_MS,
-  concurrentAddedTtftP50Ms: summary(concurrent, 'addedTtftMs', 50),
-  concurrentAddedTtftP99Ms: summary(concurrent, 'addedTtftMs', 99),
-  concurrencyLevels: byLevel,
+  // steady state: CONCURRENT streams in flight throughout, every message of the window measured
+  concurrentAddedTtftP50Ms: summary(steady, 'addedTtftMs', 50),
+  concurrentAddedTtftP99Ms: summary(steady, 'addedTtftMs', 99),
+  concurrentSendMessageP99Ms: summary(steady, 'sendMs', 99),
+  concurrentMeasuredReplies: steady.length,
+  concurrentWindowMs: STEADY_WINDOW_MS,
+  concurrentInFlightMean: round(steady.reduce((n, s) => n + s.inFlightAtSend, 0) / steady.length),
+  concurrentInFlightMin: Math.min(...steady.map((s) => s.inFlightAtSend)),
+  // first to last token of a steady-state reply; the model alone takes (tokens - 1) × gap
+  concurrentStreamP50Ms: summary(steady, 'streamMs', 50),
+  concurrentStreamP99Ms: summary(steady, 'streamMs', 99),
+  concurrentTokensPerSecAll: Math.round(steadyTokens / (steadyWallMs / 1000)),
+  // CPU ms per wall second of each process over the steady state (1000 = one core)
+  concurrentCpuMsPerSec: steadyCpu,
+  // burst: every stream of a level sent at the same instant (a thundering herd), the last level = CONCURRENT
+  burstAddedTtftP50Ms: summary(concurrent, 'addedTtftMs', 50),
+  burstAddedTtftP99Ms: summary(concurrent, 'addedTtftMs', 99),
+  burstLevels: byLevel,
   allTokensInOrder: all.every((s) => s.inOrder),
   tokensLost:
     streams.reduce((n, s) => n + STREAM_TOKENS - s.tokens, 0) +
-    concurrentAll.reduce((n, s) => n + CONCURRENT_TOKENS - s.tokens, 0),
+    [...concurrentAll, ...steady].reduce((n, s) => n + CONCURRENT_TOKENS - s.tokens, 0),
   cpus: availableParallelism(),
   node: process.version,
   at: new Date().toISOString(),

@@ -4,14 +4,19 @@ import type { EventBus, SubscribeOptions } from './event-bus.ts';
 import { type EventKind, type EventMap, type Sequenced, topicOf } from './events.ts';
 
 // One round trip assigns the topic's next seq, keeps the event for replay and publishes it.
-// Doing all three atomically means subscribers see every topic in seq order.
+// Doing all three atomically means subscribers see every topic in seq order. The expiry is
+// renewed on a topic's first event, every 32nd, and whenever the caller asks (ARGV[5], its
+// non-token events), and the log is trimmed only once it is full: a reply's tokens cost three
+// commands each instead of six.
 const PUBLISH_SCRIPT = `
 local seq = redis.call('INCR', KEYS[1])
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
-redis.call('RPUSH', KEYS[2], event)
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+local max = tonumber(ARGV[2])
+if redis.call('RPUSH', KEYS[2], event) > max then redis.call('LTRIM', KEYS[2], -max, -1) end
+if seq % 32 == 1 or ARGV[5] == '1' then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 redis.call('PUBLISH', ARGV[4], event)
 return seq
 `;
@@ -23,6 +28,7 @@ type PublishCommand = (
   max: number,
   ttl: number,
   channel: string,
+  renew: '0' | '1',
 ) => Promise<number>;
 
 export interface RedisEventBusOptions {
@@ -71,6 +77,8 @@ export class RedisEventBus implements EventBus {
         this.options.replayMax,
         this.options.replayTtlSec,
         channel,
+        // a reply's tokens renew the expiry only now and then; everything else renews it
+        (event as { type?: unknown }).type === 'token' ? '0' : '1',
       ),
     );
   }

@@ -246,9 +246,13 @@ export class TwinReplyService {
       throw error;
     }
     const after = afterSeq ?? 0;
-    const retained = await this.services.events.history('reply', messageId, 0);
+    // both at once: a subscriber usually arrives before the first event, so the job's
+    // state is needed more often than not
+    const [retained, job] = await Promise.all([
+      this.services.events.history('reply', messageId, 0),
+      this.services.queue.get('chat', messageId),
+    ]);
     if (retained.length === 0) {
-      const job = await this.services.queue.get('chat', messageId);
       if (!job || job.state === 'completed' || job.state === 'failed') {
         const stored = await this.chat.readChat(userId, sessionId);
         const message = stored?.messages.find((m) => m.id === messageId && m.role === 'assistant');

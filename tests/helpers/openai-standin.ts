@@ -94,9 +94,14 @@ export async function startOpenAIStandin(initial: StandinScript = {}): Promise<O
     const gap =
       typeof script.interTokenMs === 'function' ? script.interTokenMs(body) : (script.interTokenMs ?? 0);
     let batch = event([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+    // the wire form of a token chunk, with only the text serialized per token: the stand-in plays
+    // a remote model, and its CPU should not crowd out what the benchmarks measure on a small box
+    const tokenHead = event([{ index: 0, delta: { content: '\u0000' }, finish_reason: null }]).split(
+      '"\\u0000"',
+    );
     for (const token of tokens) {
       if (record.aborted) return;
-      batch += event([{ index: 0, delta: { content: token }, finish_reason: null }]);
+      batch += `${tokenHead[0]}${JSON.stringify(token)}${tokenHead[1]}`;
       record.tokensSent++;
       if (gap > 0) {
         res.write(batch);
