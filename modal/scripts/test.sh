@@ -10,9 +10,10 @@ VENV="$CACHE_DIR/venv-modal"
 
 minio_pid=""
 minio_dir=""
+# An EXIT trap's last status becomes the script's: every branch here must end in success.
 cleanup() {
-  [[ -n "$minio_pid" ]] && kill "$minio_pid" 2>/dev/null || true
-  [[ -n "$minio_dir" ]] && rm -rf "$minio_dir"
+  if [[ -n "$minio_pid" ]]; then kill "$minio_pid" 2>/dev/null || true; fi
+  if [[ -n "$minio_dir" ]]; then rm -rf "$minio_dir" "$minio_dir.log"; fi
 }
 trap cleanup EXIT
 
