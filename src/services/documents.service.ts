@@ -173,7 +173,10 @@ export class DocumentsService {
   /** Documents by id in one query, in key order; foreign or unknown ids map to null. */
   async getMany(userId: string, ids: readonly string[]): Promise<(IDocument | null)[]> {
     const valid = ids.filter(isUuid);
-    const rows = valid.length ? await this.em().find(Document, { userId, id: { $in: valid } }) : [];
+    // read-only rows for a request's loader: no identity map to build (it is a quarter of the cost)
+    const rows = valid.length
+      ? await this.em().find(Document, { userId, id: { $in: valid } }, { disableIdentityMap: true })
+      : [];
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
   }
