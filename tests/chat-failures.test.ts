@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChatSessionDocument, TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
 import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
@@ -50,8 +50,16 @@ describe('chat model backends and failures', () => {
     const list = events(await sub.until(isTerminal, 15_000));
     sub.close();
     expect(list.at(-1)).toMatchObject({ __typename: 'ReplyFailed', error: 'the chat model is unreachable' });
-    const job = await app.services.queue.get('chat', sent.assistantMessageId);
-    expect(job).toMatchObject({ state: 'failed', attemptsMade: 3 });
+    // ReplyFailed is published before BullMQ records the last attempt: wait for the job to settle
+    const queue = app.services.queue;
+    await vi.waitFor(
+      async () =>
+        expect(await queue.get('chat', sent.assistantMessageId)).toMatchObject({
+          state: 'failed',
+          attemptsMade: 3,
+        }),
+      { timeout: 5000, interval: 50 },
+    );
   });
 
   it('fails at once, without retrying, when the model rejects the request', async () => {

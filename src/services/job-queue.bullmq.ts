@@ -67,12 +67,15 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
   }
 
   async get(queue: QueueName, jobId: string): Promise<JobInfo | null> {
+    // State first, then the job's data: BullMQ finishes a job (state + attempts + reason) in one
+    // script, so a final state read first guarantees the data read after it is final too.
+    const state = await this.queue(queue).getJobState(jobId);
     const job = await this.queue(queue).getJob(jobId);
     if (!job) return null;
     return {
       id: job.id!,
       name: job.name,
-      state: (await job.getState()) as JobState,
+      state: state as JobState,
       attemptsMade: job.attemptsMade,
       failedReason: job.failedReason ?? null,
       returnValue: job.returnvalue ?? null,
