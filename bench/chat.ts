@@ -14,6 +14,7 @@ import { createServices } from '../src/services/container.ts';
 import { seedChunks } from '../tests/helpers/chat.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+import { percentile } from './stats.ts';
 
 const MODEL_TTFT_MS = Number(process.env.BENCH_MODEL_TTFT_MS ?? 50);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 200);
@@ -191,10 +192,6 @@ async function oneReply(
   };
 }
 
-const pct = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-};
 const round = (n: number) => Math.round(n * 10) / 10;
 
 // warm-up: connections, JIT, tenant creation
@@ -223,7 +220,7 @@ const levels = [
   .sort((a, b) => a - b);
 const summary = (list: StreamResult[], key: 'addedTtftMs' | 'sendMs' | 'streamMs', p: number) =>
   round(
-    pct(
+    percentile(
       list.map((s) => s[key]),
       p,
     ),
@@ -313,7 +310,7 @@ const result = {
   addedTtftP99Ms: summary(sequential, 'addedTtftMs', 99),
   sendMessageP50Ms: summary(sequential, 'sendMs', 50),
   streamTokens: STREAM_TOKENS,
-  tokensPerSec: Math.round(pct(rates, 50)),
+  tokensPerSec: Math.round(percentile(rates, 50)),
   concurrentStreams: CONCURRENT,
   concurrentTokensPerStream: CONCURRENT_TOKENS,
   concurrentInterTokenMs: CONCURRENT_GAP_MS,

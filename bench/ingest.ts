@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createClient } from 'graphql-ws';
+import pMap from 'p-map';
 import { Client } from 'pg';
 import { pino } from 'pino';
 import WebSocket from 'ws';
@@ -14,6 +15,7 @@ import { parseConfig } from '../src/config.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import { createServices } from '../src/services/container.ts';
 import type { ChunkVector } from '../src/services/vector-index.ts';
+import { percentile } from './stats.ts';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 2000);
 const DOC_BYTES = Number(process.env.BENCH_DOC_BYTES ?? 5400);
@@ -63,23 +65,6 @@ function peakRssMb(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
 }
 
 const port = await freePort();
@@ -161,28 +146,32 @@ await new Promise<void>((resolve, reject) => {
 
 const startedAt = new Map<string, number>();
 const t0 = performance.now();
-await mapLimit(texts, UPLOAD_CONCURRENCY, async (text, i) => {
-  const form = new FormData();
-  form.append(
-    'operations',
-    JSON.stringify({
-      query: 'mutation($f: File!) { uploadDocument(file: $f) { __typename ... on Document { id } } }',
-      variables: { f: null },
-    }),
-  );
-  form.append('map', JSON.stringify({ 0: ['variables.f'] }));
-  form.append('0', new Blob([text], { type: 'text/plain' }), `doc-${i}.txt`);
-  const begin = performance.now();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'graphql-require-preflight': '1' },
-    body: form,
-  });
-  const body = (await res.json()) as { data?: { uploadDocument: { __typename: string; id?: string } } };
-  const id = body.data?.uploadDocument.id;
-  if (!id) throw new Error(`upload failed: ${JSON.stringify(body)}`);
-  startedAt.set(id, begin);
-});
+await pMap(
+  texts,
+  async (text, i) => {
+    const form = new FormData();
+    form.append(
+      'operations',
+      JSON.stringify({
+        query: 'mutation($f: File!) { uploadDocument(file: $f) { __typename ... on Document { id } } }',
+        variables: { f: null },
+      }),
+    );
+    form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+    form.append('0', new Blob([text], { type: 'text/plain' }), `doc-${i}.txt`);
+    const begin = performance.now();
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'graphql-require-preflight': '1' },
+      body: form,
+    });
+    const body = (await res.json()) as { data?: { uploadDocument: { __typename: string; id?: string } } };
+    const id = body.data?.uploadDocument.id;
+    if (!id) throw new Error(`upload failed: ${JSON.stringify(body)}`);
+    startedAt.set(id, begin);
+  },
+  { concurrency: UPLOAD_CONCURRENCY },
+);
 const uploadedAt = performance.now();
 // the feed is at-most-once (Redis pub/sub): completion is confirmed from the database too
 const pg = new Client({ connectionString: config0().DATABASE_URL });
@@ -227,12 +216,12 @@ const body = 'x'.repeat(avgChunkChars);
 const perDoc = Math.max(1, Math.round(chunks / DOCS));
 const concurrency = WORKER_CONCURRENCY * Math.min(S3_CONCURRENCY, perDoc);
 let s = performance.now();
-await mapLimit(
+await pMap(
   Array.from({ length: chunks }, (_, i) => i),
-  concurrency,
   async (i) => {
     await services.blobs.put(ceilingUser, `bench/chunk_${i}.txt`, body);
   },
+  { concurrency },
 );
 const s3PerSec = chunks / ((performance.now() - s) / 1000);
 await services.vectors.ensureTenant(ceilingUser);
@@ -250,23 +239,27 @@ const vectorBatch = config.VECTOR_BATCH_MAX;
 const vectorConcurrency = config.VECTOR_BATCH_IN_FLIGHT;
 const batches = Array.from({ length: Math.ceil(chunks / vectorBatch) }, (_, b) => b);
 s = performance.now();
-await mapLimit(batches, vectorConcurrency, async (b) => {
-  const n = Math.min(vectorBatch, chunks - b * vectorBatch);
-  const points: ChunkVector[] = Array.from({ length: n }, (_, j) => ({
-    documentId: `00000000-0000-4000-8000-${String(b).padStart(12, '0')}`,
-    chunkIndex: j,
-    s3Path: `bench/chunk_${b}_${j}.txt`,
-    filename: 'bench.txt',
-    contentType: 'text/plain',
-    timestamp: new Date().toISOString(),
-    embeddingModel: services.embedder.model,
-    charStart: 0,
-    charEnd: 1,
-    page: null,
-    vector: ceilingVectors[b * vectorBatch + j]!,
-  }));
-  await services.vectors.upsert(ceilingUser, points);
-});
+await pMap(
+  batches,
+  async (b) => {
+    const n = Math.min(vectorBatch, chunks - b * vectorBatch);
+    const points: ChunkVector[] = Array.from({ length: n }, (_, j) => ({
+      documentId: `00000000-0000-4000-8000-${String(b).padStart(12, '0')}`,
+      chunkIndex: j,
+      s3Path: `bench/chunk_${b}_${j}.txt`,
+      filename: 'bench.txt',
+      contentType: 'text/plain',
+      timestamp: new Date().toISOString(),
+      embeddingModel: services.embedder.model,
+      charStart: 0,
+      charEnd: 1,
+      page: null,
+      vector: ceilingVectors[b * vectorBatch + j]!,
+    }));
+    await services.vectors.upsert(ceilingUser, points);
+  },
+  { concurrency: vectorConcurrency },
+);
 const weaviatePerSec = chunks / ((performance.now() - s) / 1000);
 await services.blobs.deletePrefix(ceilingUser, 'bench/');
 await services.close();

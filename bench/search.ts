@@ -10,6 +10,7 @@ import { issueToken } from '../src/services/auth.service.ts';
 import { createServices } from '../src/services/container.ts';
 import { chunkKey } from '../src/services/documents.service.ts';
 import type { ChunkVector } from '../src/services/vector-index.ts';
+import { percentile } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
 const PER_DOC = 100;
@@ -112,10 +113,6 @@ const queries = Array.from({ length: QUERIES }, (_, i) =>
     .slice(0, 6)
     .join(' '),
 );
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 const round = (x: number) => Math.round(x * 100) / 100;
 
 async function viaGraphQL(query: string) {

@@ -10,6 +10,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import pMap from 'p-map';
 import {
   BlobNotFoundError,
   type BlobStore,
@@ -162,21 +163,15 @@ export class S3BlobStore implements BlobStore {
 
   async getMany(userId: string, keys: readonly string[]): Promise<(Buffer | BlobNotFoundError)[]> {
     // S3 has no multi-get: issue the GETs concurrently, bounded so a large page cannot exhaust sockets.
-    const results: (Buffer | BlobNotFoundError)[] = new Array(keys.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        const i = next++;
-        try {
-          results[i] = await this.get(userId, keys[i]!);
-        } catch (error) {
-          if (error instanceof BlobNotFoundError) results[i] = error;
-          else throw error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(32, keys.length) }, worker));
-    return results;
+    return pMap(
+      keys,
+      (key) =>
+        this.get(userId, key).catch((error: unknown) => {
+          if (error instanceof BlobNotFoundError) return error;
+          throw error;
+        }),
+      { concurrency: 32 },
+    );
   }
 
   async list(userId: string, prefix: string): Promise<string[]> {

@@ -1,3 +1,4 @@
+import pMap from 'p-map';
 import { Document } from '../../db/entities.ts';
 import type { Services } from '../container.ts';
 import { chunkKey, chunkPrefix } from '../documents.service.ts';
@@ -24,17 +25,6 @@ export type IngestOutcome = { status: 'processed'; chunks: number } | { status: 
 
 const EMBED_BATCH = 128;
 const S3_CONCURRENCY = 16;
-
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /**
  * L0 ingest of one stored upload: extract → chunk → chunk objects to S3 → embed → vectors to
@@ -80,12 +70,16 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
 
   // chunk objects: overwritten in place, then anything past the new count removed
   signal.throwIfAborted();
-  await mapLimit(chunks, S3_CONCURRENCY, async (chunk) => {
-    signal.throwIfAborted();
-    await blobs.put(userId, chunkKey(documentId, chunk.index), chunk.text, {
-      contentType: 'text/plain; charset=utf-8',
-    });
-  });
+  await pMap(
+    chunks,
+    async (chunk) => {
+      signal.throwIfAborted();
+      await blobs.put(userId, chunkKey(documentId, chunk.index), chunk.text, {
+        contentType: 'text/plain; charset=utf-8',
+      });
+    },
+    { concurrency: S3_CONCURRENCY },
+  );
   if (!freshUpload) {
     const keep = new Set(chunks.map((c) => chunkKey(documentId, c.index)));
     const stale = (await blobs.list(userId, chunkPrefix(documentId))).filter((k) => !keep.has(k));
