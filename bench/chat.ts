@@ -52,7 +52,9 @@ process.on('exit', stopAll);
 
 /** Starts `node <args>` and resolves with the first stdout line `match` accepts. */
 function startChild(args: string[], env: Record<string, string>, match: (line: string) => string | null) {
-  const child = spawn(process.execPath, args, {
+  // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the processes
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

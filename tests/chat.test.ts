@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CancelReplyDocument,
@@ -7,9 +8,10 @@ import {
   SendMessageDocument,
   TwinReplyDocument,
 } from '../src/sdk/generated/graphql.ts';
-import type { ChatRecord } from '../src/services/chat.service.ts';
+import { type ChatRecord, ChatService, idleJobId, newMessageId } from '../src/services/chat.service.ts';
+import { createServices } from '../src/services/container.ts';
 import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
+import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
 const TOKENS = Array.from({ length: 40 }, (_, i) => ` tok${i}`);
@@ -232,6 +234,38 @@ describe('chat with the twin', () => {
     const node = list.data!.chatSessions.edges.find((e) => e.node.id === sessionId)!.node;
     expect(node.title).toBe(chat!.title);
     expect(node.summary).toBe(chat!.summary);
+  });
+
+  it('loses no exchange when two worker processes record replies of one session in turn', async () => {
+    // a second process's services: its own caches, the same Redis, S3 and PostgreSQL
+    const other = await createServices(
+      testConfig({ QUEUE_PREFIX: app.config.QUEUE_PREFIX, EVENT_PREFIX: app.config.EVENT_PREFIX }),
+      pino({ level: 'silent' }),
+    );
+    try {
+      const client = app.client();
+      const sessionId = await startChat(client);
+      const writers = [new ChatService(app.services), new ChatService(other)];
+      for (let i = 0; i < 4; i++) {
+        const user = { id: newMessageId(sessionId), role: 'user' as const, content: `q${i}`, createTime: '' };
+        await writers[i % 2]!.recordExchange(client.userId, sessionId, {
+          user,
+          assistant: { id: newMessageId(sessionId), role: 'assistant', content: `a${i}`, createTime: '' },
+        });
+      }
+      // each process wrote from the transcript the other had just stored, not from its own copy
+      const chat = JSON.parse(
+        (await app.services.blobs.get(client.userId, `chats/${sessionId}/messages.json`)).toString('utf8'),
+      ) as ChatRecord;
+      expect(chat.messages.map((m) => m.content)).toEqual(['q0', 'a0', 'q1', 'a1', 'q2', 'a2', 'q3', 'a3']);
+      // the idle timer is re-armed, not multiplied: one delayed memory job for the session
+      const idle = await Promise.all(
+        [1, 2, 3, 4].map((n) => app.services.queue.get('chat', idleJobId(sessionId, n))),
+      );
+      expect(idle.map((job) => job?.state ?? null)).toEqual([null, null, null, 'delayed']);
+    } finally {
+      await other.close();
+    }
   });
 
   it("never shows one user another user's sessions, replies or chunks", async () => {

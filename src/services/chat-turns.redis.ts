@@ -43,6 +43,14 @@ export class RedisChatTurnCache implements ChatTurnCache {
       .exec();
   }
 
+  async transcriptToken(sessionId: string): Promise<string | null> {
+    return this.redis.get(`${this.key(sessionId)}:token`);
+  }
+
+  async setTranscriptToken(sessionId: string, token: string): Promise<void> {
+    await this.redis.set(`${this.key(sessionId)}:token`, token, 'EX', this.ttlSec);
+  }
+
   async close(): Promise<void> {
     await this.redis.quit().catch(() => undefined);
   }

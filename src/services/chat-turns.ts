@@ -12,5 +12,12 @@ export interface ChatTurnCache {
   read(sessionId: string): Promise<RecentTurn[] | null>;
   /** Replaces the session's window with these turns (the newest `max` of them). */
   write(sessionId: string, turns: readonly RecentTurn[]): Promise<void>;
+  /**
+   * The token of the session's transcript as last written (null when unknown): a process that
+   * holds the transcript under the same token holds what storage has, and need not read it.
+   */
+  transcriptToken(sessionId: string): Promise<string | null>;
+  /** Set to a fresh token before every transcript write, so every older copy stops matching. */
+  setTranscriptToken(sessionId: string, token: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -86,13 +86,39 @@ export function formatForTraining(exchange: Exchange): string {
   return `user: ${exchange.user.content.trim()}\nassistant: ${exchange.assistant.content.trim()}\n`;
 }
 
+/**
+ * Transcripts this process wrote last, by session, under the token they were written with: the
+ * next exchange of a session starts from here instead of reading messages.json back from S3.
+ */
+interface HeldTranscript {
+  token: string;
+  chat: ChatRecord;
+}
+
+const heldTranscripts = new WeakMap<Services, LRUCache<string, HeldTranscript>>();
+
+function transcriptsOf(services: Services): LRUCache<string, HeldTranscript> {
+  let held = heldTranscripts.get(services);
+  if (!held) {
+    held = new LRUCache<string, HeldTranscript>({
+      maxSize: 64 * 1024 * 1024,
+      sizeCalculation: ({ chat }) => chat.messages.reduce((n, m) => n + m.content.length + 512, 1024),
+      ttl: 15 * 60_000,
+    });
+    heldTranscripts.set(services, held);
+  }
+  return held;
+}
+
 export class ChatService {
   private readonly services: Services;
   // sessions are never reassigned, so a confirmed owner can be remembered
   private readonly owners = new LRUCache<string, true>({ max: 50_000 });
+  private readonly transcripts: LRUCache<string, HeldTranscript>;
 
   constructor(services: Services) {
     this.services = services;
+    this.transcripts = transcriptsOf(services);
   }
 
   async startChat(userId: string, title?: string | null): Promise<ChatSessionView> {
@@ -221,7 +247,10 @@ export class ChatService {
    */
   async recordExchange(userId: string, sessionId: string, exchange: Exchange): Promise<void> {
     const count = await this.services.locks.withLock(`chat-${sessionId}`, async () => {
-      const chat = (await this.readChat(userId, sessionId)) ?? (await this.emptyChat(userId, sessionId));
+      const chat =
+        (await this.heldTranscript(sessionId)) ??
+        (await this.readChat(userId, sessionId)) ??
+        (await this.emptyChat(userId, sessionId));
       if (chat.messages.some((m) => m.id === exchange.assistant.id)) return null;
       const n = chat.messages.filter((m) => m.role === 'assistant').length;
       chat.messages.push(exchange.user, exchange.assistant);
@@ -246,14 +275,20 @@ export class ChatService {
     if (count !== null) await this.scheduleIdle(userId, sessionId, count);
   }
 
-  /** Re-arms the idle timer: a delayed job per exchange count; the previous one is withdrawn. */
+  /**
+   * Re-arms the idle timer in one round trip: the session's delayed job is replaced by one for
+   * the new exchange count (debounced by session); one added while a memory job runs waits for it.
+   */
   private async scheduleIdle(userId: string, sessionId: string, exchanges: number): Promise<void> {
     const { queue, config } = this.services;
-    await queue.cancel('chat', idleJobId(sessionId, exchanges - 1)).catch(() => false);
     await queue.enqueue(
       'chat-memory',
       { userId, sessionId, reason: 'idle', exchanges },
-      { jobId: idleJobId(sessionId, exchanges), delayMs: config.CHAT_IDLE_MS },
+      {
+        jobId: idleJobId(sessionId, exchanges),
+        delayMs: config.CHAT_IDLE_MS,
+        debounceKey: `chatidle-${sessionId}`,
+      },
     );
   }
 
@@ -295,9 +330,27 @@ export class ChatService {
     return { sessionId, title: session.title, summary: null, createTime: at, updateTime: at, messages: [] };
   }
 
+  /**
+   * The transcript as this process last wrote it, when storage still has exactly that (its token
+   * is current); taken out of the cache, so a failed write can never leave a changed copy there.
+   * Call under the session's lock.
+   */
+  private async heldTranscript(sessionId: string): Promise<ChatRecord | null> {
+    const held = this.transcripts.get(sessionId);
+    if (!held) return null;
+    this.transcripts.delete(sessionId);
+    const token = await this.services.chatTurns.transcriptToken(sessionId);
+    return token === held.token ? held.chat : null;
+  }
+
+  /** Writes messages.json and metadata.json; on success this process holds the transcript. */
   private async writeChat(userId: string, chat: ChatRecord): Promise<void> {
     const { messages, ...metadata } = chat;
     const json = 'application/json';
+    // a fresh token first: whatever happens to the write, no older copy matches any more
+    const token = randomBytes(12).toString('base64url');
+    this.transcripts.delete(chat.sessionId);
+    await this.services.chatTurns.setTranscriptToken(chat.sessionId, token);
     await Promise.all([
       this.services.blobs.put(userId, chatKeys.messages(chat.sessionId), JSON.stringify(chat, null, 2), {
         contentType: json,
@@ -309,6 +362,7 @@ export class ChatService {
         { contentType: json },
       ),
     ]);
+    this.transcripts.set(chat.sessionId, { token, chat });
   }
 }
 

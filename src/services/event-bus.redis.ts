@@ -3,33 +3,44 @@ import { Redis } from 'ioredis';
 import type { EventBus, SubscribeOptions } from './event-bus.ts';
 import { type EventKind, type EventMap, type Sequenced, topicOf } from './events.ts';
 
-// One round trip assigns the topic's next seq, keeps the event for replay and publishes it.
-// Doing all three atomically means subscribers see every topic in seq order. The expiry is
-// renewed on a topic's first event, every 32nd, and whenever the caller asks (ARGV[5], its
-// non-token events), and the log is trimmed only once it is full: a reply's tokens cost three
-// commands each instead of six.
+// One round trip assigns each event its topic's next seq, keeps it for replay and publishes it.
+// Doing all three atomically means subscribers see every topic in seq order. Events published in
+// the same turn of the event loop (a reply's token, and the tokens of every other reply streaming
+// through this process) go out together as one script call: one command and one write instead of
+// one per event. The expiry is renewed on a topic's first event, every 32nd, and whenever the
+// caller asks (its non-token events), and the log is trimmed only once it is full.
+// Keys of several topics in one call: standalone Redis (or one Cluster hash slot) only.
 const PUBLISH_SCRIPT = `
-local seq = redis.call('INCR', KEYS[1])
-local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
-local max = tonumber(ARGV[2])
-if redis.call('RPUSH', KEYS[2], event) > max then redis.call('LTRIM', KEYS[2], -max, -1) end
-if seq % 32 == 1 or ARGV[5] == '1' then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+local max = tonumber(ARGV[1])
+local ttl = ARGV[2]
+local seqs = {}
+for i = 1, #KEYS / 2 do
+  local seqKey, logKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local seq = redis.call('INCR', seqKey)
+  local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[3 * i], 2)
+  if redis.call('RPUSH', logKey, event) > max then redis.call('LTRIM', logKey, -max, -1) end
+  if seq % 32 == 1 or ARGV[3 * i + 2] == '1' then
+    redis.call('EXPIRE', seqKey, ttl)
+    redis.call('EXPIRE', logKey, ttl)
+  end
+  redis.call('PUBLISH', ARGV[3 * i + 1], event)
+  seqs[i] = seq
 end
-redis.call('PUBLISH', ARGV[4], event)
-return seq
+return seqs
 `;
 
-type PublishCommand = (
-  seqKey: string,
-  logKey: string,
-  json: string,
-  max: number,
-  ttl: number,
-  channel: string,
-  renew: '0' | '1',
-) => Promise<number>;
+/** Most events per script call; a bigger turn's events go out as several calls, in order. */
+const PUBLISH_BATCH_MAX = 256;
+
+type PublishCommand = (...keysThenArgs: (string | number)[]) => Promise<number[]>;
+
+interface QueuedEvent {
+  channel: string;
+  json: string;
+  renew: '0' | '1';
+  resolve: (seq: number) => void;
+  reject: (error: unknown) => void;
+}
 
 export interface RedisEventBusOptions {
   redisUrl: string;
@@ -46,6 +57,7 @@ export class RedisEventBus implements EventBus {
   private readonly target: EventTarget;
 
   private readonly options: RedisEventBusOptions;
+  private queued: QueuedEvent[] = [];
 
   constructor(options: RedisEventBusOptions) {
     this.options = options;
@@ -54,7 +66,8 @@ export class RedisEventBus implements EventBus {
     const onError = options.onError ?? (() => {});
     this.publisher.on('error', onError);
     this.subscriber.on('error', onError);
-    this.publisher.defineCommand('twinPublish', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    // the number of keys varies with the batch: it is the call's first argument
+    this.publisher.defineCommand('twinPublish', { lua: PUBLISH_SCRIPT });
     // Yoga's Redis event target: every API replica receives every event published by any process.
     this.target = createRedisEventTarget({ publishClient: this.publisher, subscribeClient: this.subscriber });
   }
@@ -63,25 +76,55 @@ export class RedisEventBus implements EventBus {
     return `${this.options.prefix}:evt:${topicOf(kind, scope)}`;
   }
 
-  async publish<K extends EventKind>(kind: K, scope: string, event: EventMap[K]): Promise<number> {
-    const channel = this.channel(kind, scope);
+  publish<K extends EventKind>(kind: K, scope: string, event: EventMap[K]): Promise<number> {
     const json = JSON.stringify(event);
-    if (!json.startsWith('{') || json === '{}') throw new Error('events must be non-empty objects');
-    const run = (this.publisher as unknown as { twinPublish: PublishCommand }).twinPublish;
-    return Number(
-      await run.call(
-        this.publisher,
-        `${channel}:seq`,
-        `${channel}:log`,
+    if (!json.startsWith('{') || json === '{}')
+      return Promise.reject(new Error('events must be non-empty objects'));
+    return new Promise<number>((resolve, reject) => {
+      this.queued.push({
+        channel: this.channel(kind, scope),
         json,
-        this.options.replayMax,
-        this.options.replayTtlSec,
-        channel,
         // a reply's tokens renew the expiry only now and then; everything else renews it
-        (event as { type?: unknown }).type === 'token' ? '0' : '1',
-      ),
-    );
+        renew: (event as { type?: unknown }).type === 'token' ? '0' : '1',
+        resolve,
+        reject,
+      });
+      if (this.queued.length === 1) setImmediate(this.flush);
+    });
   }
+
+  /** Sends what this turn published, in call order, over the one publishing connection. */
+  private readonly flush = () => {
+    const queued = this.queued;
+    this.queued = [];
+    const run = (this.publisher as unknown as { twinPublish: PublishCommand }).twinPublish;
+    for (let from = 0; from < queued.length; from += PUBLISH_BATCH_MAX) {
+      const batch = queued.slice(from, from + PUBLISH_BATCH_MAX);
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const e of batch) {
+        keys.push(`${e.channel}:seq`, `${e.channel}:log`);
+        args.push(e.json, e.channel, e.renew);
+      }
+      run
+        .call(
+          this.publisher,
+          keys.length,
+          ...keys,
+          this.options.replayMax,
+          this.options.replayTtlSec,
+          ...args,
+        )
+        .then(
+          (seqs) => {
+            for (let i = 0; i < batch.length; i++) batch[i]!.resolve(Number(seqs[i]));
+          },
+          (error: unknown) => {
+            for (const e of batch) e.reject(error);
+          },
+        );
+    }
+  };
 
   async history<K extends EventKind>(
     kind: K,
@@ -144,6 +187,7 @@ export class RedisEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    if (this.queued.length > 0) this.flush();
     await Promise.allSettled([this.publisher.quit(), this.subscriber.quit()]);
   }
 }

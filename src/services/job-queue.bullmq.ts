@@ -62,6 +62,9 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
       removeOnFail: { age: 7 * 24 * 3600 },
       ...(jobId ? { jobId } : {}),
       ...(options.delayMs ? { delay: options.delayMs } : {}),
+      ...(options.debounceKey
+        ? { deduplication: { id: options.debounceKey, replace: true, keepLastIfActive: true } }
+        : {}),
     });
     return job.id!;
   }

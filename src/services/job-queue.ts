@@ -3,6 +3,11 @@ import type { AnyJobDefinition, JobPayloads, QueueName } from '../jobs/job.ts';
 export interface EnqueueOptions {
   jobId?: string;
   delayMs?: number;
+  /**
+   * Debounce: a later job with the same key replaces a delayed one (its delay starts again), and
+   * one added while the previous runs is kept and runs after it. One round trip.
+   */
+  debounceKey?: string;
 }
 
 export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed' | 'unknown';
