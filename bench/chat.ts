@@ -4,7 +4,7 @@
 // model each run in a process of their own, as they would in production.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
@@ -14,7 +14,7 @@ import { createServices } from '../src/services/container.ts';
 import { seedChunks } from '../tests/helpers/chat.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
-import { percentile } from './stats.ts';
+import { cpuPerSecond, percentile, processCpuMs, serviceCpuMs } from './stats.ts';
 
 const MODEL_TTFT_MS = Number(process.env.BENCH_MODEL_TTFT_MS ?? 50);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 200);
@@ -254,17 +254,9 @@ for (const level of levels) {
 // spread out (about N / 2 s) and ~N reply streams are in flight at every moment. Every message
 // sent inside the window after the ramp-up is measured, with the number in flight when it was sent.
 const steadySessions = await newSessions(CONCURRENT);
-// CPU seconds each process spends (user + system, from /proc): holds when other work loads the box
-const cpuMs = (pid: number | undefined) => {
-  try {
-    const fields = readFileSync(`/proc/${pid ?? 'self'}/stat`, 'utf8')
-      .split(') ')[1]!
-      .split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
-};
+// CPU each process spends (user + system, from /proc): holds when other work loads the box
+const cpuMs = (pid: number | undefined) => processCpuMs(pid ?? 'self');
+const servicesBefore = serviceCpuMs();
 const processes = {
   model: children[0]?.pid,
   api: children[1]?.pid,
@@ -296,12 +288,15 @@ await Promise.all(
 );
 
 const steadyWallMs = performance.now() - steadyStart;
-const steadyCpu = Object.fromEntries(
-  Object.entries(processes).map(([k, pid]) => [
-    k,
-    round((cpuMs(pid) - cpuBefore[k]!) / (steadyWallMs / 1000)),
-  ]),
-);
+const steadyCpu = {
+  ...Object.fromEntries(
+    Object.entries(processes).map(([k, pid]) => [
+      k,
+      round((cpuMs(pid) - cpuBefore[k]!) / (steadyWallMs / 1000)),
+    ]),
+  ),
+  ...cpuPerSecond(servicesBefore, serviceCpuMs(), steadyWallMs),
+};
 const all = [...sequential, ...streams, ...concurrentAll, ...steady];
 const result = {
   benchmark: 'chat',

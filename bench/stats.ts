@@ -1,6 +1,76 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
 /** Nearest-rank percentile (p in 0–100) of a sample; 0 for an empty one. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** CPU milliseconds (user + system, from /proc) a process has used so far; NaN once it is gone. */
+export function processCpuMs(pid: number | 'self' = 'self'): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const SERVICES: Record<string, string> = {
+  'redis-server': 'redis',
+  minio: 's3',
+  'weaviate-server': 'weaviate',
+  postgres: 'postgres',
+};
+
+/**
+ * CPU milliseconds used so far by each process of the local services, keyed `service:pid`: with
+ * the benchmark's own processes this accounts for where the machine's cores went.
+ */
+export function serviceCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const name = SERVICES[comm];
+    if (!name) continue;
+    const ms = processCpuMs(Number(pid));
+    if (!Number.isNaN(ms)) out[`${name}:${pid}`] = ms;
+  }
+  return out;
+}
+
+/**
+ * CPU used per wall second (1000 = one core) between two readings, summed by the part of each key
+ * before `:`; a process that started or ended in between counts for what it used while both saw it.
+ */
+export function cpuPerSecond(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  wallMs: number,
+): Record<string, number> {
+  const out: Record<string, number> = { redis: 0, s3: 0, weaviate: 0, postgres: 0 };
+  for (const [key, ms] of Object.entries(after)) {
+    const was = before[key];
+    if (was === undefined || Number.isNaN(was) || Number.isNaN(ms)) continue;
+    const name = key.split(':')[0]!;
+    out[name] = (out[name] ?? 0) + ms - was;
+  }
+  for (const k of Object.keys(out)) out[k] = Math.round((out[k]! / wallMs) * 1000);
+  return out;
+}
+
+/** CPU milliseconds one local service used between two readings of `serviceCpuMs`. */
+export function serviceCpuDelta(before: Record<string, number>, after: Record<string, number>, name: string) {
+  let ms = 0;
+  for (const [key, v] of Object.entries(after)) {
+    if (key.startsWith(`${name}:`) && before[key] !== undefined) ms += v - before[key]!;
+  }
+  return ms;
 }
