@@ -58,6 +58,10 @@ export const configSchema = z.object({
   VECTOR_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
   VECTOR_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(5),
   VECTOR_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
+  // HNSW graph build of the Weaviate collection, fixed when the collection is created (a change
+  // takes effect on a new WEAVIATE_COLLECTION only); see BENCHMARKS.md, search.
+  VECTOR_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(4).max(4096).default(128),
+  VECTOR_HNSW_MAX_CONNECTIONS: z.coerce.number().int().min(4).max(256).default(32),
 
   S3_ENDPOINT: optionalString,
   S3_REGION: z.string().default('us-west-1'),

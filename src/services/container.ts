@@ -54,6 +54,10 @@ export async function createVectorIndex(config: Config): Promise<VectorIndex> {
     grpcUrl: config.WEAVIATE_GRPC_URL,
     apiKey: config.WEAVIATE_API_KEY,
     collection: config.WEAVIATE_COLLECTION,
+    hnsw: {
+      efConstruction: config.VECTOR_HNSW_EF_CONSTRUCTION,
+      maxConnections: config.VECTOR_HNSW_MAX_CONNECTIONS,
+    },
     batch: {
       maxBatch: config.VECTOR_BATCH_MAX,
       lingerMs: config.VECTOR_BATCH_LINGER_MS,

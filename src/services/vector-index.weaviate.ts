@@ -14,6 +14,11 @@ export interface WeaviateOptions {
   grpcUrl: string;
   apiKey?: string;
   collection: string;
+  /**
+   * HNSW graph build of the collection (defaults: 128 / 32, Weaviate's own). Used only when this
+   * adapter creates the collection; an existing collection keeps the settings it was created with.
+   */
+  hnsw?: { efConstruction?: number; maxConnections?: number };
   /** Coalescing of concurrent upserts per tenant (defaults: 500 objects, 5 ms, 2 in flight). */
   batch?: Partial<WriteBatcherOptions>;
 }
@@ -34,10 +39,11 @@ const PROPERTIES = [
   'page',
 ] as const;
 
-// HNSW graph build (fixed when the collection is created). Weaviate's defaults, 128 / 32. 64 / 16
-// cut Weaviate's CPU per insert ~4x on the 2-core dev machine (2.2 → 0.57 ms), but the search
-// bench measured recall@5 0.34 on a collection built that way and it was not yet compared with
-// these defaults on the same data, so the defaults stay (see BENCHMARKS.md, search).
+// HNSW graph build defaults (fixed when the collection is created), overridden by options.hnsw
+// (VECTOR_HNSW_EF_CONSTRUCTION / VECTOR_HNSW_MAX_CONNECTIONS). Weaviate's own 128 / 32 stay: on the
+// search bench's Zipf corpus at 100k chunks, 64 / 16 cut Weaviate CPU per insert ~1.6–2x (2.1 →
+// 1.2 ms) but recall@5 fell 0.85 → 0.75, and raising the query ef to win it back costs more per
+// query than 128 / 32 does (see BENCHMARKS.md, search).
 const HNSW_EF_CONSTRUCTION = 128;
 const HNSW_MAX_CONNECTIONS = 32;
 
@@ -48,6 +54,8 @@ export class WeaviateVectorIndex implements VectorIndex {
 
   private readonly client: WeaviateClient;
   private readonly name: string;
+  private readonly efConstruction: number;
+  private readonly maxConnections: number;
   /** Upserts of concurrently ingesting documents of one tenant share insertMany batches. */
   readonly writes: WriteBatcher<InsertObject>;
 
@@ -57,6 +65,8 @@ export class WeaviateVectorIndex implements VectorIndex {
   private constructor(client: WeaviateClient, options: WeaviateOptions) {
     this.client = client;
     this.name = options.collection;
+    this.efConstruction = options.hnsw?.efConstruction ?? HNSW_EF_CONSTRUCTION;
+    this.maxConnections = options.hnsw?.maxConnections ?? HNSW_MAX_CONNECTIONS;
     this.restUrl = options.url.replace(/\/+$/, '');
     this.restHeaders = {
       'content-type': 'application/json',
@@ -97,8 +107,8 @@ export class WeaviateVectorIndex implements VectorIndex {
           vectorizers: weaviate.configure.vectors.selfProvided({
             vectorIndexConfig: weaviate.configure.vectorIndex.hnsw({
               distanceMetric: 'cosine',
-              efConstruction: HNSW_EF_CONSTRUCTION,
-              maxConnections: HNSW_MAX_CONNECTIONS,
+              efConstruction: this.efConstruction,
+              maxConnections: this.maxConnections,
             }),
           }),
           properties: [
