@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
+import type { EntityDictionary } from '@mikro-orm/core';
 import { type DOCUMENT_KINDS, type DOCUMENT_STATUSES, Document, type IDocument } from '../db/entities.ts';
 import { BlobTooLargeError } from './blob-store.ts';
 import type { Services } from './container.ts';
@@ -124,24 +125,23 @@ export class DocumentsService {
     }
     const contentHash = hash.digest('hex');
     const ingestJobId = newIngestJobId(id);
-    const inserted = await this.em()
-      .getConnection()
-      .execute<{ id: string }[]>(
-        `INSERT INTO documents (id, user_id, filename, content_type, s3_path, content_hash, status, kind, bytes, ingest_job_id)
+    const em = this.em();
+    const inserted = await em.getConnection().execute<EntityDictionary<IDocument>[]>(
+      `INSERT INTO documents (id, user_id, filename, content_type, s3_path, content_hash, status, kind, bytes, ingest_job_id)
          VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-         ON CONFLICT (user_id, content_hash) DO NOTHING RETURNING id`,
-        [
-          id,
-          userId,
-          input.filename.slice(0, 1000),
-          MIME[format],
-          key,
-          contentHash,
-          input.kind ?? (format === 'chat-json' ? 'chat' : 'document'),
-          bytes,
-          ingestJobId,
-        ],
-      );
+         ON CONFLICT (user_id, content_hash) DO NOTHING RETURNING *`,
+      [
+        id,
+        userId,
+        input.filename.slice(0, 1000),
+        MIME[format],
+        key,
+        contentHash,
+        input.kind ?? (format === 'chat-json' ? 'chat' : 'document'),
+        bytes,
+        ingestJobId,
+      ],
+    );
     if (inserted.length === 0) {
       await discard();
       const existing = await this.em().findOne(Document, { userId, contentHash });
@@ -149,7 +149,8 @@ export class DocumentsService {
       return new DuplicateDocumentError(existing);
     }
     await this.enqueueIngest(userId, id, ingestJobId);
-    return this.get(userId, id);
+    // the row as inserted (defaults included), without reading it back
+    return em.map(Document, inserted[0]!);
   }
 
   private async enqueueIngest(userId: string, documentId: string, jobId: string) {

@@ -56,7 +56,6 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     throw error;
   }
   if (!extracted.text.trim()) throw new PermanentIngestError('the document contains no text');
-  await progress.report('EXTRACTING', 1, 1);
 
   signal.throwIfAborted();
   await progress.report('CHUNKING', 0, 1);
@@ -66,7 +65,6 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     { minTokens: config.CHUNK_MIN_TOKENS, maxTokens: config.CHUNK_MAX_TOKENS },
     extracted.pages,
   );
-  await progress.report('CHUNKING', chunks.length, chunks.length);
 
   // chunk objects: overwritten in place, then anything past the new count removed
   signal.throwIfAborted();
@@ -88,17 +86,17 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     await vectors.deleteByDocument(userId, documentId);
   }
 
+  // Progress goes out when a stage starts (and within a long one, throttled): a stage's own
+  // "all done" would be followed at once by the next stage's start, which carries the same count.
   const timestamp = doc.uploadedAt.toISOString();
-  let indexed = 0;
-  await progress.report('EMBEDDING', 0, chunks.length);
   for (let from = 0; from < chunks.length; from += EMBED_BATCH) {
     signal.throwIfAborted();
     const batch = chunks.slice(from, from + EMBED_BATCH);
+    await progress.report('EMBEDDING', from, chunks.length);
     const embedded = await embedder.embed(
       batch.map((c) => c.text),
       signal,
     );
-    await progress.report('EMBEDDING', from + batch.length, chunks.length);
     const points: ChunkVector[] = batch.map((c, i) => ({
       documentId,
       chunkIndex: c.index,
@@ -113,10 +111,8 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
       vector: embedded[i]!,
     }));
     signal.throwIfAborted();
-    await progress.report('INDEXING', indexed, chunks.length);
+    await progress.report('INDEXING', from, chunks.length);
     await vectors.upsert(userId, points);
-    indexed += points.length;
-    await progress.report('INDEXING', indexed, chunks.length);
   }
 
   const updated = await em.nativeUpdate(
