@@ -61,6 +61,13 @@ describe('chats become memories', () => {
     const doc = await waitForChatDocument(client);
     expect(doc).toMatchObject({ kind: 'CHAT', status: 'PROCESSED' });
     expect(doc.chunkCount).toBeGreaterThan(0);
+    // the finished chat's exchanges are training material now
+    const processed = await app.services.blobs.list(client.userId, `chats/${sessionId}/processed/`);
+    expect(processed).toEqual([`chats/${sessionId}/processed/chat_0.txt`]);
+    const training = await app.services.blobs.get(client.userId, processed[0]!);
+    expect(training.toString()).toBe(
+      'user: Who kept the Créac’h lighthouse on Ouessant island?\nassistant: The keeper was called Ansel Morvan.\n',
+    );
     const res = await client.request(SearchDocument, {
       query: 'lighthouse keeper Ansel Morvan Ouessant',
       limit: 5,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import type { ChatRecord, ChatService } from './chat.service.ts';
+import pMap from 'p-map';
+import { type ChatRecord, type ChatService, chatKeys, trainingFiles } from './chat.service.ts';
 import type { Services } from './container.ts';
 import { DuplicateDocumentError } from './documents.errors.ts';
 import { DocumentsService } from './documents.service.ts';
@@ -33,6 +34,16 @@ export function chatDocument(chat: ChatRecord) {
   };
 }
 
+/** The chat's exchanges formatted for training (L2), each written once: they never change. */
+async function writeTrainingFiles(services: Services, userId: string, chat: ChatRecord): Promise<void> {
+  const written = new Set(await services.blobs.list(userId, chatKeys.processedPrefix(chat.sessionId)));
+  await pMap(
+    trainingFiles(chat).filter((f) => !written.has(f.key)),
+    (f) => services.blobs.put(userId, f.key, f.text, { contentType: 'text/plain; charset=utf-8' }),
+    { concurrency: 8 },
+  );
+}
+
 export async function memorizeChat(
   services: Services,
   chats: ChatService,
@@ -45,6 +56,7 @@ export async function memorizeChat(
   if (request.reason === 'idle' && exchanges !== request.exchanges) return { status: 'stale' };
   const doc = chatDocument(chat);
   if (doc.messages.length === 0) return { status: 'empty' };
+  await writeTrainingFiles(services, userId, chat);
 
   const documents = new DocumentsService(services);
   const bytes = Buffer.from(JSON.stringify(doc, null, 2));

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatForTraining, newMessageId, sessionOfMessage, summarize, titleFrom } from './chat.service.ts';
+import {
+  formatForTraining,
+  newMessageId,
+  sessionOfMessage,
+  summarize,
+  titleFrom,
+  trainingFiles,
+} from './chat.service.ts';
 import { extractiveAnswer } from './chat-model.extractive.ts';
 import { bioText } from './prompt.ts';
 import { tenantRelative } from './retrieval.service.ts';
@@ -32,6 +39,28 @@ describe('transcript helpers', () => {
     ]);
     expect(summary).toBe('Asked about: boats?; trains?');
     expect(summarize([])).toBeNull();
+  });
+
+  it('turns a transcript into one training file per answered exchange, numbered by reply', () => {
+    const files = trainingFiles({
+      sessionId: 's',
+      title: null,
+      summary: null,
+      createTime: '',
+      updateTime: '',
+      messages: [
+        { id: 'u0', role: 'user', content: 'boats?', createTime: '' },
+        { id: 'a0', role: 'assistant', content: 'many', createTime: '', replyTo: 'u0', status: 'complete' },
+        { id: 'u1', role: 'user', content: 'trains?', createTime: '' },
+        { id: 'a1', role: 'assistant', content: '', createTime: '', replyTo: 'u1', status: 'failed' },
+        { id: 'u2', role: 'user', content: 'planes?', createTime: '' },
+        { id: 'a2', role: 'assistant', content: 'some', createTime: '', replyTo: 'u2', status: 'cancelled' },
+      ],
+    });
+    expect(files).toEqual([
+      { key: 'chats/s/processed/chat_0.txt', text: 'user: boats?\nassistant: many\n' },
+      { key: 'chats/s/processed/chat_2.txt', text: 'user: planes?\nassistant: some\n' },
+    ]);
   });
 
   it('formats an exchange for training', () => {

@@ -67,6 +67,7 @@ export const chatKeys = {
   metadata: (sessionId: string) => `chats/${sessionId}/metadata.json`,
   messages: (sessionId: string) => `chats/${sessionId}/messages.json`,
   processed: (sessionId: string, n: number) => `chats/${sessionId}/processed/chat_${n}.txt`,
+  processedPrefix: (sessionId: string) => `chats/${sessionId}/processed/`,
 };
 
 export function titleFrom(content: string): string {
@@ -84,6 +85,27 @@ export function summarize(messages: readonly ChatMessageRecord[]): string | null
 
 export function formatForTraining(exchange: Exchange): string {
   return `user: ${exchange.user.content.trim()}\nassistant: ${exchange.assistant.content.trim()}\n`;
+}
+
+/**
+ * The transcript's exchanges as training files: `processed/chat_{n}.txt` for the n-th reply (0-based),
+ * for every reply that has text and did not fail (a failed reply is no training material).
+ */
+export function trainingFiles(chat: ChatRecord): { key: string; text: string }[] {
+  const byId = new Map(chat.messages.map((m) => [m.id, m]));
+  const files: { key: string; text: string }[] = [];
+  let n = 0;
+  for (const assistant of chat.messages) {
+    if (assistant.role !== 'assistant') continue;
+    const index = n++;
+    const user = assistant.replyTo ? byId.get(assistant.replyTo) : undefined;
+    if (!user || assistant.status === 'failed' || !assistant.content.trim()) continue;
+    files.push({
+      key: chatKeys.processed(chat.sessionId, index),
+      text: formatForTraining({ user, assistant }),
+    });
+  }
+  return files;
 }
 
 /**
@@ -257,12 +279,10 @@ export class ChatService {
       chat.title ??= titleFrom(exchange.user.content);
       chat.summary = summarize(chat.messages);
       chat.updateTime = new Date().toISOString();
+      // processed/chat_{n}.txt (training material) is written when the chat becomes a memory
       await Promise.all([
         this.writeChat(userId, chat),
         this.services.chatTurns.write(sessionId, chat.messages),
-        this.services.blobs.put(userId, chatKeys.processed(sessionId, n), formatForTraining(exchange), {
-          contentType: 'text/plain; charset=utf-8',
-        }),
         this.services.orm.em
           .getConnection()
           .execute(
