@@ -11,13 +11,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
-import weaviate from 'weaviate-client';
 import { parseConfig } from '../src/config.ts';
 import { createApp } from '../src/server.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import { createServices } from '../src/services/container.ts';
 import { chunkKey } from '../src/services/documents.service.ts';
 import { type ChunkVector, tenantName } from '../src/services/vector-index.ts';
+import { connectWeaviate } from '../src/services/vector-index.weaviate.ts';
 import { percentile } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
@@ -135,17 +135,10 @@ const { embedder, vectors, blobs, orm } = services;
 if (vectors.backend !== 'weaviate') throw new Error('the search bench needs VECTOR_BACKEND=weaviate');
 
 // the bench's own admin client: collection settings, candidate counts, unfiltered search, cleanup
-const http = new URL(config.WEAVIATE_URL);
-const [grpcHost, grpcPort] = config.WEAVIATE_GRPC_URL.replace(/^\w+:\/\//, '').split(':');
-const admin = await weaviate.connectToCustom({
-  httpHost: http.hostname,
-  httpPort: Number(http.port || (http.protocol === 'https:' ? 443 : 80)),
-  httpSecure: http.protocol === 'https:',
-  grpcHost: grpcHost ?? http.hostname,
-  grpcPort: Number(grpcPort ?? 50051),
-  grpcSecure: http.protocol === 'https:',
-  ...(config.WEAVIATE_API_KEY ? { authCredentials: new weaviate.ApiKey(config.WEAVIATE_API_KEY) } : {}),
-  skipInitChecks: true,
+const admin = await connectWeaviate({
+  url: config.WEAVIATE_URL,
+  grpcUrl: config.WEAVIATE_GRPC_URL,
+  apiKey: config.WEAVIATE_API_KEY,
 });
 // the old corpus's tenant (39-word vocabulary, superseded by v2): remove it to free the disk
 if (await admin.collections.exists(LEGACY.collection)) {

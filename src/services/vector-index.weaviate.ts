@@ -47,6 +47,23 @@ const PROPERTIES = [
 const HNSW_EF_CONSTRUCTION = 128;
 const HNSW_MAX_CONNECTIONS = 32;
 
+/** A weaviate-client for a REST URL and a gRPC `host:port` (the adapter's own, and the benches'). */
+export function connectWeaviate(options: { url: string; grpcUrl: string; apiKey?: string }) {
+  const http = new URL(options.url);
+  const [grpcHost, grpcPort] = options.grpcUrl.replace(/^\w+:\/\//, '').split(':');
+  return weaviate.connectToCustom({
+    httpHost: http.hostname,
+    httpPort: Number(http.port || (http.protocol === 'https:' ? 443 : 80)),
+    httpSecure: http.protocol === 'https:',
+    grpcHost: grpcHost ?? http.hostname,
+    grpcPort: Number(grpcPort ?? 50051),
+    grpcSecure: http.protocol === 'https:',
+    ...(options.apiKey ? { authCredentials: new weaviate.ApiKey(options.apiKey) } : {}),
+    timeout: { init: 10, query: 30, insert: 120 },
+    skipInitChecks: true,
+  });
+}
+
 export class WeaviateVectorIndex implements VectorIndex {
   readonly backend = 'weaviate' as const;
   private readonly tenants = new Set<string>();
@@ -81,20 +98,7 @@ export class WeaviateVectorIndex implements VectorIndex {
   }
 
   static async connect(options: WeaviateOptions): Promise<WeaviateVectorIndex> {
-    const http = new URL(options.url);
-    const [grpcHost, grpcPort] = options.grpcUrl.replace(/^\w+:\/\//, '').split(':');
-    const client = await weaviate.connectToCustom({
-      httpHost: http.hostname,
-      httpPort: Number(http.port || (http.protocol === 'https:' ? 443 : 80)),
-      httpSecure: http.protocol === 'https:',
-      grpcHost: grpcHost ?? http.hostname,
-      grpcPort: Number(grpcPort ?? 50051),
-      grpcSecure: http.protocol === 'https:',
-      ...(options.apiKey ? { authCredentials: new weaviate.ApiKey(options.apiKey) } : {}),
-      timeout: { init: 10, query: 30, insert: 120 },
-      skipInitChecks: true,
-    });
-    return new WeaviateVectorIndex(client, options);
+    return new WeaviateVectorIndex(await connectWeaviate(options), options);
   }
 
   private ensureCollection(): Promise<void> {
