@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
@@ -289,6 +290,11 @@ for (const q of queries.slice(0, 20)) {
 const loadAvg1mQueries = load1();
 const gql: number[] = [];
 const raw: number[] = [];
+// BENCH_CPU_PROFILE=<file.cpuprofile>: a V8 CPU profile of the query phase alone
+const profiler = process.env.BENCH_CPU_PROFILE ? new inspector.Session() : undefined;
+profiler?.connect();
+await profiler?.post('Profiler.enable');
+await profiler?.post('Profiler.start');
 for (const q of queries) {
   let s = performance.now();
   await viaGraphQL(q);
@@ -296,6 +302,11 @@ for (const q of queries) {
   s = performance.now();
   await baseline(q);
   raw.push(performance.now() - s);
+}
+if (profiler) {
+  const { profile } = await profiler.post('Profiler.stop');
+  writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
+  profiler.disconnect();
 }
 
 // Recall of the HNSW index: its top k for the search the app does (nearVector filtered by
