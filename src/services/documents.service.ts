@@ -175,16 +175,23 @@ export class DocumentsService {
   async getMany(userId: string, ids: readonly string[]): Promise<(IDocument | null)[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return ids.map(() => null);
-    // a request's loader (every search): plain SQL and a mapping of the rows costs ~0.4 ms of CPU,
-    // `em.find` ~1 ms (query building, then hydration), and search latency is CPU on this path
-    const em = this.em();
+    // a request's loader (every search): one plain SELECT whose columns MikroORM maps to
+    // properties, ~0.2 ms of CPU; `em.find` spends ~1 ms (query building, hydration, identity
+    // map), and on this path CPU is latency. Read-only data for resolvers, not managed entities.
+    const em = this.services.orm.em;
+    const meta = em.getMetadata().get(Document);
     const rows = await em
       .getConnection()
       .execute<EntityDictionary<IDocument>[]>('SELECT * FROM documents WHERE user_id = ? AND id IN (?)', [
         userId,
         valid,
       ]);
-    const byId = new Map(rows.map((r) => [r.id as string, em.map(Document, r)]));
+    const byId = new Map(
+      rows.map((r) => {
+        const doc = em.getDriver().mapResult(r, meta) as IDocument;
+        return [doc.id, doc];
+      }),
+    );
     return ids.map((id) => byId.get(id) ?? null);
   }
 
