@@ -63,6 +63,30 @@ describe('real-time events through Redis', () => {
     again.close();
   });
 
+  it('numbers the events of many topics published in one turn per topic, in call order', async () => {
+    const users = [app.newUserId(), app.newUserId()];
+    // published without awaiting in between: they go out together, as one script call
+    const pending = Array.from({ length: 6 }, (_, i) =>
+      app.services.events.publish('ingest', users[i % 2]!, {
+        documentId: `doc-${i}`,
+        stage: 'QUEUED',
+        done: i,
+        total: 0,
+        attempt: 0,
+        error: null,
+      }),
+    );
+    expect(await Promise.all(pending)).toEqual([1, 1, 2, 2, 3, 3]);
+    for (const [u, user] of users.entries()) {
+      const kept = await app.services.events.history('ingest', user!, 0);
+      expect(kept.map((e) => [e.seq, e.done])).toEqual([
+        [1, u],
+        [2, u + 2],
+        [3, u + 4],
+      ]);
+    }
+  });
+
   it('one user never receives another user’s events', async () => {
     const alice = app.client();
     const bob = app.client();
