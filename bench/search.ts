@@ -6,7 +6,7 @@
 // HNSW build settings are fixed when a collection is created, so each setting gets a collection
 // of its own: BENCH_HNSW=64/16 (else VECTOR_HNSW_EF_CONSTRUCTION / VECTOR_HNSW_MAX_CONNECTIONS or
 // their defaults) loads into `BenchChunk_ef64_m16`, unless WEAVIATE_COLLECTION names one.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector/promises';
@@ -254,9 +254,34 @@ const load =
         loadAvg1mEnd: load1(),
       };
 
-const app = createApp(services);
-const port = await app.listen(0, '127.0.0.1');
-const url = `http://127.0.0.1:${port}/graphql`;
+// the API in this process (its client shares the event loop); BENCH_API_PROCESS=1 runs it as a
+// process of its own instead (`src/main.ts`), which measured slower here (BENCHMARKS.md, search)
+let stopApi: () => Promise<unknown>;
+let url: string;
+if (process.env.BENCH_API_PROCESS !== '1') {
+  const app = createApp(services);
+  url = `http://127.0.0.1:${await app.listen(0, '127.0.0.1')}/graphql`;
+  stopApi = () => app.close();
+} else {
+  const api = spawn(process.execPath, ['src/main.ts'], {
+    env: { ...env, WEAVIATE_COLLECTION: config.WEAVIATE_COLLECTION, PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.on('exit', () => api.kill('SIGTERM'));
+  url = await new Promise<string>((resolve, reject) => {
+    let buffer = '';
+    api.stdout!.on('data', (data: Buffer) => {
+      buffer += data.toString();
+      const found = /on (http:\/\/\S+\/graphql)/.exec(buffer)?.[1];
+      if (found) resolve(found.replace('localhost', '127.0.0.1'));
+    });
+    api.once('exit', (code) => reject(new Error(`the API exited with ${code}`)));
+  });
+  stopApi = () => {
+    api.kill('SIGTERM');
+    return new Promise((r) => api.once('exit', r));
+  };
+}
 const token = issueToken(secret, userId);
 const queries = Array.from({ length: QUERIES }, (_, i) => query(i, docs * PER_DOC));
 
@@ -392,7 +417,7 @@ for (const q of queries.slice(0, RECALL_QUERIES)) {
 const indexConfig = (await admin.collections.use(config.WEAVIATE_COLLECTION).config.get()).vectorizers.default
   ?.indexConfig as { efConstruction?: number; maxConnections?: number; ef?: number } | undefined;
 
-await app.close();
+await stopApi();
 await services.close();
 await admin.close();
 const p50 = percentile(gql, 50);
