@@ -11,8 +11,8 @@ import { parseConfig } from '../src/config.ts';
 import { SendMessageDocument, StartChatDocument, TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import { createServices } from '../src/services/container.ts';
-import { tenantName } from '../src/services/vector-index.ts';
 import { seedChunks } from '../tests/helpers/chat.ts';
+import { removeUsers } from '../tests/helpers/cleanup.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
 import { cpuPerSecond, percentile, processCpuMs, serviceCpuMs } from './stats.ts';
@@ -342,15 +342,7 @@ const result = {
 for (const c of clients) c.dispose();
 stopAll();
 // leave the dev services as they were: the seeded memory, every transcript, the user's rows
-await Promise.all([
-  services.blobs.deletePrefix(userId, ''),
-  fetch(`${services.config.WEAVIATE_URL}/v1/schema/${services.config.WEAVIATE_COLLECTION}/tenants`, {
-    method: 'DELETE',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify([tenantName(userId)]),
-  }),
-]);
-await services.orm.em.getConnection().execute('DELETE FROM users WHERE id = ?', [userId]);
+await removeUsers(services.config, services.blobs, services.orm, [userId]);
 await services.close();
 mkdirSync('bench/results', { recursive: true });
 writeFileSync('bench/results/chat.json', `${JSON.stringify(result, null, 2)}\n`);

@@ -14,8 +14,9 @@ import WebSocket from 'ws';
 import { parseConfig } from '../src/config.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import { createServices } from '../src/services/container.ts';
-import { type ChunkVector, tenantName } from '../src/services/vector-index.ts';
-import { cpuPerSecond, percentile, processCpuMs, serviceCpuDelta, serviceCpuMs } from './stats.ts';
+import type { ChunkVector } from '../src/services/vector-index.ts';
+import { removeUsers } from '../tests/helpers/cleanup.ts';
+import { cpuDeltaMs, cpuPerSecond, percentile, processCpuMs, serviceCpuMs } from './stats.ts';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 2000);
 const DOC_BYTES = Number(process.env.BENCH_DOC_BYTES ?? 5400);
@@ -237,7 +238,7 @@ await pMap(
   { concurrency },
 );
 const s3PerSec = chunks / ((performance.now() - s) / 1000);
-const s3ServerCpuMsPerPut = serviceCpuDelta(cpuBefore, serviceCpuMs(), 's3') / chunks;
+const s3ServerCpuMsPerPut = cpuDeltaMs(cpuBefore, serviceCpuMs()).s3! / chunks;
 await services.vectors.ensureTenant(ceilingUser);
 // real vectors (chunk-sized slices of the uploaded text), embedded before the clock starts: HNSW
 // insert cost depends on the data, near-duplicate vectors would flatter or penalise it
@@ -276,21 +277,10 @@ await pMap(
   { concurrency: vectorConcurrency },
 );
 const weaviatePerSec = chunks / ((performance.now() - s) / 1000);
-const weaviateCpuMsPerVector = serviceCpuDelta(cpuBefore, serviceCpuMs(), 'weaviate') / chunks;
+const weaviateCpuMsPerVector = cpuDeltaMs(cpuBefore, serviceCpuMs()).weaviate! / chunks;
 // leave the dev services as they were: a run's ~19,000 objects would otherwise stay behind, and
 // MinIO's background scanner works through every object there is, costing later runs CPU
-await Promise.all([
-  services.blobs.deletePrefix(ceilingUser, ''),
-  services.blobs.deletePrefix(userId, ''),
-  fetch(`${config.WEAVIATE_URL}/v1/schema/${config.WEAVIATE_COLLECTION}/tenants`, {
-    method: 'DELETE',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify([tenantName(userId), tenantName(ceilingUser)]),
-  }),
-  services.orm.em
-    .getConnection()
-    .execute('DELETE FROM documents WHERE user_id IN (?, ?)', [userId, ceilingUser]),
-]);
+await removeUsers(config, services.blobs, services.orm, [userId, ceilingUser]);
 await services.close();
 
 const chunksPerSec = Math.round(chunks / seconds);

@@ -6,9 +6,9 @@
 // HNSW build settings are fixed when a collection is created, so each setting gets a collection
 // of its own: BENCH_HNSW=64/16 (else VECTOR_HNSW_EF_CONSTRUCTION / VECTOR_HNSW_MAX_CONNECTIONS or
 // their defaults) loads into `BenchChunk_ef64_m16`, unless WEAVIATE_COLLECTION names one.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import inspector from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
@@ -19,7 +19,7 @@ import { createServices } from '../src/services/container.ts';
 import { chunkKey } from '../src/services/documents.service.ts';
 import { type ChunkVector, tenantName } from '../src/services/vector-index.ts';
 import { connectWeaviate } from '../src/services/vector-index.weaviate.ts';
-import { percentile } from './stats.ts';
+import { percentile, serviceCpuMs, sumOf } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
 const PER_DOC = 100;
@@ -174,21 +174,9 @@ for (let d = 0; d < docs; d += 200) {
   );
 }
 
-// Weaviate's CPU time (utime + stime of the local weaviate-server) around the load
-const weaviatePid = (() => {
-  try {
-    return execFileSync('pgrep', ['-f', 'weaviate-server'], { encoding: 'utf8' }).trim().split('\n')[0];
-  } catch {
-    return undefined; // not a local process
-  }
-})();
-const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-const weaviateCpuMs = () => {
-  if (!weaviatePid) return Number.NaN;
-  const stat = readFileSync(`/proc/${weaviatePid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks; // 14 utime, 15 stime
-};
+// Weaviate's CPU time (every local weaviate-server process) around the load
+const weaviateLocal = Object.keys(serviceCpuMs()).some((k) => k.startsWith('weaviate:'));
+const weaviateCpuMs = () => (weaviateLocal ? sumOf(serviceCpuMs(), 'weaviate') : Number.NaN);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const load1 = () => round(loadavg()[0]!);
 
@@ -248,8 +236,8 @@ const load =
     : {
         vectors: inserted,
         seconds: round((performance.now() - loadStart.at) / 1000, 1),
-        weaviateCpuMsPerVector: weaviatePid ? round((weaviateCpuMs() - loadStart.cpu) / inserted, 3) : null,
-        weaviateIdleCpuMsPerS: weaviatePid ? round(weaviateIdleCpuMsPerS, 1) : null,
+        weaviateCpuMsPerVector: weaviateLocal ? round((weaviateCpuMs() - loadStart.cpu) / inserted, 3) : null,
+        weaviateIdleCpuMsPerS: weaviateLocal ? round(weaviateIdleCpuMsPerS, 1) : null,
         loadAvg1mStart: loadStart.load1,
         loadAvg1mEnd: load1(),
       };

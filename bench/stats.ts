@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Nearest-rank percentile (p in 0–100) of a sample; 0 for an empty one. */
@@ -7,11 +8,14 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 /** CPU milliseconds (user + system, from /proc) a process has used so far; NaN once it is gone. */
 export function processCpuMs(pid: number | 'self' = 'self'): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS; // 14 utime, 15 stime
   } catch {
     return Number.NaN;
   }
@@ -47,13 +51,13 @@ export function serviceCpuMs(): Record<string, number> {
 }
 
 /**
- * CPU used per wall second (1000 = one core) between two readings, summed by the part of each key
- * before `:`; a process that started or ended in between counts for what it used while both saw it.
+ * CPU milliseconds used between two readings, summed by the part of each key before `:` (a
+ * service's processes, or one named process); a process that started or ended in between counts
+ * for what it used while both readings saw it.
  */
-export function cpuPerSecond(
+export function cpuDeltaMs(
   before: Record<string, number>,
   after: Record<string, number>,
-  wallMs: number,
 ): Record<string, number> {
   const out: Record<string, number> = { redis: 0, s3: 0, weaviate: 0, postgres: 0 };
   for (const [key, ms] of Object.entries(after)) {
@@ -62,15 +66,22 @@ export function cpuPerSecond(
     const name = key.split(':')[0]!;
     out[name] = (out[name] ?? 0) + ms - was;
   }
-  for (const k of Object.keys(out)) out[k] = Math.round((out[k]! / wallMs) * 1000);
   return out;
 }
 
-/** CPU milliseconds one local service used between two readings of `serviceCpuMs`. */
-export function serviceCpuDelta(before: Record<string, number>, after: Record<string, number>, name: string) {
+/** The CPU milliseconds of one service's processes in a reading of `serviceCpuMs`. */
+export function sumOf(reading: Record<string, number>, service: string): number {
   let ms = 0;
-  for (const [key, v] of Object.entries(after)) {
-    if (key.startsWith(`${name}:`) && before[key] !== undefined) ms += v - before[key]!;
-  }
+  for (const [key, v] of Object.entries(reading)) if (key.startsWith(`${service}:`)) ms += v;
   return ms;
+}
+
+/** CPU used per wall second (1000 = one core) between two readings, by service or process. */
+export function cpuPerSecond(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  wallMs: number,
+): Record<string, number> {
+  const used = cpuDeltaMs(before, after);
+  return Object.fromEntries(Object.entries(used).map(([k, ms]) => [k, Math.round((ms / wallMs) * 1000)]));
 }

@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import pMap from 'p-map';
 import { type Config, parseConfig } from '../src/config.ts';
 import { createOrm, migrateUp } from '../src/db/orm.ts';
 import { createBlobStore } from '../src/services/container.ts';
-import { tenantName } from '../src/services/vector-index.ts';
+import { removeUsers } from './helpers/cleanup.ts';
 
 // Runs once before the suite: makes sure the local services run (npm test has started them
 // already; a bare `npx vitest` starts them here) and migrates the database once for all files.
@@ -39,27 +38,18 @@ export default async function setup() {
 async function removeTestUsers(config: Config, since: Date): Promise<void> {
   const orm = await createOrm(config.DATABASE_URL, 2);
   try {
-    const db = orm.em.getConnection();
     const users = (
-      await db.execute<{ id: string }[]>(
-        "SELECT id FROM users WHERE id LIKE 'u-%' AND created_at >= ? ORDER BY id",
-        [since],
-      )
+      await orm.em
+        .getConnection()
+        .execute<{ id: string }[]>(
+          "SELECT id FROM users WHERE id LIKE 'u-%' AND created_at >= ? ORDER BY id",
+          [since],
+        )
     ).map((u) => u.id);
     if (users.length === 0) return;
     const blobs = await createBlobStore(config);
-    await pMap(users, (u) => blobs.deletePrefix(u, ''), { concurrency: 4 });
+    await removeUsers(config, blobs, orm, users);
     blobs.close();
-    if (config.VECTOR_BACKEND === 'weaviate') {
-      const res = await fetch(`${config.WEAVIATE_URL}/v1/schema/${config.WEAVIATE_COLLECTION}/tenants`, {
-        method: 'DELETE',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(users.map(tenantName)),
-      });
-      if (!res.ok && res.status !== 404) throw new Error(`weaviate answered ${res.status}`);
-    }
-    // documents, chat sessions and training runs go with their user (ON DELETE CASCADE)
-    await db.execute('DELETE FROM users WHERE id IN (?)', [users]);
   } catch (error) {
     console.warn(`test data of this run was not removed: ${(error as Error).message}`);
   } finally {

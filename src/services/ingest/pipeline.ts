@@ -1,8 +1,6 @@
-import type { EntityDictionary } from '@mikro-orm/core';
 import pMap from 'p-map';
-import { Document, type IDocument } from '../../db/entities.ts';
 import type { Services } from '../container.ts';
-import { chunkKey, chunkPrefix } from '../documents.service.ts';
+import { chunkKey, chunkPrefix, DocumentsService } from '../documents.service.ts';
 import type { ChunkVector } from '../vector-index.ts';
 import { type Chunk, chunkText } from './chunker.ts';
 import { ExtractionError, extractText } from './extract.ts';
@@ -33,28 +31,14 @@ const S3_CONCURRENCY = 16;
  * objects past the new count and the document's old vectors are removed, so any number of
  * retries (or a reprocess) leaves exactly one copy of the current chunks.
  */
-async function readDocument(
-  services: Services,
-  userId: string,
-  documentId: string,
-): Promise<IDocument | null> {
-  const em = services.orm.em;
-  const [row] = await em
-    .getConnection()
-    .execute<EntityDictionary<IDocument>[]>('SELECT * FROM documents WHERE user_id = ? AND id = ?', [
-      userId,
-      documentId,
-    ]);
-  return row ? (em.getDriver().mapResult(row, em.getMetadata().get(Document)) as IDocument) : null;
-}
-
 export async function ingestDocument(services: Services, run: IngestRun): Promise<IngestOutcome> {
   const { blobs, vectors, embedder, config, orm } = services;
   const { userId, documentId, signal } = run;
   // plain SQL for the row: a few statements per document, and the ORM's query building and
   // hydration cost ~1.5 ms of the worker's CPU per document more than these (BENCHMARKS.md, ingest)
   const db = orm.em.getConnection();
-  const doc = await readDocument(services, userId, documentId);
+  const documents = new DocumentsService(services);
+  const [doc] = await documents.getMany(userId, [documentId]);
   if (!doc) return { status: 'skipped', reason: 'document deleted' };
   if (doc.ingestJobId !== run.jobId) return { status: 'skipped', reason: 'superseded by a newer ingest' };
   const freshUpload = doc.status === 'queued' && !doc.embeddingModel && run.attempt === 1;
@@ -144,7 +128,7 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
   );
   if (updated.affectedRows === 0) {
     // deleted (or reprocessed) while we ran: leave nothing of this run behind
-    const still = await readDocument(services, userId, documentId);
+    const [still] = await documents.getMany(userId, [documentId]);
     if (!still) {
       await Promise.all([
         blobs.deletePrefix(userId, chunkPrefix(documentId)),
