@@ -15,7 +15,7 @@ import { seedChunks } from '../tests/helpers/chat.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
-import { cpuPerSecond, percentile, processCpuMs, serviceCpuMs } from './stats.ts';
+import { cpuPerSecond, machineLoad, percentile, processCpuMs, serviceCpuMs, waitForQuiet } from './stats.ts';
 
 const MODEL_TTFT_MS = Number(process.env.BENCH_MODEL_TTFT_MS ?? 50);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 200);
@@ -255,6 +255,8 @@ for (const level of levels) {
 // spread out (about N / 2 s) and ~N reply streams are in flight at every moment. Every message
 // sent inside the window after the ramp-up is measured, with the number in flight when it was sent.
 const steadySessions = await newSessions(CONCURRENT);
+const quietBeforeSteady = await waitForQuiet();
+const steadyLoad = machineLoad();
 // CPU each process spends (user + system, from /proc): holds when other work loads the box
 const cpuMs = (pid: number | undefined) => processCpuMs(pid ?? 'self');
 const servicesBefore = serviceCpuMs();
@@ -289,6 +291,7 @@ await Promise.all(
 );
 
 const steadyWallMs = performance.now() - steadyStart;
+const loadDuringSteady = steadyLoad();
 const steadyCpu = {
   ...Object.fromEntries(
     Object.entries(processes).map(([k, pid]) => [
@@ -298,6 +301,12 @@ const steadyCpu = {
   ),
   ...cpuPerSecond(servicesBefore, serviceCpuMs(), steadyWallMs),
 };
+const steadyTokensPerSec = steadyTokens / (steadyWallMs / 1000);
+// what the offered load would cost at this run's CPU per delivered token (every process on the
+// machine that the run uses, per-reply work included): above the machine's cores, the streams
+// cannot keep the model's pace and every step before a first token queues for CPU
+const offeredTokensPerSec = (CONCURRENT * CONCURRENT_TOKENS * 1000) / replyMs;
+const cpuUsPerToken = (Object.values(steadyCpu).reduce((a, b) => a + b, 0) * 1000) / steadyTokensPerSec;
 const all = [...sequential, ...streams, ...concurrentAll, ...steady];
 const result = {
   benchmark: 'chat',
@@ -323,9 +332,14 @@ const result = {
   // first to last token of a steady-state reply; the model alone takes (tokens - 1) × gap
   concurrentStreamP50Ms: summary(steady, 'streamMs', 50),
   concurrentStreamP99Ms: summary(steady, 'streamMs', 99),
-  concurrentTokensPerSecAll: Math.round(steadyTokens / (steadyWallMs / 1000)),
+  concurrentTokensPerSecAll: Math.round(steadyTokensPerSec),
+  concurrentOfferedTokensPerSec: Math.round(offeredTokensPerSec),
   // CPU ms per wall second of each process over the steady state (1000 = one core)
   concurrentCpuMsPerSec: steadyCpu,
+  concurrentCpuUsPerToken: Math.round(cpuUsPerToken),
+  concurrentCoresForOffered: round((cpuUsPerToken * offeredTokensPerSec) / 1e6),
+  // the machine before the steady state (busy share of 2 s) and over it, the hypervisor's steal included
+  concurrentMachine: { before: quietBeforeSteady, during: loadDuringSteady },
   // burst: every stream of a level sent at the same instant (a thundering herd), the last level = CONCURRENT
   burstAddedTtftP50Ms: summary(concurrent, 'addedTtftMs', 50),
   burstAddedTtftP99Ms: summary(concurrent, 'addedTtftMs', 99),

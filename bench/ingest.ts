@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { createClient } from 'graphql-ws';
 import pMap from 'p-map';
 import { Client } from 'pg';
@@ -16,7 +17,15 @@ import { issueToken } from '../src/services/auth.service.ts';
 import { createServices } from '../src/services/container.ts';
 import type { ChunkVector } from '../src/services/vector-index.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
-import { cpuDeltaMs, cpuPerSecond, percentile, processCpuMs, serviceCpuMs } from './stats.ts';
+import {
+  cpuDeltaMs,
+  cpuPerSecond,
+  machineLoad,
+  percentile,
+  processCpuMs,
+  serviceCpuMs,
+  waitForQuiet,
+} from './stats.ts';
 
 const DOCS = Number(process.env.BENCH_DOCS ?? 2000);
 const DOC_BYTES = Number(process.env.BENCH_DOC_BYTES ?? 5400);
@@ -58,6 +67,12 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
+
+/** CPU milliseconds (user + system) this process has used since `since`. */
+function clientCpuMs(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
 
 function peakRssMb(pid: number): number {
   try {
@@ -150,7 +165,9 @@ await new Promise<void>((resolve, reject) => {
   setTimeout(resolve, 500);
 });
 
+const quietBefore = await waitForQuiet();
 const startedAt = new Map<string, number>();
+const runLoad = machineLoad();
 const cpuAt0 = { ...serviceCpuMs(), api: processCpuMs(api.pid!), worker: processCpuMs(worker.pid!) };
 const t0 = performance.now();
 await pMap(
@@ -206,6 +223,7 @@ await pg.end();
 const t1 = doneAt.size >= DOCS ? Math.max(...doneAt.values()) : performance.now();
 const seconds = (t1 - t0) / 1000;
 // where the cores went over the run (1000 = one core), the bench's own process included
+const loadDuringRun = runLoad();
 const pipelineCpuMsPerSec = cpuPerSecond(
   cpuAt0,
   { ...serviceCpuMs(), api: processCpuMs(api.pid!), worker: processCpuMs(worker.pid!) },
@@ -220,7 +238,9 @@ const workerPeakRssMb = peakRssMb(worker.pid!);
 ws.dispose();
 stopAll();
 
-// the ceiling: the same number of chunk-sized objects and vectors, written directly
+// the ceiling: the same number of chunk-sized objects and vectors, written directly, once the
+// services have settled after the pipeline
+const quietBeforeCeiling = await waitForQuiet();
 const config = parseConfig({ ...env, LOG_LEVEL: 'silent' });
 const services = await createServices(config, pino({ level: 'silent' }));
 const ceilingUser = `${userId}-ceiling`;
@@ -229,6 +249,7 @@ const body = 'x'.repeat(avgChunkChars);
 const perDoc = Math.max(1, Math.round(chunks / DOCS));
 const concurrency = WORKER_CONCURRENCY * Math.min(S3_CONCURRENCY, perDoc);
 let cpuBefore = serviceCpuMs();
+let clientBefore = process.cpuUsage();
 let s = performance.now();
 await pMap(
   Array.from({ length: chunks }, (_, i) => i),
@@ -239,6 +260,7 @@ await pMap(
 );
 const s3PerSec = chunks / ((performance.now() - s) / 1000);
 const s3ServerCpuMsPerPut = cpuDeltaMs(cpuBefore, serviceCpuMs()).s3! / chunks;
+const s3ClientCpuMsPerPut = clientCpuMs(clientBefore) / chunks;
 await services.vectors.ensureTenant(ceilingUser);
 // real vectors (chunk-sized slices of the uploaded text), embedded before the clock starts: HNSW
 // insert cost depends on the data, near-duplicate vectors would flatter or penalise it
@@ -254,6 +276,7 @@ const vectorBatch = config.VECTOR_BATCH_MAX;
 const vectorConcurrency = config.VECTOR_BATCH_IN_FLIGHT;
 const batches = Array.from({ length: Math.ceil(chunks / vectorBatch) }, (_, b) => b);
 cpuBefore = serviceCpuMs();
+clientBefore = process.cpuUsage();
 s = performance.now();
 await pMap(
   batches,
@@ -278,6 +301,12 @@ await pMap(
 );
 const weaviatePerSec = chunks / ((performance.now() - s) / 1000);
 const weaviateCpuMsPerVector = cpuDeltaMs(cpuBefore, serviceCpuMs()).weaviate! / chunks;
+const weaviateClientCpuMsPerVector = clientCpuMs(clientBefore) / chunks;
+// The floor: the CPU, client and server together, of the two writes every chunk needs (one S3 PUT,
+// one vector insert), measured above with nothing else running. No pipeline can pass the rate at
+// which all cores would be spent on those alone.
+const floorCpuMsPerChunk =
+  s3ClientCpuMsPerPut + s3ServerCpuMsPerPut + weaviateClientCpuMsPerVector + weaviateCpuMsPerVector;
 // leave the dev services as they were: a run's ~19,000 objects would otherwise stay behind, and
 // MinIO's background scanner works through every object there is, costing later runs CPU
 await removeUsers(config, services.blobs, services.orm, [userId, ceilingUser]);
@@ -307,9 +336,17 @@ const result = {
   ceilingFraction: Math.round((chunksPerSec / ceilingChunksPerSec) * 100) / 100,
   pipelineCpuMsPerSec,
   s3ServerCpuMsPerPut: Math.round(s3ServerCpuMsPerPut * 100) / 100,
+  s3ClientCpuMsPerPut: Math.round(s3ClientCpuMsPerPut * 100) / 100,
   weaviateCpuMsPerVector: Math.round(weaviateCpuMsPerVector * 100) / 100,
+  weaviateClientCpuMsPerVector: Math.round(weaviateClientCpuMsPerVector * 100) / 100,
+  floorCpuMsPerChunk: Math.round(floorCpuMsPerChunk * 100) / 100,
+  floorChunksPerSec: Math.round((availableParallelism() * 1000) / floorCpuMsPerChunk),
+  cpus: availableParallelism(),
   workerConcurrency: WORKER_CONCURRENCY,
   embedder: 'local-hash-v1',
+  // the machine before the run and the ceiling (busy share of 2 s), and over the run: the
+  // hypervisor's steal is CPU this VM did not get
+  machine: { beforeRun: quietBefore, beforeCeiling: quietBeforeCeiling, duringRun: loadDuringRun },
 };
 const line = JSON.stringify(result);
 writeFileSync('bench/results/ingest.json', `${line}\n`);
