@@ -19,7 +19,7 @@ import { createServices } from '../src/services/container.ts';
 import { chunkKey } from '../src/services/documents.service.ts';
 import { type ChunkVector, tenantName } from '../src/services/vector-index.ts';
 import { connectWeaviate } from '../src/services/vector-index.weaviate.ts';
-import { percentile, serviceCpuMs, sumOf } from './stats.ts';
+import { machineLoad, percentile, serviceCpuMs, sumOf, waitForQuiet } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
 const PER_DOC = 100;
@@ -295,12 +295,15 @@ async function baseline(query: string) {
   );
 }
 
+// a load just now leaves Weaviate and MinIO busy for a while: measure once they have settled
+const quietBeforeQueries = await waitForQuiet();
 // warm up both paths, then interleave so both see the same machine state
 for (const q of queries.slice(0, 20)) {
   await viaGraphQL(q);
   await baseline(q);
 }
 const loadAvg1mQueries = load1();
+const queryLoad = machineLoad();
 const gql: number[] = [];
 const raw: number[] = [];
 // BENCH_CPU_PROFILE=<file.cpuprofile>: a V8 CPU profile of the query phase alone
@@ -316,6 +319,7 @@ for (const q of queries) {
   await baseline(q);
   raw.push(performance.now() - s);
 }
+const loadDuringQueries = queryLoad();
 if (profiler) {
   const { profile } = await profiler.post('Profiler.stop');
   writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify(profile));
@@ -424,6 +428,7 @@ const result = {
   baselineP99Ms: round(percentile(raw, 99)),
   ratioP50: round(p50 / baselineP50Ms),
   loadAvg1mQueries,
+  machine: { beforeQueries: quietBeforeQueries, duringQueries: loadDuringQueries },
   recallQueries: RECALL_QUERIES,
   recallAt5: round(recall.at5 / RECALL_QUERIES, 3),
   recallAt10: round(recall.at10 / RECALL_QUERIES, 3),
