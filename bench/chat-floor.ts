@@ -1,0 +1,247 @@
+// `npm run bench -- chat-floor`: the CPU that the chat bench's steady state costs in the parts that
+// are not this project's code. 200 streams at the chat bench's pace (100 tokens, 20 ms apart, 50 ms
+// to the first) go stand-in model → `openai` client → Redis PUBLISH → Redis subscriber → a
+// graphql-yoga subscription served by graphql-ws over ws → graphql-ws clients, each hop in its own
+// process as in the chat bench, with nothing else: no job queue, retrieval, prompt, seq or replay
+// log, transcript, rows. CPU per delivered token of that chain is a floor under the chat bench's
+// `concurrentCpuUsPerToken`; with the per-reply transcript writes DESIGN requires (two S3 objects,
+// priced by the ingest bench's floor), it says what the offered load costs at the least.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createClient } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { createSchema, createYoga } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+import OpenAI from 'openai';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+import { cpuPerSecond, machineLoad, processCpuMs, serviceCpuMs, waitForQuiet } from './stats.ts';
+
+const STREAMS = Number(process.env.BENCH_CONCURRENT ?? 200);
+const TOKENS = Number(process.env.BENCH_CONCURRENT_TOKENS ?? 100);
+const GAP_MS = Number(process.env.BENCH_CONCURRENT_GAP_MS ?? 20);
+const TTFT_MS = Number(process.env.BENCH_MODEL_TTFT_MS ?? 50);
+const RAMP_MS = Number(process.env.BENCH_STEADY_RAMP_MS ?? 4000);
+const WINDOW_MS = Number(process.env.BENCH_STEADY_WINDOW_MS ?? 8000);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:56379';
+const channel = (stream: number) => `chatfloor:${process.env.FLOOR_PREFIX ?? ''}:${stream}`;
+const replyMs = TTFT_MS + TOKENS * GAP_MS;
+
+const mode = process.argv[2];
+if (mode === 'standin') {
+  const standin = await startOpenAIStandin({
+    ttftMs: TTFT_MS,
+    tokens: Array.from({ length: TOKENS }, (_, i) => ` t${i}`),
+    interTokenMs: GAP_MS,
+  });
+  console.log(JSON.stringify({ url: standin.url }));
+  await new Promise(() => undefined);
+}
+
+if (mode === 'upstream') {
+  // the worker's mandated part: the openai client's stream, one PUBLISH per token
+  const client = new OpenAI({ baseURL: process.env.STANDIN_URL, apiKey: 'not-needed', maxRetries: 0 });
+  const redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  console.log(JSON.stringify({ url: 'ready' }));
+  const until = Date.now() + Number(process.env.RUN_MS);
+  await Promise.all(
+    Array.from({ length: STREAMS }, async (_, s) => {
+      await new Promise((r) => setTimeout(r, (s * replyMs) / STREAMS));
+      let index = 0;
+      while (Date.now() < until) {
+        const stream = await client.chat.completions.create({
+          model: 'floor',
+          messages: [{ role: 'user', content: 'go' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        });
+        for await (const chunk of stream) {
+          const text = chunk.choices[0]?.delta?.content;
+          if (text) void redis.publish(channel(s), JSON.stringify({ type: 'token', text, index: index++ }));
+        }
+      }
+    }),
+  );
+  await redis.quit();
+  console.log('done');
+  process.exit(0);
+}
+
+if (mode === 'downstream') {
+  // the API's mandated part: a Redis subscriber feeding a yoga subscription over graphql-ws
+  const subscriber = new Redis(REDIS_URL);
+  const listeners = new Map<string, (message: string) => void>();
+  subscriber.on('message', (ch: string, message: string) => listeners.get(ch)?.(message));
+  const schema = createSchema({
+    typeDefs: /* GraphQL */ `
+      type Query { ok: Boolean }
+      type Token { text: String! index: Int! }
+      type Subscription { token(stream: Int!): Token! }
+    `,
+    resolvers: {
+      Subscription: {
+        token: {
+          subscribe: async function* (_root: unknown, args: { stream: number }) {
+            const queue: unknown[] = [];
+            let wake: (() => void) | undefined;
+            const ch = channel(args.stream);
+            listeners.set(ch, (message) => {
+              queue.push(JSON.parse(message));
+              wake?.();
+            });
+            await subscriber.subscribe(ch);
+            try {
+              for (;;) {
+                const next = queue.shift();
+                if (next === undefined) await new Promise<void>((r) => (wake = r));
+                else yield { token: next };
+              }
+            } finally {
+              listeners.delete(ch);
+            }
+          },
+        },
+      },
+    },
+  });
+  const yoga = createYoga({ schema, logging: false });
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => yoga.handle(req, res));
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  useServer(
+    {
+      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
+      subscribe: (args) =>
+        (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length ? errors : args;
+      },
+    },
+    wss,
+  );
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number };
+    console.log(JSON.stringify({ url: `ws://127.0.0.1:${port}/graphql` }));
+  });
+  await new Promise(() => undefined);
+}
+
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGTERM');
+});
+/** Starts `node bench/chat-floor.ts <mode>` and resolves with the JSON of its first stdout line. */
+function start(which: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['bench/chat-floor.ts', which], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return {
+    child,
+    ready: new Promise<{ url: string }>((resolve) => {
+      let buffer = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        const nl = buffer.indexOf('\n');
+        if (nl >= 0) resolve(JSON.parse(buffer.slice(0, nl)));
+      });
+    }),
+  };
+}
+
+const prefix = `${process.pid}`;
+const standin = start('standin');
+const downstream = start('downstream', { FLOOR_PREFIX: prefix });
+const [{ url: standinUrl }, { url: wsUrl }] = await Promise.all([standin.ready, downstream.ready]);
+
+// four connections share the streams, as in the chat bench
+let received = 0;
+let outOfOrder = 0;
+const clients = Array.from({ length: 4 }, () => createClient({ url: wsUrl, webSocketImpl: WebSocket }));
+for (let s = 0; s < STREAMS; s++) {
+  let expected = 0;
+  clients[s % clients.length]!.subscribe(
+    { query: 'subscription($s: Int!) { token(stream: $s) { text index } }', variables: { s } },
+    {
+      next: (msg) => {
+        const { index } = (msg.data as { token: { index: number } }).token;
+        if (index !== expected) outOfOrder++;
+        expected = index + 1;
+        received++;
+      },
+      error: (e) => {
+        throw e;
+      },
+      complete: () => undefined,
+    },
+  );
+}
+await new Promise((r) => setTimeout(r, 2000)); // every subscription is on Redis
+await waitForQuiet();
+
+const upstream = start('upstream', {
+  FLOOR_PREFIX: prefix,
+  STANDIN_URL: standinUrl,
+  RUN_MS: String(RAMP_MS + WINDOW_MS + 1000),
+});
+await upstream.ready;
+await new Promise((r) => setTimeout(r, RAMP_MS));
+const pids = { model: standin.child.pid!, worker: upstream.child.pid!, api: downstream.child.pid! };
+const cpuAt = () => ({
+  ...serviceCpuMs(),
+  ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [`${k}:${pid}`, processCpuMs(pid)])),
+  'bench:self': processCpuMs(),
+});
+const before = cpuAt();
+const load = machineLoad();
+const receivedBefore = received;
+const t0 = performance.now();
+await new Promise((r) => setTimeout(r, WINDOW_MS));
+const wallMs = performance.now() - t0;
+const cpu = cpuPerSecond(before, cpuAt(), wallMs);
+const machine = load();
+const tokensPerSec = ((received - receivedBefore) * 1000) / wallMs;
+await new Promise<void>((r) => upstream.child.once('exit', () => r()));
+for (const c of clients) await c.dispose();
+
+const offered = (STREAMS * TOKENS * 1000) / replyMs;
+const cpuUsPerToken = (Object.values(cpu).reduce((a, b) => a + b, 0) * 1000) / tokensPerSec;
+const result = {
+  bench: 'chat-floor',
+  streams: STREAMS,
+  tokensPerStream: TOKENS,
+  interTokenMs: GAP_MS,
+  offeredTokensPerSec: Math.round(offered),
+  deliveredTokensPerSec: Math.round(tokensPerSec),
+  outOfOrder,
+  // CPU ms per wall second over the window (1000 = one core): stand-in, openai client + PUBLISH,
+  // subscriber + yoga + graphql-ws, the clients, and the services
+  cpuMsPerSec: cpu,
+  cpuUsPerToken: Math.round(cpuUsPerToken),
+  coresForOffered: Math.round((cpuUsPerToken * offered) / 1e4) / 100,
+  cpus: availableParallelism(),
+  machine,
+  node: process.version,
+  at: new Date().toISOString(),
+};
+const line = JSON.stringify(result);
+writeFileSync('bench/results/chat-floor.json', `${line}\n`);
+console.log(line);
+process.exit(0);
