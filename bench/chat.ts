@@ -15,17 +15,27 @@ import { seedChunks } from '../tests/helpers/chat.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
-import { cpuPerSecond, machineLoad, percentile, processCpuMs, serviceCpuMs, waitForQuiet } from './stats.ts';
+import {
+  cpuPerSecond,
+  machineLoad,
+  percentile,
+  processCpuMs,
+  STEADY_STATE,
+  serviceCpuMs,
+  waitForQuiet,
+} from './stats.ts';
 
-const MODEL_TTFT_MS = Number(process.env.BENCH_MODEL_TTFT_MS ?? 50);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 200);
-const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 200);
 const STREAM_TOKENS = Number(process.env.BENCH_STREAM_TOKENS ?? 5000);
-const CONCURRENT_TOKENS = Number(process.env.BENCH_CONCURRENT_TOKENS ?? 100);
-const CONCURRENT_GAP_MS = Number(process.env.BENCH_CONCURRENT_GAP_MS ?? 20);
 // steady state: CONCURRENT streams kept in flight, the measured window after a ramp-up
-const STEADY_RAMP_MS = Number(process.env.BENCH_STEADY_RAMP_MS ?? 4000);
-const STEADY_WINDOW_MS = Number(process.env.BENCH_STEADY_WINDOW_MS ?? 8000);
+const {
+  modelTtftMs: MODEL_TTFT_MS,
+  streams: CONCURRENT,
+  tokens: CONCURRENT_TOKENS,
+  gapMs: CONCURRENT_GAP_MS,
+  rampMs: STEADY_RAMP_MS,
+  windowMs: STEADY_WINDOW_MS,
+} = STEADY_STATE;
 
 // The stand-in's reply length comes from the question ("tokens=N"), so one server serves all phases.
 if (process.argv[2] === 'standin') {

@@ -124,3 +124,16 @@ export async function waitForQuiet(busyPct = 10, maxMs = 60_000) {
     if (seen.busyPct < busyPct || Date.now() > until) return { ...seen, quiet: seen.busyPct < busyPct };
   }
 }
+
+/**
+ * The chat steady state's pace (`chat` and `chat-floor` run the same one): streams kept in flight,
+ * tokens per reply, ms between tokens, the model's time to first token, ramp-up and window.
+ */
+export const STEADY_STATE = {
+  streams: Number(process.env.BENCH_CONCURRENT ?? 200),
+  tokens: Number(process.env.BENCH_CONCURRENT_TOKENS ?? 100),
+  gapMs: Number(process.env.BENCH_CONCURRENT_GAP_MS ?? 20),
+  modelTtftMs: Number(process.env.BENCH_MODEL_TTFT_MS ?? 50),
+  rampMs: Number(process.env.BENCH_STEADY_RAMP_MS ?? 4000),
+  windowMs: Number(process.env.BENCH_STEADY_WINDOW_MS ?? 8000),
+};

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { createYoga } from 'graphql-yoga';
+import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
+import { type Extra, useServer } from 'graphql-ws/use/ws';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { GraphQLContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
@@ -16,6 +17,42 @@ type Enveloped = {
   execute: (args: ExecutionArgs) => ReturnType<typeof import('graphql').execute>;
   subscribe: (args: ExecutionArgs) => ReturnType<typeof import('graphql').subscribe>;
 };
+
+/**
+ * graphql-ws options that run every operation through Yoga's envelop, as an HTTP request would:
+ * its parse and validation caches, plugins, context and error masking apply over WebSocket too.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any Yoga server, whatever its contexts
+export function graphqlWsThroughYoga(yoga: YogaServerInstance<any, any>) {
+  return {
+    // the rootValue set in onSubscribe carries Yoga's enveloped execute/subscribe
+    execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
+    subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
+    onSubscribe: async (
+      ctx: Context<Record<string, unknown>, Extra>,
+      _id: string,
+      params: SubscribePayload,
+    ) => {
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params,
+        connectionParams: ctx.connectionParams,
+      });
+      const args = {
+        schema,
+        operationName: params.operationName,
+        document: parse(params.query),
+        variableValues: params.variables,
+        contextValue: await contextFactory(),
+        rootValue: { execute, subscribe },
+      };
+      const errors = validate(args.schema, args.document);
+      return errors.length ? errors : args;
+    },
+  } satisfies Partial<ServerOptions<Record<string, unknown>, Extra>>;
+}
 
 export interface App {
   server: Server;
@@ -99,6 +136,7 @@ export function createApp(services: Services): App {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const wsServer = useServer(
     {
+      ...graphqlWsThroughYoga(yoga),
       onConnect: async (ctx) => {
         // HTTP hooks do not run for WebSocket: authenticate here
         const params = ctx.connectionParams ?? {};
@@ -108,36 +146,6 @@ export function createApp(services: Services): App {
         } catch {
           return false;
         }
-      },
-      // the rootValue set in onSubscribe carries Yoga's enveloped execute/subscribe
-      execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
-        const {
-          schema: envSchema,
-          execute,
-          subscribe,
-          contextFactory,
-          parse,
-          validate,
-        } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-          connectionParams: ctx.connectionParams,
-        });
-        const args = {
-          schema: envSchema,
-          operationName: params.operationName,
-          document: parse(params.query),
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
       },
     },
     wss,
