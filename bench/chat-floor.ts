@@ -6,7 +6,7 @@
 // log, transcript, rows. CPU per delivered token of that chain is a floor under the chat bench's
 // `concurrentCpuUsPerToken`; with the per-reply transcript writes DESIGN requires (two S3 objects,
 // priced by the ingest bench's floor), it says what the offered load costs at the least.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createClient } from 'graphql-ws';
@@ -17,6 +17,7 @@ import OpenAI from 'openai';
 import WebSocket, { WebSocketServer } from 'ws';
 import { graphqlWsThroughYoga } from '../src/server.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+import { children, startChild } from './children.ts';
 import {
   cpuPerSecond,
   machineLoad,
@@ -128,34 +129,17 @@ if (mode === 'downstream') {
   await new Promise(() => undefined);
 }
 
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGTERM');
-});
-/** Starts `node bench/chat-floor.ts <mode>` and resolves with the JSON of its first stdout line. */
-function start(which: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['bench/chat-floor.ts', which], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return {
-    child,
-    ready: new Promise<{ url: string }>((resolve) => {
-      let buffer = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        const nl = buffer.indexOf('\n');
-        if (nl >= 0) resolve(JSON.parse(buffer.slice(0, nl)));
-      });
-    }),
-  };
-}
-
+/** Starts `node bench/chat-floor.ts <mode>`; resolves with the `url` of its first JSON line. */
+const start = (which: string, env: Record<string, string> = {}) =>
+  startChild(['bench/chat-floor.ts', which], env, (l) =>
+    l.startsWith('{') ? (JSON.parse(l) as { url: string }).url : null,
+  );
 const prefix = `${process.pid}`;
-const standin = start('standin');
-const downstream = start('downstream', { FLOOR_PREFIX: prefix });
-const [{ url: standinUrl }, { url: wsUrl }] = await Promise.all([standin.ready, downstream.ready]);
+const [standinUrl, wsUrl] = await Promise.all([
+  start('standin'),
+  start('downstream', { FLOOR_PREFIX: prefix }),
+]);
+const [standin, downstream] = children as [ChildProcess, ChildProcess];
 
 // four connections share the streams, as in the chat bench
 let received = 0;
@@ -182,14 +166,15 @@ for (let s = 0; s < STREAMS; s++) {
 await new Promise((r) => setTimeout(r, 2000)); // every subscription is on Redis
 await waitForQuiet();
 
-const upstream = start('upstream', {
+const upstreamReady = start('upstream', {
   FLOOR_PREFIX: prefix,
   STANDIN_URL: standinUrl,
   RUN_MS: String(RAMP_MS + WINDOW_MS + 1000),
 });
-await upstream.ready;
+const upstream = children[2]!;
+await upstreamReady;
 await new Promise((r) => setTimeout(r, RAMP_MS));
-const pids = { model: standin.child.pid!, worker: upstream.child.pid!, api: downstream.child.pid! };
+const pids = { model: standin.pid!, worker: upstream.pid!, api: downstream.pid! };
 const cpuAt = () => ({
   ...serviceCpuMs(),
   ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [`${k}:${pid}`, processCpuMs(pid)])),
@@ -204,7 +189,7 @@ const wallMs = performance.now() - t0;
 const cpu = cpuPerSecond(before, cpuAt(), wallMs);
 const machine = load();
 const tokensPerSec = ((received - receivedBefore) * 1000) / wallMs;
-await new Promise<void>((r) => upstream.child.once('exit', () => r()));
+await new Promise<void>((r) => upstream.once('exit', () => r()));
 for (const c of clients) await c.dispose();
 
 const offered = (STREAMS * TOKENS * 1000) / replyMs;

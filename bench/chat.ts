@@ -2,9 +2,8 @@
 // subscription, minus the model's own time to first token; tokens per second of one stream; and
 // the same latency with many concurrent streams. The API server, the worker and the stand-in
 // model each run in a process of their own, as they would in production.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
@@ -15,6 +14,7 @@ import { seedChunks } from '../tests/helpers/chat.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+import { children, startChild, stopAll } from './children.ts';
 import {
   cpuPerSecond,
   machineLoad,
@@ -55,39 +55,6 @@ if (process.argv[2] === 'standin') {
 
 const secret = 'bench-auth-secret-0123456789';
 const prefix = `benchchat${randomUUID().slice(0, 6)}`;
-const children: ChildProcess[] = [];
-const stopAll = () => {
-  for (const c of children) c.kill('SIGTERM');
-};
-process.on('exit', stopAll);
-
-/** Starts `node <args>` and resolves with the first stdout line `match` accepts. */
-function startChild(args: string[], env: Record<string, string>, match: (line: string) => string | null) {
-  // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the processes
-  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  return new Promise<string>((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (data: Buffer) => {
-      if (process.env.BENCH_LOG_DIR)
-        appendFileSync(`${process.env.BENCH_LOG_DIR}/${args[0]!.replace(/\W/g, '_')}.log`, data);
-      buffer += data.toString();
-      let nl = buffer.indexOf('\n');
-      while (nl >= 0) {
-        const found = match(buffer.slice(0, nl));
-        buffer = buffer.slice(nl + 1);
-        if (found) resolve(found);
-        nl = buffer.indexOf('\n');
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}`)));
-  });
-}
-
 const standinUrl = await startChild(['bench/chat.ts', 'standin'], {}, (l) =>
   l.startsWith('{"url"') ? (JSON.parse(l) as { url: string }).url : null,
 );
