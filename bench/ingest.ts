@@ -13,9 +13,9 @@ import { Client } from 'pg';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { parseConfig } from '../src/config.ts';
+import { createServices } from '../src/container.ts';
 import { issueToken } from '../src/services/auth.service.ts';
-import { createServices } from '../src/services/container.ts';
-import type { ChunkVector } from '../src/services/vector-index.ts';
+import type { ChunkVector } from '../src/services/ports/vector-index.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
 import {
   cpuDeltaMs,

@@ -13,12 +13,12 @@ import inspector from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
+import { createServices } from '../src/container.ts';
 import { createApp } from '../src/server.ts';
+import { connectWeaviate } from '../src/services/adapters/weaviate/vector-index.weaviate.ts';
 import { issueToken } from '../src/services/auth.service.ts';
-import { createServices } from '../src/services/container.ts';
-import { chunkKey } from '../src/services/documents.service.ts';
-import { type ChunkVector, tenantName } from '../src/services/vector-index.ts';
-import { connectWeaviate } from '../src/services/vector-index.weaviate.ts';
+import { chunkKey } from '../src/services/documents/documents.service.ts';
+import { type ChunkVector, tenantName } from '../src/services/ports/vector-index.ts';
 import { machineLoad, percentile, serviceCpuMs, sumOf, waitForQuiet } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);

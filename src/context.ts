@@ -1,5 +1,5 @@
+import type { Services } from './container.ts';
 import type { Loaders } from './loaders.ts';
-import type { Services } from './services/container.ts';
 import type { UsersService } from './services/users.service.ts';
 
 /** Per-request (and per-subscription) context: the caller's tenant and the shared services. */

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import type { IDocument } from './db/entities.ts';
-import type { Services } from './services/container.ts';
-import { DocumentsService } from './services/documents.service.ts';
+import type { Services } from './container.ts';
+import type { IDocument } from './services/adapters/postgres/entities.ts';
+import { DocumentsService } from './services/documents/documents.service.ts';
 
 /**
  * Per-request batching: every document and object read in one tick of a request becomes one SQL

@@ -1,6 +1,6 @@
 import { ConfigError, describeBackends, loadConfig } from './config.ts';
-import { migrateUp } from './db/orm.ts';
 import { onShutdown } from './lifecycle.ts';
+import { migrateUp } from './services/adapters/postgres/orm.ts';
 
 // API entry point: `node src/main.ts` (add RUN_WORKERS=true or --with-workers for one process).
 let config: ReturnType<typeof loadConfig>;
@@ -14,7 +14,7 @@ try {
   throw error;
 }
 const { logger } = await import('./logger.ts');
-const { createServices } = await import('./services/container.ts');
+const { createServices } = await import('./container.ts');
 const { createApp } = await import('./server.ts');
 
 const withWorkers = config.RUN_WORKERS || process.argv.includes('--with-workers');

@@ -5,11 +5,11 @@ import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
 import { authenticate } from './services/auth.service.ts';
-import type { Services } from './services/container.ts';
 import { checkReadiness } from './services/readiness.service.ts';
 import { UsersService } from './services/users.service.ts';
 

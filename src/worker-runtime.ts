@@ -1,6 +1,6 @@
+import type { Services } from './container.ts';
 import { jobs } from './jobs/registry.ts';
-import type { Services } from './services/container.ts';
-import { startWorkerPool, type WorkerPool } from './services/job-queue.bullmq.ts';
+import { startWorkerPool, type WorkerPool } from './services/adapters/bullmq/job-queue.bullmq.ts';
 
 /** Starts the BullMQ workers for every registered job, sharing the process's services. */
 export function startWorkers(services: Services): Promise<WorkerPool> {

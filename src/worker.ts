@@ -13,7 +13,7 @@ try {
   throw error;
 }
 const { logger } = await import('./logger.ts');
-const { createServices } = await import('./services/container.ts');
+const { createServices } = await import('./container.ts');
 const { startWorkers } = await import('./worker-runtime.ts');
 
 for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);

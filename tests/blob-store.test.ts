@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobNotFoundError, type BlobStore, BlobTooLargeError } from '../src/services/blob-store.ts';
-import { createBlobStore } from '../src/services/container.ts';
+import { createBlobStore } from '../src/container.ts';
+import { BlobNotFoundError, type BlobStore, BlobTooLargeError } from '../src/services/ports/blob-store.ts';
 import { testConfig } from './helpers/harness.ts';
 
 let store: BlobStore;

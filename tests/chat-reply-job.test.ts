@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatReplyJob } from '../src/jobs/chat-reply.job.ts';
 import type { JobContext } from '../src/jobs/job.ts';
-import { newMessageId } from '../src/services/chat.service.ts';
-import { twinReplies } from '../src/services/twin-reply.service.ts';
+import { newMessageId } from '../src/services/chat/chat.service.ts';
+import { twinReplies } from '../src/services/chat/twin-reply.service.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 

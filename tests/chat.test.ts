@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServices } from '../src/container.ts';
 import {
   CancelReplyDocument,
   ChatSessionDocument,
@@ -8,8 +9,7 @@ import {
   SendMessageDocument,
   TwinReplyDocument,
 } from '../src/sdk/generated/graphql.ts';
-import { type ChatRecord, ChatService, idleJobId, newMessageId } from '../src/services/chat.service.ts';
-import { createServices } from '../src/services/container.ts';
+import { type ChatRecord, ChatService, idleJobId, newMessageId } from '../src/services/chat/chat.service.ts';
 import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
 import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';

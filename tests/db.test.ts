@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ChatSession, Document, TrainingJob, User } from '../src/db/entities.ts';
-import { createOrm, migrateUp, migrations } from '../src/db/orm.ts';
+import { ChatSession, Document, TrainingJob, User } from '../src/services/adapters/postgres/entities.ts';
+import { createOrm, migrateUp, migrations } from '../src/services/adapters/postgres/orm.ts';
 import { testConfig } from './helpers/harness.ts';
 
 const config = testConfig();

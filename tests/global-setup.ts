@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { type Config, parseConfig } from '../src/config.ts';
-import { createOrm, migrateUp } from '../src/db/orm.ts';
-import { createBlobStore } from '../src/services/container.ts';
+import { createBlobStore } from '../src/container.ts';
+import { createOrm, migrateUp } from '../src/services/adapters/postgres/orm.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 
 // Runs once before the suite: makes sure the local services run (npm test has started them

@@ -1,9 +1,13 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createServices, type Services } from '../src/container.ts';
 import { defineJob, PermanentJobError, validateRegistry } from '../src/jobs/job.ts';
-import { createServices, type Services } from '../src/services/container.ts';
-import { BullJobQueue, startWorkerPool, type WorkerPool } from '../src/services/job-queue.bullmq.ts';
+import {
+  BullJobQueue,
+  startWorkerPool,
+  type WorkerPool,
+} from '../src/services/adapters/bullmq/job-queue.bullmq.ts';
 import { testConfig } from './helpers/harness.ts';
 
 const config = testConfig({ JOB_BACKOFF_MS: '20' });

@@ -3,8 +3,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createVectorIndex } from '../src/services/container.ts';
-import type { ChunkVector, VectorIndex } from '../src/services/vector-index.ts';
+import { createVectorIndex } from '../src/container.ts';
+import type { ChunkVector, VectorIndex } from '../src/services/ports/vector-index.ts';
 import { testConfig } from './helpers/harness.ts';
 
 const dims = 8;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { memorizeChat } from '../services/chat-memory.service.ts';
-import { twinReplies } from '../services/twin-reply.service.ts';
+import { memorizeChat } from '../services/chat/chat-memory.service.ts';
+import { twinReplies } from '../services/chat/twin-reply.service.ts';
 import { defineJob } from './job.ts';
 
 // A chat session becomes a memory (DESIGN §6) when it goes idle (a delayed job re-armed by every

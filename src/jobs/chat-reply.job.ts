@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ChatModelRejectedError } from '../services/chat-model.ts';
-import { ReplyReportedError, twinReplies } from '../services/twin-reply.service.ts';
+import { ReplyReportedError, twinReplies } from '../services/chat/twin-reply.service.ts';
+import { ChatModelRejectedError } from '../services/ports/chat-model.ts';
 import { defineJob, PermanentJobError } from './job.ts';
 
 const payload = z.object({

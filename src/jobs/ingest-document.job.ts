@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { DocumentsService } from '../services/documents.service.ts';
-import { ingestDocument, PermanentIngestError } from '../services/ingest/pipeline.ts';
+import { DocumentsService } from '../services/documents/documents.service.ts';
+import { ingestDocument, PermanentIngestError } from '../services/documents/ingest/pipeline.ts';
 import { defineJob, JobCancelledError, PermanentJobError } from './job.ts';
 
 // L0 ingest of one uploaded document (DESIGN §6). Three attempts with exponential backoff;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
+import type { Services } from '../container.ts';
 import type { Logger } from '../logger.ts';
-import type { Services } from '../services/container.ts';
 
 export const QUEUE_NAMES = ['ingest', 'memory', 'train', 'chat'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];

@@ -1,5 +1,5 @@
 import type { GraphQLContext } from '../context.ts';
-import type { IngestProgressEvent, Sequenced } from '../services/events.ts';
+import type { IngestProgressEvent, Sequenced } from '../services/ports/events.ts';
 
 /** Streams the caller's ingest events, optionally for one document, replaying after `afterSeq`. */
 export async function* subscribeIngestProgress(

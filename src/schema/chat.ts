@@ -3,9 +3,9 @@ import {
   type ChatSessionView,
   type Citation,
   encodeCursor,
-} from '../services/chat.service.ts';
+} from '../services/chat/chat.service.ts';
+import { twinReplies } from '../services/chat/twin-reply.service.ts';
 import { InvalidInputError, NotFoundError } from '../services/errors.ts';
-import { twinReplies } from '../services/twin-reply.service.ts';
 import { builder } from './builder.ts';
 
 export const ChatRoleEnum = builder.enumType('ChatRole', {

@@ -1,14 +1,14 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { DOCUMENT_KINDS, DOCUMENT_STATUSES, type IDocument } from '../db/entities.ts';
+import { DOCUMENT_KINDS, DOCUMENT_STATUSES, type IDocument } from '../services/adapters/postgres/entities.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
   FileTooLargeError,
   UnsupportedFileTypeError,
   type UploadRejection,
-} from '../services/documents.errors.ts';
-import { chunkKey, DocumentsService } from '../services/documents.service.ts';
+} from '../services/documents/documents.errors.ts';
+import { chunkKey, DocumentsService } from '../services/documents/documents.service.ts';
 import { InvalidInputError, NotFoundError } from '../services/errors.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';

@@ -1,5 +1,5 @@
 import { subscribeIngestProgress } from '../resolvers/ingest-progress.resolver.ts';
-import { INGEST_STAGES, type IngestProgressEvent, type Sequenced } from '../services/events.ts';
+import { INGEST_STAGES, type IngestProgressEvent, type Sequenced } from '../services/ports/events.ts';
 import { builder } from './builder.ts';
 
 export const IngestStageEnum = builder.enumType('IngestStage', { values: INGEST_STAGES });

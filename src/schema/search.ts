@@ -1,8 +1,8 @@
 import { type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
-import type { IDocument } from '../db/entities.ts';
-import { DocumentsService } from '../services/documents.service.ts';
+import type { IDocument } from '../services/adapters/postgres/entities.ts';
+import { DocumentsService } from '../services/documents/documents.service.ts';
 import { InvalidInputError } from '../services/errors.ts';
-import type { VectorHit } from '../services/vector-index.ts';
+import type { VectorHit } from '../services/ports/vector-index.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';
 

@@ -1,7 +1,7 @@
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
+import { twinReplies } from '../services/chat/twin-reply.service.ts';
 import { NotFoundError } from '../services/errors.ts';
-import type { ReplyEvent, Sequenced } from '../services/events.ts';
-import { twinReplies } from '../services/twin-reply.service.ts';
+import type { ReplyEvent, Sequenced } from '../services/ports/events.ts';
 import { builder } from './builder.ts';
 import { ReplySourceRef, ReplyUsageRef } from './chat.ts';
 

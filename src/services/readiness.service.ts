@@ -1,4 +1,4 @@
-import type { Services } from './container.ts';
+import type { Services } from '../container.ts';
 
 export interface DependencyStatus {
   ok: boolean;

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ExecutionResult } from 'graphql';
+import type { Services } from '../../src/container.ts';
 import {
   SendMessageDocument,
   StartChatDocument,
   type TwinReplySubscription,
 } from '../../src/sdk/generated/graphql.ts';
-import type { Services } from '../../src/services/container.ts';
 import type { TestClient } from './client.ts';
 
 // Helpers for the chat suites: seed memory chunks without the upload path, open a session, send

@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pMap from 'p-map';
 import type { Config } from '../../src/config.ts';
-import type { BlobStore } from '../../src/services/blob-store.ts';
-import { tenantName } from '../../src/services/vector-index.ts';
+import type { BlobStore } from '../../src/services/ports/blob-store.ts';
+import { tenantName } from '../../src/services/ports/vector-index.ts';
 
 /**
  * Removes users from the local services with everything they own: their objects, their Weaviate

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { type Config, parseConfig } from '../../src/config.ts';
+import { createServices, type Services } from '../../src/container.ts';
 import { createApp } from '../../src/server.ts';
+import type { WorkerPool } from '../../src/services/adapters/bullmq/job-queue.bullmq.ts';
 import { issueToken } from '../../src/services/auth.service.ts';
-import { createServices, type Services } from '../../src/services/container.ts';
-import type { WorkerPool } from '../../src/services/job-queue.bullmq.ts';
 import { startWorkers } from '../../src/worker-runtime.ts';
 import { createTestClient, type TestClient } from './client.ts';
 

@@ -1,0 +1,222 @@
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AnyJobDefinition, JobContext, JobPayloads, QueueName } from '../../../jobs/job.ts';
+import { JobCancelledError, PermanentJobError, validateRegistry } from '../../../jobs/job.ts';
+import type { Logger } from '../../../logger.ts';
+import type { EnqueueOptions, JobInfo, JobQueue, JobState } from '../../ports/job-queue.ts';
+
+export interface BullOptions {
+  redisUrl: string;
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+  /** Connection errors (Redis down): ioredis reconnects by itself, the caller only logs. */
+  onError?: (error: Error) => void;
+}
+
+function connection(options: BullOptions) {
+  // BullMQ needs maxRetriesPerRequest: null on blocking connections
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null, enableReadyCheck: false });
+  redis.on('error', options.onError ?? (() => {}));
+  return redis;
+}
+
+const cancelChannel = (prefix: string) => `${prefix}:jobs:cancel`;
+
+export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQueue<D> {
+  private readonly redis: Redis;
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly byName: Map<string, AnyJobDefinition>;
+
+  private readonly options: BullOptions;
+
+  constructor(definitions: D, options: BullOptions) {
+    this.options = options;
+    this.redis = connection(options);
+    this.byName = new Map(definitions.map((d) => [d.name, d]));
+  }
+
+  private queue(name: QueueName): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.redis, prefix: this.options.prefix });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async enqueue<N extends keyof JobPayloads<D> & string>(
+    name: N,
+    payload: JobPayloads<D>[N],
+    options: EnqueueOptions = {},
+  ): Promise<string> {
+    const def = this.byName.get(name);
+    if (!def) throw new Error(`unknown job ${name}`);
+    const data = def.payload.parse(payload);
+    const jobId = options.jobId ?? def.jobId?.(data);
+    if (jobId?.includes(':')) throw new Error(`job id must not contain ':' (${jobId})`);
+    const job = await this.queue(def.queue).add(name, data, {
+      attempts: def.attempts ?? this.options.attempts,
+      backoff: { type: 'exponential', delay: def.backoffMs ?? this.options.backoffMs },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+      ...(jobId ? { jobId } : {}),
+      ...(options.delayMs ? { delay: options.delayMs } : {}),
+      ...(options.debounceKey
+        ? { deduplication: { id: options.debounceKey, replace: true, keepLastIfActive: true } }
+        : {}),
+    });
+    return job.id!;
+  }
+
+  async get(queue: QueueName, jobId: string): Promise<JobInfo | null> {
+    // State first, then the job's data: BullMQ finishes a job (state + attempts + reason) in one
+    // script, so a final state read first guarantees the data read after it is final too.
+    const state = await this.queue(queue).getJobState(jobId);
+    const job = await this.queue(queue).getJob(jobId);
+    if (!job) return null;
+    return {
+      id: job.id!,
+      name: job.name,
+      state: state as JobState,
+      attemptsMade: job.attemptsMade,
+      failedReason: job.failedReason ?? null,
+      returnValue: job.returnvalue ?? null,
+    };
+  }
+
+  async cancel(queue: QueueName, jobId: string): Promise<boolean> {
+    const job = await this.queue(queue).getJob(jobId);
+    if (!job) return false;
+    const state = await job.getState();
+    if (
+      state === 'waiting' ||
+      state === 'delayed' ||
+      state === 'prioritized' ||
+      state === 'waiting-children'
+    ) {
+      await job.remove();
+      return true;
+    }
+    if (state === 'active') {
+      // the worker holding it may be another process: tell all of them
+      await this.redis.publish(cancelChannel(this.options.prefix), JSON.stringify({ queue, jobId }));
+      return true;
+    }
+    return false;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    this.redis.disconnect();
+  }
+}
+
+export interface WorkerPoolOptions extends BullOptions {
+  concurrency: number;
+  /** Per-queue overrides: chat replies wait on the network, not the CPU, and need many slots. */
+  concurrencyByQueue?: Partial<Record<QueueName, number>>;
+  queues?: readonly QueueName[];
+  /** How long a worker holds a job without renewing its lock; a crashed worker's jobs return after it. */
+  lockDurationMs?: number;
+  /** How often workers look for jobs whose worker died (stalled jobs). */
+  stalledIntervalMs?: number;
+  log: Logger;
+  context: Omit<JobContext, 'jobId' | 'attempt' | 'maxAttempts' | 'signal' | 'log'>;
+}
+
+export interface WorkerPool {
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Starts one BullMQ worker per queue that has jobs, dispatching by job name to its definition. */
+export async function startWorkerPool(
+  definitions: readonly AnyJobDefinition[],
+  options: WorkerPoolOptions,
+): Promise<WorkerPool> {
+  validateRegistry(definitions);
+  const byName = new Map(definitions.map((d) => [d.name, d]));
+  const queues = [...new Set(definitions.map((d) => d.queue))].filter(
+    (q) => !options.queues || options.queues.includes(q),
+  );
+  const workers: Worker[] = [];
+
+  const process = async (job: Job, _token?: string, signal?: AbortSignal) => {
+    const def = byName.get(job.name);
+    if (!def) throw new UnrecoverableError(`no handler for job ${job.name}`);
+    const maxAttempts = job.opts.attempts ?? 1;
+    const controller = new AbortController();
+    signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    const ctx: JobContext = {
+      ...options.context,
+      jobId: job.id!,
+      attempt: job.attemptsMade + 1,
+      maxAttempts,
+      signal: controller.signal,
+      log: options.log.child({ job: job.name, jobId: job.id, attempt: job.attemptsMade + 1 }),
+    };
+    const payload = def.payload.safeParse(job.data);
+    if (!payload.success) {
+      throw new UnrecoverableError(`invalid payload for ${job.name}: ${payload.error.message}`);
+    }
+    try {
+      return await def.handle(payload.data, ctx);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      const cancelled = controller.signal.aborted || error instanceof JobCancelledError;
+      const permanent = error instanceof PermanentJobError || error instanceof UnrecoverableError;
+      const final = cancelled || permanent || ctx.attempt >= maxAttempts;
+      if (final) {
+        try {
+          await def.onFinalFailure?.(payload.data, cancelled ? new JobCancelledError() : error, ctx);
+        } catch (reportError) {
+          ctx.log.error({ err: reportError }, 'failed to report the final failure');
+        }
+      }
+      ctx.log.warn({ err: error, final }, 'job attempt failed');
+      if (final && !(error instanceof UnrecoverableError)) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  };
+
+  for (const name of queues) {
+    const worker = new Worker(name, process, {
+      connection: connection(options),
+      prefix: options.prefix,
+      concurrency: options.concurrencyByQueue?.[name] ?? options.concurrency,
+      ...(options.lockDurationMs ? { lockDuration: options.lockDurationMs } : {}),
+      ...(options.stalledIntervalMs ? { stalledInterval: options.stalledIntervalMs } : {}),
+      autorun: true,
+    });
+    worker.on('error', (err) => options.log.error({ err, queue: name }, 'worker error'));
+    workers.push(worker);
+  }
+
+  const subscriber = connection(options);
+  await subscriber.subscribe(cancelChannel(options.prefix));
+  subscriber.on('message', (_channel, message) => {
+    const { jobId } = JSON.parse(message) as { jobId: string };
+    for (const w of workers) w.cancelJob(jobId, 'cancelled');
+  });
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  return {
+    async close(timeoutMs = 10_000) {
+      subscriber.disconnect();
+      // worker.close() waits for active jobs with no limit: abort them past the deadline
+      const closing = Promise.all(workers.map((w) => w.close()));
+      const timer = setTimeout(() => {
+        for (const w of workers) w.cancelAllJobs('shutdown');
+      }, timeoutMs);
+      try {
+        await closing;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

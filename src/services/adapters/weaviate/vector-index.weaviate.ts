@@ -1,0 +1,296 @@
+import weaviate, { type Collection, type WeaviateClient } from 'weaviate-client';
+import {
+  type ChunkVector,
+  chunkVectorId,
+  type SearchOptions,
+  tenantName,
+  type VectorHit,
+  type VectorIndex,
+} from '../../ports/vector-index.ts';
+import { WriteBatcher, type WriteBatcherOptions } from './write-batcher.ts';
+
+export interface WeaviateOptions {
+  url: string;
+  grpcUrl: string;
+  apiKey?: string;
+  collection: string;
+  /**
+   * HNSW graph build of the collection (defaults: 128 / 32, Weaviate's own). Used only when this
+   * adapter creates the collection; an existing collection keeps the settings it was created with.
+   */
+  hnsw?: { efConstruction?: number; maxConnections?: number };
+  /** Coalescing of concurrent upserts per tenant (defaults: 500 objects, 5 ms, 2 in flight). */
+  batch?: Partial<WriteBatcherOptions>;
+}
+
+type InsertObject = {
+  id: string;
+  vectors: number[];
+  properties: Record<string, unknown>;
+};
+
+const PROPERTIES = [
+  'document_id',
+  's3_path',
+  'embedding_model',
+  'chunk_index',
+  'char_start',
+  'char_end',
+  'page',
+] as const;
+
+// HNSW graph build defaults (fixed when the collection is created), overridden by options.hnsw
+// (VECTOR_HNSW_EF_CONSTRUCTION / VECTOR_HNSW_MAX_CONNECTIONS). Weaviate's own 128 / 32 stay: on the
+// search bench's Zipf corpus at 100k chunks, 64 / 16 cut Weaviate CPU per insert ~1.6–2x (2.1 →
+// 1.2 ms) but recall@5 fell 0.85 → 0.75, and raising the query ef to win it back costs more per
+// query than 128 / 32 does (see BENCHMARKS.md, search).
+const HNSW_EF_CONSTRUCTION = 128;
+const HNSW_MAX_CONNECTIONS = 32;
+
+/** A weaviate-client for a REST URL and a gRPC `host:port` (the adapter's own, and the benches'). */
+export function connectWeaviate(options: { url: string; grpcUrl: string; apiKey?: string }) {
+  const http = new URL(options.url);
+  const [grpcHost, grpcPort] = options.grpcUrl.replace(/^\w+:\/\//, '').split(':');
+  return weaviate.connectToCustom({
+    httpHost: http.hostname,
+    httpPort: Number(http.port || (http.protocol === 'https:' ? 443 : 80)),
+    httpSecure: http.protocol === 'https:',
+    grpcHost: grpcHost ?? http.hostname,
+    grpcPort: Number(grpcPort ?? 50051),
+    grpcSecure: http.protocol === 'https:',
+    ...(options.apiKey ? { authCredentials: new weaviate.ApiKey(options.apiKey) } : {}),
+    timeout: { init: 10, query: 30, insert: 120 },
+    skipInitChecks: true,
+  });
+}
+
+export class WeaviateVectorIndex implements VectorIndex {
+  readonly backend = 'weaviate' as const;
+  private readonly tenants = new Set<string>();
+  private collectionReady: Promise<void> | undefined;
+
+  private readonly client: WeaviateClient;
+  private readonly name: string;
+  private readonly efConstruction: number;
+  private readonly maxConnections: number;
+  /** Upserts of concurrently ingesting documents of one tenant share insertMany batches. */
+  readonly writes: WriteBatcher<InsertObject>;
+
+  private readonly restUrl: string;
+  private readonly restHeaders: Record<string, string>;
+
+  private constructor(client: WeaviateClient, options: WeaviateOptions) {
+    this.client = client;
+    this.name = options.collection;
+    this.efConstruction = options.hnsw?.efConstruction ?? HNSW_EF_CONSTRUCTION;
+    this.maxConnections = options.hnsw?.maxConnections ?? HNSW_MAX_CONNECTIONS;
+    this.restUrl = options.url.replace(/\/+$/, '');
+    this.restHeaders = {
+      'content-type': 'application/json',
+      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    };
+    const batch = options.batch ?? {};
+    this.writes = new WriteBatcher<InsertObject>((tenant, objects) => this.insertBatch(tenant, objects), {
+      maxBatch: batch.maxBatch ?? 500,
+      lingerMs: batch.lingerMs ?? 5,
+      maxInFlight: batch.maxInFlight ?? 2,
+    });
+  }
+
+  static async connect(options: WeaviateOptions): Promise<WeaviateVectorIndex> {
+    return new WeaviateVectorIndex(await connectWeaviate(options), options);
+  }
+
+  private ensureCollection(): Promise<void> {
+    this.collectionReady ??= (async () => {
+      if (await this.client.collections.exists(this.name)) return;
+      try {
+        await this.client.collections.create({
+          name: this.name,
+          multiTenancy: weaviate.configure.multiTenancy({ enabled: true, autoTenantActivation: true }),
+          vectorizers: weaviate.configure.vectors.selfProvided({
+            vectorIndexConfig: weaviate.configure.vectorIndex.hnsw({
+              distanceMetric: 'cosine',
+              efConstruction: this.efConstruction,
+              maxConnections: this.maxConnections,
+            }),
+          }),
+          properties: [
+            { name: 'document_id', dataType: 'text', indexFilterable: true, tokenization: 'field' },
+            { name: 's3_path', dataType: 'text', indexFilterable: false, indexSearchable: false },
+            { name: 'embedding_model', dataType: 'text', indexFilterable: true, tokenization: 'field' },
+            { name: 'chunk_index', dataType: 'int' },
+            { name: 'char_start', dataType: 'int', indexFilterable: false },
+            { name: 'char_end', dataType: 'int', indexFilterable: false },
+            { name: 'page', dataType: 'int', indexFilterable: false },
+            {
+              name: 'metadata',
+              dataType: 'object',
+              nestedProperties: [
+                { name: 'filename', dataType: 'text' },
+                { name: 'content_type', dataType: 'text' },
+                { name: 'timestamp', dataType: 'text' },
+                { name: 'chunk_index', dataType: 'int' },
+              ],
+            },
+          ],
+        });
+      } catch (error) {
+        // another process created it first
+        if (!(await this.client.collections.exists(this.name))) throw error;
+      }
+    })().catch((error) => {
+      this.collectionReady = undefined;
+      throw error;
+    });
+    return this.collectionReady;
+  }
+
+  private tenant(userId: string): Collection {
+    return this.client.collections.use(this.name).withTenant(tenantName(userId)) as unknown as Collection;
+  }
+
+  async ensureTenant(userId: string): Promise<void> {
+    const name = tenantName(userId);
+    if (this.tenants.has(name)) return;
+    await this.ensureCollection();
+    const collection = this.client.collections.use(this.name);
+    const existing = await collection.tenants.getByName(name);
+    if (!existing) {
+      try {
+        await collection.tenants.create([{ name }]);
+      } catch (error) {
+        if (!(await collection.tenants.getByName(name))) throw error;
+      }
+    }
+    this.tenants.add(name);
+  }
+
+  async upsert(userId: string, chunks: readonly ChunkVector[]): Promise<void> {
+    if (chunks.length === 0) return;
+    await this.ensureTenant(userId);
+    const errors = await this.writes.write(
+      tenantName(userId),
+      chunks.map((c) => ({
+        id: chunkVectorId(userId, c.documentId, c.chunkIndex, c.embeddingModel),
+        vectors: c.vector,
+        properties: {
+          document_id: c.documentId,
+          s3_path: c.s3Path,
+          embedding_model: c.embeddingModel,
+          chunk_index: c.chunkIndex,
+          char_start: c.charStart,
+          char_end: c.charEnd,
+          page: c.page ?? -1,
+          metadata: {
+            filename: c.filename,
+            content_type: c.contentType,
+            timestamp: c.timestamp,
+            chunk_index: c.chunkIndex,
+          },
+        },
+      })),
+    );
+    // only this caller's objects: another document's failure in the same batch is not ours
+    if (errors.size > 0) {
+      const first = errors.values().next().value;
+      throw new Error(`weaviate rejected ${errors.size} objects: ${first?.message ?? ''}`);
+    }
+  }
+
+  /**
+   * One batch for a tenant over REST `/v1/batch/objects`. The gRPC BatchObjects call of Weaviate
+   * 1.39 (client insertMany) answered every batch after ~500 ms whatever its size (8 objects: 507
+   * ms, 40: 516 ms) while REST takes 39 ms for 40 objects on the same server; per-object failures
+   * come back by index instead of throwing.
+   */
+  private async insertBatch(tenant: string, objects: InsertObject[]): Promise<Map<number, Error>> {
+    const body = JSON.stringify({
+      objects: objects.map((o) => ({
+        class: this.name,
+        tenant,
+        id: o.id,
+        properties: o.properties,
+        vectors: { default: o.vectors },
+      })),
+    });
+    const res = await fetch(`${this.restUrl}/v1/batch/objects`, {
+      method: 'POST',
+      headers: this.restHeaders,
+      body,
+      signal: AbortSignal.timeout(120_000),
+    });
+    if (!res.ok)
+      throw new Error(`weaviate batch insert failed: ${res.status} ${(await res.text()).slice(0, 500)}`);
+    const out = (await res.json()) as { result?: { errors?: { error?: { message?: string }[] } } }[];
+    const errors = new Map<number, Error>();
+    out.forEach((o, i) => {
+      const e = o.result?.errors?.error;
+      if (e?.length) errors.set(i, new Error(e.map((x) => x.message ?? 'unknown error').join('; ')));
+    });
+    if (out.length !== objects.length) {
+      for (let i = out.length; i < objects.length; i++) errors.set(i, new Error('no result from weaviate'));
+    }
+    return errors;
+  }
+
+  async search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]> {
+    await this.ensureTenant(userId);
+    const collection = this.tenant(userId);
+    const result = await collection.query.nearVector([...vector], {
+      limit: options.limit,
+      filters: collection.filter.byProperty('embedding_model').equal(options.embeddingModel),
+      returnMetadata: ['distance'],
+      returnProperties: [
+        ...PROPERTIES,
+        { name: 'metadata', properties: ['filename', 'content_type', 'timestamp'] },
+      ] as never,
+      ...(options.minScore !== undefined ? { distance: 1 - options.minScore } : {}),
+    });
+    return result.objects.map((o) => {
+      const p = o.properties as Record<string, unknown>;
+      const meta = (p.metadata ?? {}) as Record<string, unknown>;
+      const page = Number(p.page ?? -1);
+      return {
+        id: o.uuid,
+        score: 1 - (o.metadata?.distance ?? 1),
+        documentId: String(p.document_id),
+        s3Path: String(p.s3_path),
+        embeddingModel: String(p.embedding_model),
+        chunkIndex: Number(p.chunk_index),
+        charStart: Number(p.char_start ?? 0),
+        charEnd: Number(p.char_end ?? 0),
+        page: page < 0 ? null : page,
+        filename: String(meta.filename ?? ''),
+        contentType: String(meta.content_type ?? ''),
+        timestamp: String(meta.timestamp ?? ''),
+      };
+    });
+  }
+
+  async deleteByDocument(userId: string, documentId: string): Promise<number> {
+    await this.ensureTenant(userId);
+    const collection = this.tenant(userId);
+    const result = await collection.data.deleteMany(
+      collection.filter.byProperty('document_id').equal(documentId),
+    );
+    return result.successful;
+  }
+
+  async countByDocument(userId: string, documentId: string): Promise<number> {
+    await this.ensureTenant(userId);
+    const collection = this.tenant(userId);
+    const result = await collection.aggregate.overAll({
+      filters: collection.filter.byProperty('document_id').equal(documentId),
+    });
+    return result.totalCount;
+  }
+
+  async ping(): Promise<void> {
+    if (!(await this.client.isReady())) throw new Error('weaviate is not ready');
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

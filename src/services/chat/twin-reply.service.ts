@@ -1,0 +1,321 @@
+import { LRUCache } from 'lru-cache';
+import type { Services } from '../../container.ts';
+import type { Logger } from '../../logger.ts';
+import { ChunkTextLoader, RetrievalService } from '../documents/retrieval.service.ts';
+import { NotFoundError } from '../errors.ts';
+import { BlobNotFoundError } from '../ports/blob-store.ts';
+import { ChatModelRejectedError } from '../ports/chat-model.ts';
+import type { ReplyEvent, Sequenced } from '../ports/events.ts';
+import { type ChatMessageRecord, ChatService, type Citation } from './chat.service.ts';
+import { bioText, buildPrompt } from './prompt.ts';
+import {
+  assistantRecord,
+  describeFailure,
+  ReplyPublisher,
+  replayStored,
+  toCitation,
+} from './reply-events.ts';
+
+// The twin's replies (DESIGN §6 Chat): retrieve → prompt → stream tokens from the chat model →
+// publish each one on `reply:{messageId}` → record the exchange. Runs in the `chat` worker.
+
+export interface ReplyRequest {
+  userId: string;
+  sessionId: string;
+  messageId: string;
+  userMessage: ChatMessageRecord;
+}
+
+export interface ReplyContext {
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** A failure already published to subscribers and recorded: the job fails without retrying. */
+export class ReplyReportedError extends Error {}
+
+/** The reply reached its subscribers but not storage: the retry records it from its events. */
+class ReplyStorageError extends Error {}
+
+export class TwinReplyService {
+  readonly chat: ChatService;
+  readonly retrieval: RetrievalService;
+  /** Chunk text by pointer, batched and cached: the worker's prompts and the API's citations. */
+  readonly chunks: ChunkTextLoader;
+  private readonly services: Services;
+  private readonly bios = new LRUCache<string, { bio: string | null }>({ max: 10_000, ttl: 60_000 });
+  private readonly models = new LRUCache<string, string>({ max: 10_000, ttl: 30_000 });
+
+  constructor(services: Services) {
+    this.services = services;
+    this.chat = new ChatService(services);
+    this.chunks = new ChunkTextLoader(services.blobs);
+    this.retrieval = new RetrievalService(
+      {
+        embedder: services.embedder,
+        vectors: services.vectors,
+        chunks: this.chunks,
+        log: services.log,
+      },
+      { topK: services.config.CHAT_TOP_K, minScore: services.config.CHAT_MIN_SCORE },
+    );
+  }
+
+  async generate(
+    request: ReplyRequest,
+    ctx: ReplyContext,
+  ): Promise<{ finishReason: string; tokens: number }> {
+    const { config, chatModel } = this.services;
+    const publisher = new ReplyPublisher(this.services, request.messageId);
+    let citations: Citation[] = [];
+    let tokens = 0;
+    let text = '';
+    // stored before the end is announced: a client that saw ReplyDone finds it in the session
+    const finish = async (event: Extract<ReplyEvent, { type: 'done' | 'failed' }>) => {
+      if (tokens === 0) await publisher.emit({ type: 'citations', sources: citations });
+      let stored: unknown;
+      try {
+        await this.recordExchange(request, text, citations, event);
+      } catch (error) {
+        stored = error;
+      }
+      // subscribers get their ending either way; a failed write is retried from the retained events
+      await publisher.emit(event);
+      await publisher.drain();
+      if (stored) throw new ReplyStorageError('the reply could not be stored', { cause: stored });
+    };
+    const timings = {
+      queuedMs: Date.now() - Date.parse(request.userMessage.createTime),
+      retrievalMs: 0,
+      firstTokenMs: 0,
+    };
+    const began = performance.now();
+    try {
+      const [prior, sources, turns, bio, model] = await Promise.all([
+        this.services.events.history('reply', request.messageId, 0),
+        this.retrieval.retrieve(request.userId, request.userMessage.content, ctx.signal),
+        this.chat.recentTurns(request.userId, request.sessionId),
+        this.bio(request.userId),
+        this.modelFor(request.userId),
+      ]);
+      if (prior.length > 0) return await this.resume(request, prior);
+      const prompt = buildPrompt({
+        bio,
+        question: request.userMessage.content,
+        sources,
+        history: turns.filter((m) => m.status !== 'failed'),
+        contextTokens: config.CHAT_CONTEXT_TOKENS,
+        historyTokens: config.CHAT_HISTORY_TOKENS,
+      });
+      citations = prompt.sources.map(toCitation);
+      timings.retrievalMs = performance.now() - began;
+      let done: Extract<ReplyEvent, { type: 'done' }> = {
+        type: 'done',
+        model: chatModel.name,
+        finishReason: 'stop',
+        usage: null,
+      };
+      for await (const chunk of chatModel.stream({
+        userId: request.userId,
+        model,
+        messages: prompt.messages,
+        question: request.userMessage.content,
+        passages: prompt.sources.map((s) => ({ n: s.n, text: s.text, score: s.score })),
+        maxTokens: config.CHAT_MAX_TOKENS,
+        temperature: config.CHAT_TEMPERATURE,
+        signal: ctx.signal,
+      })) {
+        if (chunk.type === 'done') {
+          done = { type: 'done', model: chunk.model, finishReason: chunk.finishReason, usage: chunk.usage };
+          continue;
+        }
+        if (tokens === 0) {
+          timings.firstTokenMs = performance.now() - began;
+          ctx.log.debug(timings, 'reply started');
+          await publisher.emit({ type: 'citations', sources: citations });
+        }
+        await publisher.emit({ type: 'token', text: chunk.text, index: tokens++ });
+        text += chunk.text;
+      }
+      if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+      await finish(done);
+      return { finishReason: done.finishReason, tokens };
+    } catch (error) {
+      if (error instanceof ReplyStorageError) throw error;
+      if (ctx.signal.aborted) {
+        // cancelled (cancelReply or shutdown): the partial reply is kept and the stream ends cleanly
+        await finish({ type: 'done', model: chatModel.name, finishReason: 'cancelled', usage: null });
+        return { finishReason: 'cancelled', tokens };
+      }
+      // before the first token a retry is invisible to subscribers; after it, it would repeat tokens
+      if (tokens === 0 && !(error instanceof ChatModelRejectedError)) throw error;
+      const message = describeFailure(error);
+      ctx.log.warn({ err: error, tokens }, 'reply failed');
+      await finish({ type: 'failed', error: message });
+      throw new ReplyReportedError(message);
+    }
+  }
+
+  /**
+   * A reply that already published events was delivered twice (a worker died, or storing it
+   * failed): record it from the retained events; one cut short ends as failed, never restarts.
+   */
+  private async resume(request: ReplyRequest, prior: Sequenced<ReplyEvent>[]) {
+    const text = prior.map((e) => (e.type === 'token' ? e.text : '')).join('');
+    const tokens = prior.filter((e) => e.type === 'token').length;
+    const citations = prior.find((e) => e.type === 'citations')?.sources ?? [];
+    let end = prior.find((e) => e.type === 'done' || e.type === 'failed') as
+      | Extract<ReplyEvent, { type: 'done' | 'failed' }>
+      | undefined;
+    const interrupted = !end;
+    end ??= { type: 'failed', error: 'the reply was interrupted' };
+    await this.recordExchange(request, text, citations, end);
+    if (interrupted) await this.services.events.publish('reply', request.messageId, end);
+    return { finishReason: end.type === 'done' ? end.finishReason : 'failed', tokens };
+  }
+
+  private recordExchange(
+    request: ReplyRequest,
+    text: string,
+    citations: Citation[],
+    end: Extract<ReplyEvent, { type: 'done' | 'failed' }>,
+  ) {
+    return this.chat.recordExchange(request.userId, request.sessionId, {
+      user: request.userMessage,
+      assistant: assistantRecord(request, text, citations, end),
+    });
+  }
+
+  /** The job's last attempt failed before any token: tell subscribers and keep the question. */
+  async reportFailure(request: ReplyRequest, error: Error): Promise<void> {
+    if (error instanceof ReplyReportedError) return;
+    const prior = await this.services.events.history('reply', request.messageId, 0);
+    if (prior.length > 0) {
+      await this.resume(request, prior);
+      return;
+    }
+    const event: Extract<ReplyEvent, { type: 'failed' }> = { type: 'failed', error: describeFailure(error) };
+    try {
+      await this.recordExchange(request, '', [], event);
+    } finally {
+      await this.services.events.publish('reply', request.messageId, { type: 'citations', sources: [] });
+      await this.services.events.publish('reply', request.messageId, event);
+    }
+  }
+
+  /** Stops a reply of the caller's: a queued one is dropped, a running one aborted upstream. */
+  async cancel(userId: string, messageId: string): Promise<boolean> {
+    await this.chat.assertOwnsMessage(userId, messageId);
+    const job = await this.services.queue.get('chat', messageId);
+    if (!job || !['waiting', 'delayed', 'active'].includes(job.state)) return false;
+    // a reply that has published its end is only recording itself: nothing left to stop
+    const retained = await this.services.events.history('reply', messageId, 0);
+    if (retained.some((e) => e.type === 'done' || e.type === 'failed')) return false;
+    const cancelled = await this.services.queue.cancel('chat', messageId);
+    // a job removed before it ran publishes nothing itself
+    if (cancelled && job.state !== 'active') {
+      await this.services.events.publish('reply', messageId, { type: 'citations', sources: [] });
+      await this.services.events.publish('reply', messageId, {
+        type: 'done',
+        model: this.services.chatModel.name,
+        finishReason: 'cancelled',
+        usage: null,
+      });
+    }
+    return cancelled;
+  }
+
+  /**
+   * Every event of a reply of the caller's after `afterSeq` (from the start when omitted), live
+   * until it ends. Once the retained events have expired, the stored reply is replayed instead.
+   */
+  async *events(
+    userId: string,
+    messageId: string,
+    afterSeq: number | undefined,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Sequenced<ReplyEvent> | NotFoundError> {
+    let sessionId: string;
+    try {
+      sessionId = await this.chat.assertOwnsMessage(userId, messageId);
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        yield error;
+        return;
+      }
+      throw error;
+    }
+    const after = afterSeq ?? 0;
+    // both at once: a subscriber usually arrives before the first event, so the job's
+    // state is needed more often than not
+    const [retained, job] = await Promise.all([
+      this.services.events.history('reply', messageId, 0),
+      this.services.queue.get('chat', messageId),
+    ]);
+    if (retained.length === 0) {
+      if (!job || job.state === 'completed' || job.state === 'failed') {
+        const stored = await this.chat.readChat(userId, sessionId);
+        const message = stored?.messages.find((m) => m.id === messageId && m.role === 'assistant');
+        if (!message) {
+          yield new NotFoundError('ChatMessage', messageId);
+          return;
+        }
+        for (const event of replayStored(message)) if (event.seq > after) yield event;
+        return;
+      }
+    }
+    for await (const event of this.services.events.subscribe('reply', messageId, {
+      afterSeq: after,
+      signal,
+    })) {
+      yield event;
+      if (event.type === 'done' || event.type === 'failed') return;
+    }
+  }
+
+  /**
+   * Modal serves `twin:{userId}` (the user's newest GGUF) once a training run of theirs has
+   * completed; until then it is asked for the base model by name. Other backends use their own.
+   */
+  private async modelFor(userId: string): Promise<string | undefined> {
+    if (this.services.chatModel.kind !== 'modal') return undefined;
+    const cached = this.models.get(userId);
+    if (cached) return cached;
+    const rows = await this.services.orm.em
+      .getConnection()
+      .execute<{ id: string }[]>(
+        "SELECT id FROM training_jobs WHERE user_id = ? AND status = 'completed' LIMIT 1",
+        [userId],
+      );
+    const model = rows.length > 0 ? `twin:${userId}` : this.services.config.CHAT_BASE_MODEL;
+    this.models.set(userId, model);
+    return model;
+  }
+
+  private async bio(userId: string): Promise<string | null> {
+    const cached = this.bios.get(userId);
+    if (cached) return cached.bio;
+    let bio: string | null = null;
+    try {
+      bio = bioText(
+        JSON.parse((await this.services.blobs.get(userId, 'metadata/bio.json')).toString('utf8')),
+      );
+    } catch (error) {
+      if (!(error instanceof BlobNotFoundError) && !(error instanceof SyntaxError)) throw error;
+    }
+    this.bios.set(userId, { bio });
+    return bio;
+  }
+}
+
+const domains = new WeakMap<Services, TwinReplyService>();
+
+/** One instance per process's services: its caches (ownership, chunk text, bios) are shared. */
+export function twinReplies(services: Services): TwinReplyService {
+  let domain = domains.get(services);
+  if (!domain) {
+    domain = new TwinReplyService(services);
+    domains.set(services, domain);
+  }
+  return domain;
+}

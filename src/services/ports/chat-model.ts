@@ -1,0 +1,86 @@
+import { type Config, chatBackendOf } from '../../config.ts';
+
+// Port for the model that writes the twin's replies (DESIGN §6 Chat). Adapters stream text deltas
+// and end with one `done`; aborting `signal` must abort the upstream request.
+
+export interface ChatTurn {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatPassage {
+  /** The number the prompt gives this source (`[1]`, `[2]`, …). */
+  n: number;
+  text: string;
+  score: number;
+}
+
+export interface ChatModelRequest {
+  userId: string;
+  /** Overrides the adapter's model name (Modal: the user's trained model or the base model). */
+  model?: string;
+  messages: ChatTurn[];
+  /** The user's question and the passages in the prompt, for adapters that answer without a model. */
+  question: string;
+  passages: ChatPassage[];
+  maxTokens: number;
+  temperature: number;
+  signal: AbortSignal;
+}
+
+export interface ChatUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export type ChatModelChunk =
+  | { type: 'token'; text: string }
+  | { type: 'done'; model: string; finishReason: string; usage: ChatUsage | null };
+
+export interface ChatModel {
+  /** What the start-up log and `ReplyDone.model` call this backend when the server names no model. */
+  readonly name: string;
+  readonly kind: 'openai' | 'modal' | 'extractive';
+  stream(request: ChatModelRequest): AsyncIterable<ChatModelChunk>;
+}
+
+/** The model could not be reached or answered with a server error: worth another attempt. */
+export class ChatModelUnavailableError extends Error {}
+
+/** The upstream answered with an error no retry can fix (bad request, auth): fail the reply at once. */
+export class ChatModelRejectedError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Picks the adapter from config; the `openai` SDK loads only when a model backend is chosen. */
+export async function createChatModel(config: Config): Promise<ChatModel> {
+  const backend = chatBackendOf(config);
+  if (backend === 'extractive') {
+    const { ExtractiveChatModel } = await import('../adapters/local/chat-model.extractive.ts');
+    return new ExtractiveChatModel();
+  }
+  const { OpenAIChatModel } = await import('../adapters/openai/chat-model.openai.ts');
+  if (backend === 'modal') {
+    if (!config.MODAL_INFERENCE_URL) throw new Error('CHAT_BACKEND=modal needs MODAL_INFERENCE_URL');
+    return new OpenAIChatModel({
+      kind: 'modal',
+      baseURL: config.MODAL_INFERENCE_URL,
+      apiKey: config.MODAL_TOKEN,
+      // the inference service resolves it to the user's latest trained model, else the base model
+      model: (userId) => `twin:${userId}`,
+      timeoutMs: config.CHAT_REQUEST_TIMEOUT_MS,
+    });
+  }
+  return new OpenAIChatModel({
+    kind: 'openai',
+    baseURL: config.CHAT_BASE_URL ?? config.OPENAI_BASE_URL,
+    apiKey: config.CHAT_API_KEY ?? config.OPENAI_API_KEY,
+    model: config.CHAT_MODEL,
+    timeoutMs: config.CHAT_REQUEST_TIMEOUT_MS,
+  });
+}
