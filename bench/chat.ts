@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
 import { createServices } from '../src/container.ts';
+import { jobs } from '../src/jobs/registry.ts';
 import { SendMessageDocument, StartChatDocument, TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import { seedChunks } from '../tests/helpers/chat.ts';
@@ -87,6 +88,7 @@ const userId = `bench-chat-${randomUUID().slice(0, 8)}`;
 const services = await createServices(
   parseConfig({ ...process.env, ...env, LOG_LEVEL: 'silent' }),
   pino({ level: 'silent' }),
+  jobs,
 );
 await services.orm.em
   .getConnection()

@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { parseConfig } from '../src/config.ts';
 import { createServices } from '../src/container.ts';
+import { jobs } from '../src/jobs/registry.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import type { ChunkVector } from '../src/services/ports/vector-index.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
@@ -236,7 +237,7 @@ stopAll();
 // services have settled after the pipeline
 const quietBeforeCeiling = await waitForQuiet();
 const config = parseConfig({ ...env, LOG_LEVEL: 'silent' });
-const services = await createServices(config, pino({ level: 'silent' }));
+const services = await createServices(config, pino({ level: 'silent' }), jobs);
 const ceilingUser = `${userId}-ceiling`;
 const avgChunkChars = Math.round(totalBytes / Math.max(1, chunks));
 const body = 'x'.repeat(avgChunkChars);

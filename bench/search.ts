@@ -14,11 +14,12 @@ import { loadavg } from 'node:os';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
 import { createServices } from '../src/container.ts';
+import { jobs } from '../src/jobs/registry.ts';
 import { createApp } from '../src/server.ts';
 import { connectWeaviate } from '../src/services/adapters/weaviate/vector-index.weaviate.ts';
 import { issueToken } from '../src/services/auth.service.ts';
-import { chunkKey } from '../src/services/documents/documents.service.ts';
 import { type ChunkVector, tenantName } from '../src/services/ports/vector-index.ts';
+import { documentKeys } from '../src/services/tenant-keys.ts';
 import { machineLoad, percentile, serviceCpuMs, sumOf, waitForQuiet } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
@@ -131,7 +132,7 @@ const config = parseConfig({
   WEAVIATE_COLLECTION: `BenchChunk_ef${settings.VECTOR_HNSW_EF_CONSTRUCTION}_m${settings.VECTOR_HNSW_MAX_CONNECTIONS}`,
   ...env,
 });
-const services = await createServices(config, pino({ level: 'silent' }));
+const services = await createServices(config, pino({ level: 'silent' }), jobs);
 const { embedder, vectors, blobs, orm } = services;
 if (vectors.backend !== 'weaviate') throw new Error('the search bench needs VECTOR_BACKEND=weaviate');
 
@@ -194,7 +195,7 @@ async function loadDoc(d: number) {
   const points: ChunkVector[] = texts.map((text, j) => ({
     documentId: docId(d),
     chunkIndex: j,
-    s3Path: chunkKey(docId(d), j),
+    s3Path: documentKeys.chunk(docId(d), j),
     filename: `bench-${d}.txt`,
     contentType: 'text/plain',
     timestamp: new Date(0).toISOString(),
@@ -207,7 +208,7 @@ async function loadDoc(d: number) {
   // chunk objects first: a document whose vectors are all there is complete on a resumed load
   await Promise.all(
     texts.map((text, j) =>
-      blobs.put(userId, chunkKey(docId(d), j), text, { contentType: 'text/plain; charset=utf-8' }),
+      blobs.put(userId, documentKeys.chunk(docId(d), j), text, { contentType: 'text/plain; charset=utf-8' }),
     ),
   );
   await vectors.upsert(userId, points);

@@ -1,30 +1,53 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Config } from './config.ts';
-import type { Jobs } from './jobs/registry.ts';
+import { type Config, chatBackendOf } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { Orm } from './services/adapters/postgres/orm.ts';
+import { ChatService } from './services/chat/chat.service.ts';
+import { ChatMemoryService } from './services/chat/chat-memory.service.ts';
+import { TranscriptStore } from './services/chat/transcripts.ts';
+import { TwinReplyService } from './services/chat/twin-reply.service.ts';
+import { DocumentsService } from './services/documents/documents.service.ts';
+import { type IngestOutcome, type IngestRun, ingestDocument } from './services/documents/ingest/pipeline.ts';
+import { ChunkTextLoader, RetrievalService } from './services/documents/retrieval.service.ts';
 import type { BlobStore } from './services/ports/blob-store.ts';
 import type { ChatModel } from './services/ports/chat-model.ts';
 import type { ChatTurnCache } from './services/ports/chat-turns.ts';
 import type { Embedder } from './services/ports/embedder.ts';
 import type { EventBus } from './services/ports/event-bus.ts';
-import type { JobQueue } from './services/ports/job-queue.ts';
+import type { AnyJobDefinition, JobQueue } from './services/ports/job-queue.ts';
 import type { Locks } from './services/ports/lock.ts';
+import type { Database } from './services/ports/repositories.ts';
 import type { VectorIndex } from './services/ports/vector-index.ts';
+import { checkReadiness } from './services/readiness.service.ts';
+import { UsersService } from './services/users.service.ts';
 
-// Everything a resolver or job needs, built once per process from config. Adapters are imported
-// only when chosen, so a process never loads an SDK it does not use.
+// The composition root: builds each adapter once per process from config (an SDK loads only when
+// its adapter is chosen) and wires the domain services with exactly the ports they use. The job
+// registry comes in from the entry point, so jobs and services never import each other.
 export interface Services {
   config: Config;
   log: Logger;
-  orm: MikroORM;
+  /** The ORM under the repositories: migrations and tests only. */
+  orm: Orm;
+  db: Database;
   blobs: BlobStore;
   vectors: VectorIndex;
   embedder: Embedder;
   events: EventBus;
-  queue: JobQueue<Jobs>;
+  queue: JobQueue;
   chatModel: ChatModel;
   chatTurns: ChatTurnCache;
   locks: Locks;
+  documents: DocumentsService;
+  ingest(run: IngestRun): Promise<IngestOutcome>;
+  /** Chunk text by pointer, batched and cached: the worker's prompts and the API's citations. */
+  chunks: ChunkTextLoader;
+  retrieval: RetrievalService;
+  transcripts: TranscriptStore;
+  chats: ChatService;
+  replies: TwinReplyService;
+  chatMemory: ChatMemoryService;
+  users: UsersService;
+  readiness(timeoutMs?: number): ReturnType<typeof checkReadiness>;
   close(): Promise<void>;
 }
 
@@ -86,12 +109,44 @@ export async function createEmbedder(config: Config): Promise<Embedder> {
   });
 }
 
-export async function createServices(config: Config, log: Logger): Promise<Services> {
-  const [{ createOrm }, { RedisEventBus }, { BullJobQueue }, { jobs }] = await Promise.all([
+/** Picks the adapter from config; the `openai` SDK loads only when a model backend is chosen. */
+export async function createChatModel(config: Config): Promise<ChatModel> {
+  const backend = chatBackendOf(config);
+  if (backend === 'extractive') {
+    const { ExtractiveChatModel } = await import('./services/adapters/local/chat-model.extractive.ts');
+    return new ExtractiveChatModel();
+  }
+  const { OpenAIChatModel } = await import('./services/adapters/openai/chat-model.openai.ts');
+  if (backend === 'modal') {
+    if (!config.MODAL_INFERENCE_URL) throw new Error('CHAT_BACKEND=modal needs MODAL_INFERENCE_URL');
+    return new OpenAIChatModel({
+      kind: 'modal',
+      baseURL: config.MODAL_INFERENCE_URL,
+      apiKey: config.MODAL_TOKEN,
+      // the inference service resolves it to the user's latest trained model, else the base model
+      model: (userId) => `twin:${userId}`,
+      timeoutMs: config.CHAT_REQUEST_TIMEOUT_MS,
+    });
+  }
+  return new OpenAIChatModel({
+    kind: 'openai',
+    baseURL: config.CHAT_BASE_URL ?? config.OPENAI_BASE_URL,
+    apiKey: config.CHAT_API_KEY ?? config.OPENAI_API_KEY,
+    model: config.CHAT_MODEL,
+    timeoutMs: config.CHAT_REQUEST_TIMEOUT_MS,
+  });
+}
+
+export async function createServices(
+  config: Config,
+  log: Logger,
+  jobs: readonly AnyJobDefinition[],
+): Promise<Services> {
+  const [{ createOrm }, { pgDatabase }, { RedisEventBus }, { BullJobQueue }] = await Promise.all([
     import('./services/adapters/postgres/orm.ts'),
+    import('./services/adapters/postgres/database.pg.ts'),
     import('./services/adapters/redis/event-bus.redis.ts'),
     import('./services/adapters/bullmq/job-queue.bullmq.ts'),
-    import('./jobs/registry.ts'),
   ]);
   const [orm, blobs, vectors, embedder] = await Promise.all([
     createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX),
@@ -99,8 +154,8 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     createVectorIndex(config),
     createEmbedder(config),
   ]);
-  const [{ createChatModel }, { RedisLocks }, { RedisChatTurnCache }] = await Promise.all([
-    import('./services/ports/chat-model.ts'),
+  const db = pgDatabase(orm);
+  const [{ RedisLocks }, { RedisChatTurnCache }] = await Promise.all([
     import('./services/adapters/redis/lock.redis.ts'),
     import('./services/adapters/redis/chat-turns.redis.ts'),
   ]);
@@ -121,32 +176,75 @@ export async function createServices(config: Config, log: Logger): Promise<Servi
     replayMax: config.EVENT_REPLAY_MAX,
     onError: redisError,
   });
-  const queue = new BullJobQueue(jobs, {
+  const queue: JobQueue = new BullJobQueue(jobs, {
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
     onError: redisError,
   });
+
+  // the domain services, each given exactly the ports it uses
+  const documents = new DocumentsService(
+    { documents: db.documents, blobs, vectors, embedder, events, queue },
+    { uploadMaxBytes: config.UPLOAD_MAX_BYTES },
+  );
+  const ingestDeps = { documents: db.documents, blobs, vectors, embedder, events };
+  const ingestOptions = {
+    maxUncompressedBytes: config.INGEST_MAX_UNCOMPRESSED_BYTES,
+    chunkMinTokens: config.CHUNK_MIN_TOKENS,
+    chunkMaxTokens: config.CHUNK_MAX_TOKENS,
+  };
+  const chunks = new ChunkTextLoader(blobs);
+  const retrieval = new RetrievalService(
+    { embedder, vectors, chunks, log },
+    { topK: config.CHAT_TOP_K, minScore: config.CHAT_MIN_SCORE },
+  );
+  const transcripts = new TranscriptStore({ blobs, chatTurns });
+  const chats = new ChatService(
+    { sessions: db.chatSessions, transcripts, queue, locks },
+    { messageMaxChars: config.CHAT_MESSAGE_MAX_CHARS, idleMs: config.CHAT_IDLE_MS },
+  );
+  const replies = new TwinReplyService(
+    { chat: chats, transcripts, retrieval, chatModel, events, queue, blobs, trainingRuns: db.trainingRuns },
+    {
+      contextTokens: config.CHAT_CONTEXT_TOKENS,
+      historyTokens: config.CHAT_HISTORY_TOKENS,
+      maxTokens: config.CHAT_MAX_TOKENS,
+      temperature: config.CHAT_TEMPERATURE,
+      baseModel: config.CHAT_BASE_MODEL,
+    },
+  );
+  const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
   return {
     config,
     log,
     orm,
+    db,
     blobs,
     vectors,
     embedder,
     events,
-    // TypeScript cannot relate enqueue's generic signatures once the registry holds several jobs
     queue,
     chatModel,
     chatTurns,
     locks,
+    documents,
+    ingest: (run) => ingestDocument(ingestDeps, ingestOptions, run),
+    chunks,
+    retrieval,
+    transcripts,
+    chats,
+    replies,
+    chatMemory,
+    users: new UsersService(db.users),
+    readiness: (timeoutMs) => checkReadiness({ db, queue, vectors, blobs }, timeoutMs),
     async close() {
       await Promise.allSettled([
         queue.close(),
         events.close(),
         vectors.close(),
-        orm.close(),
+        db.close(),
         locks.close(),
         chatTurns.close(),
       ]);

@@ -1,7 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Services } from './container.ts';
-import type { IDocument } from './services/adapters/postgres/entities.ts';
-import { DocumentsService } from './services/documents/documents.service.ts';
+import type { DocumentRecord } from './services/documents/document.ts';
 
 /**
  * Per-request batching: every document and object read in one tick of a request becomes one SQL
@@ -9,13 +8,13 @@ import { DocumentsService } from './services/documents/documents.service.ts';
  * so a loader can never return another tenant's rows or objects.
  */
 export interface Loaders {
-  document: DataLoader<string, IDocument | null>;
+  document: DataLoader<string, DocumentRecord | null>;
   /** Tenant-relative object key → UTF-8 text (null when the object is gone). */
   objectText: DataLoader<string, string | null>;
 }
 
 export function createLoaders(services: Services, userId: string): Loaders {
-  const documents = new DocumentsService(services);
+  const { documents } = services;
   return {
     document: new DataLoader((ids) => documents.getMany(userId, ids), { maxBatchSize: 1000 }),
     objectText: new DataLoader(

@@ -15,17 +15,20 @@ try {
 }
 const { logger } = await import('./logger.ts');
 const { createServices } = await import('./container.ts');
+const { jobs } = await import('./jobs/registry.ts');
 const { createApp } = await import('./server.ts');
 
 const withWorkers = config.RUN_WORKERS || process.argv.includes('--with-workers');
 for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);
 
-const services = await createServices(config, logger);
+const services = await createServices(config, logger, jobs);
 const applied = await migrateUp(services.orm);
 if (applied.length) logger.info({ applied }, 'migrations applied');
 
 const app = createApp(services);
-const workers = withWorkers ? await (await import('./worker-runtime.ts')).startWorkers(services) : undefined;
+const workers = withWorkers
+  ? await (await import('./worker-runtime.ts')).startWorkers(services, jobs)
+  : undefined;
 const port = await app.listen(config.PORT, config.HOST);
 logger.info(
   `GraphQL (GraphiQL, WebSocket and SSE) on http://${config.HOST === '127.0.0.1' ? 'localhost' : config.HOST}:${port}/graphql` +

@@ -10,8 +10,6 @@ import type { GraphQLContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
 import { authenticate } from './services/auth.service.ts';
-import { checkReadiness } from './services/readiness.service.ts';
-import { UsersService } from './services/users.service.ts';
 
 type Enveloped = {
   execute: (args: ExecutionArgs) => ReturnType<typeof import('graphql').execute>;
@@ -62,7 +60,6 @@ export interface App {
 
 export function createApp(services: Services): App {
   const { config, log } = services;
-  const users = new UsersService(services.orm);
   const authOptions = {
     secret: config.AUTH_SECRET,
     allowAnonymous: config.AUTH_ALLOW_ANONYMOUS,
@@ -78,8 +75,8 @@ export function createApp(services: Services): App {
         extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
       });
     }
-    await users.ensure(userId);
-    return { userId, services, users, loaders: createLoaders(services, userId) };
+    await services.users.ensure(userId);
+    return { userId, services, loaders: createLoaders(services, userId) };
   }
 
   const yoga = createYoga<
@@ -123,7 +120,7 @@ export function createApp(services: Services): App {
       return;
     }
     if (req.url === '/readyz') {
-      const status = await checkReadiness(services);
+      const status = await services.readiness();
       res
         .writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' })
         .end(JSON.stringify(status));

@@ -1,11 +1,12 @@
 import type { Services } from './container.ts';
-import { jobs } from './jobs/registry.ts';
 import { startWorkerPool, type WorkerPool } from './services/adapters/bullmq/job-queue.bullmq.ts';
+import { type AnyJobDefinition, JOBS } from './services/ports/job-queue.ts';
 
 /** Starts the BullMQ workers for every registered job, sharing the process's services. */
-export function startWorkers(services: Services): Promise<WorkerPool> {
+export function startWorkers(services: Services, jobs: readonly AnyJobDefinition[]): Promise<WorkerPool> {
   const { config } = services;
   return startWorkerPool(jobs, {
+    declared: JOBS,
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
     attempts: config.JOB_ATTEMPTS,

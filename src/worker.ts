@@ -14,11 +14,12 @@ try {
 }
 const { logger } = await import('./logger.ts');
 const { createServices } = await import('./container.ts');
+const { jobs } = await import('./jobs/registry.ts');
 const { startWorkers } = await import('./worker-runtime.ts');
 
 for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);
-const services = await createServices(config, logger);
-const workers = await startWorkers(services);
+const services = await createServices(config, logger, jobs);
+const workers = await startWorkers(services, jobs);
 logger.info('workers running');
 
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {

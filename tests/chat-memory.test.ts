@@ -46,15 +46,15 @@ describe('chats become memories', () => {
     model = undefined;
   });
 
-  it('ingests an ended chat as a CHAT document that search finds', async () => {
-    model = await startOpenAIStandin({ tokens: ['The keeper', ' was called', ' Ansel Morvan.'] });
+  it("ingests an ended chat's own words as a CHAT document that search finds, never the twin's", async () => {
+    model = await startOpenAIStandin({ tokens: ['You', ' live in', ' Quimperlé', ' and keep bees.'] });
     app = await startTestApp({
       withWorkers: true,
       env: { CHAT_BASE_URL: model.url, CHAT_IDLE_MS: '600000' },
     });
     const client = app.client();
     const sessionId = await startChat(client, 'Ouessant');
-    await exchange(client, sessionId, 'Who kept the Créac’h lighthouse on Ouessant island?');
+    await exchange(client, sessionId, 'I kept the Créac’h lighthouse on Ouessant island for nine winters.');
     const ended = await client.request(EndChatDocument, { sessionId });
     expect(ended.data!.endChat).toMatchObject({ __typename: 'ChatSession', id: sessionId });
 
@@ -66,23 +66,24 @@ describe('chats become memories', () => {
     expect(processed).toEqual([`chats/${sessionId}/processed/chat_0.txt`]);
     const training = await app.services.blobs.get(client.userId, processed[0]!);
     expect(training.toString()).toBe(
-      'user: Who kept the Créac’h lighthouse on Ouessant island?\nassistant: The keeper was called Ansel Morvan.\n',
+      'user: I kept the Créac’h lighthouse on Ouessant island for nine winters.\n' +
+        'assistant: You live in Quimperlé and keep bees.\n',
     );
-    const res = await client.request(SearchDocument, {
-      query: 'lighthouse keeper Ansel Morvan Ouessant',
-      limit: 5,
-    });
+    const res = await client.request(SearchDocument, { query: 'lighthouse Ouessant winters', limit: 5 });
     const search = res.data!.search;
     if (search.__typename !== 'SearchResults') throw new Error(search.__typename);
     expect(search.data[0]!.document.id).toBe(doc.id);
-    expect(search.data[0]!.text).toContain('Ansel Morvan');
+    expect(search.data[0]!.text).toContain('nine winters');
+    // the twin's reply is not a memory of the person: no chunk of the memory holds its words
+    const memory = await client.request(SearchDocument, { query: 'Quimperlé bees', limit: 20 });
+    if (memory.data!.search.__typename !== 'SearchResults') throw new Error('search failed');
+    const memoryText = memory.data!.search.data.map((h) => h.text).join('\n');
+    expect(memoryText).not.toContain('Quimperlé');
+    expect(memoryText).not.toContain('keep bees');
 
     // someone else's search never sees it
     const other = app.client();
-    const theirs = await other.request(SearchDocument, {
-      query: 'lighthouse keeper Ansel Morvan Ouessant',
-      limit: 5,
-    });
+    const theirs = await other.request(SearchDocument, { query: 'lighthouse Ouessant winters', limit: 5 });
     expect(theirs.data!.search).toMatchObject({ __typename: 'SearchResults', data: [] });
   });
 

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatReplyJob } from '../src/jobs/chat-reply.job.ts';
 import type { JobContext } from '../src/jobs/job.ts';
-import { newMessageId } from '../src/services/chat/chat.service.ts';
-import { twinReplies } from '../src/services/chat/twin-reply.service.ts';
+import { newMessageId } from '../src/services/chat/chat-records.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
@@ -32,7 +31,7 @@ describe('chat-reply job', () => {
   async function request() {
     const userId = app.newUserId();
     await app.services.orm.em.getConnection().execute('INSERT INTO users (id) VALUES (?)', [userId]);
-    const session = await twinReplies(app.services).chat.startChat(userId, 'job test');
+    const session = await app.services.chats.startChat(userId, 'job test');
     const messageId = newMessageId(session.id);
     return {
       userId,
@@ -55,7 +54,7 @@ describe('chat-reply job', () => {
     expect(model.requests.length - before).toBe(1);
     const events = await app.services.events.history('reply', payload.messageId);
     expect(events.map((e) => e.type)).toEqual(['citations', 'token', 'token', 'token', 'done']);
-    const chat = await twinReplies(app.services).chat.readChat(payload.userId, payload.sessionId);
+    const chat = await app.services.transcripts.read(payload.userId, payload.sessionId);
     expect(chat!.messages.map((m) => [m.role, m.content])).toEqual([
       ['user', 'Count to three'],
       ['assistant', 'one two three'],
@@ -73,7 +72,7 @@ describe('chat-reply job', () => {
     const after = await events.history('reply', payload.messageId);
     expect(after.map((e) => e.type)).toEqual(['citations', 'token', 'failed']);
     expect(after.at(-1)).toMatchObject({ error: 'the reply was interrupted' });
-    const chat = await twinReplies(app.services).chat.readChat(payload.userId, payload.sessionId);
+    const chat = await app.services.transcripts.read(payload.userId, payload.sessionId);
     expect(chat!.messages[1]).toMatchObject({ role: 'assistant', content: 'partial', status: 'failed' });
   });
 

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../src/container.ts';
+import { jobs } from '../src/jobs/registry.ts';
 import {
   CancelReplyDocument,
   ChatSessionDocument,
@@ -9,7 +10,8 @@ import {
   SendMessageDocument,
   TwinReplyDocument,
 } from '../src/sdk/generated/graphql.ts';
-import { type ChatRecord, ChatService, idleJobId, newMessageId } from '../src/services/chat/chat.service.ts';
+import { idleJobId } from '../src/services/chat/chat.service.ts';
+import { type ChatRecord, newMessageId } from '../src/services/chat/chat-records.ts';
 import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
 import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
@@ -234,11 +236,12 @@ describe('chat with the twin', () => {
     const other = await createServices(
       testConfig({ QUEUE_PREFIX: app.config.QUEUE_PREFIX, EVENT_PREFIX: app.config.EVENT_PREFIX }),
       pino({ level: 'silent' }),
+      jobs,
     );
     try {
       const client = app.client();
       const sessionId = await startChat(client);
-      const writers = [new ChatService(app.services), new ChatService(other)];
+      const writers = [app.services.chats, other.chats];
       for (let i = 0; i < 4; i++) {
         const user = { id: newMessageId(sessionId), role: 'user' as const, content: `q${i}`, createTime: '' };
         await writers[i % 2]!.recordExchange(client.userId, sessionId, {

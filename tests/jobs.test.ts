@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createServices, type Services } from '../src/container.ts';
 import { defineJob, PermanentJobError, validateRegistry } from '../src/jobs/job.ts';
+import { jobs } from '../src/jobs/registry.ts';
 import {
   BullJobQueue,
   startWorkerPool,
@@ -47,7 +48,7 @@ let queue: BullJobQueue<typeof definitions>;
 let pool: WorkerPool;
 
 beforeAll(async () => {
-  services = await createServices(config, pino({ level: 'silent' }));
+  services = await createServices(config, pino({ level: 'silent' }), jobs);
   queue = new BullJobQueue(definitions, {
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,

@@ -1,6 +1,5 @@
-import { z } from 'zod';
-import { DocumentsService } from '../services/documents/documents.service.ts';
-import { ingestDocument, PermanentIngestError } from '../services/documents/ingest/pipeline.ts';
+import { PermanentIngestError } from '../services/documents/ingest/pipeline.ts';
+import { JOBS } from '../services/ports/job-queue.ts';
 import { defineJob, JobCancelledError, PermanentJobError } from './job.ts';
 
 // L0 ingest of one uploaded document (DESIGN §6). Three attempts with exponential backoff;
@@ -8,11 +7,11 @@ import { defineJob, JobCancelledError, PermanentJobError } from './job.ts';
 export const ingestDocumentJob = defineJob({
   name: 'ingest-document',
   queue: 'ingest',
-  payload: z.object({ userId: z.string().min(1), documentId: z.string().uuid() }),
+  payload: JOBS['ingest-document'].payload,
   attempts: 3,
   async handle(payload, ctx) {
     try {
-      return await ingestDocument(ctx.services, {
+      return await ctx.services.ingest({
         ...payload,
         jobId: ctx.jobId,
         attempt: ctx.attempt,
@@ -25,7 +24,7 @@ export const ingestDocumentJob = defineJob({
   },
   async onFinalFailure(payload, error, ctx) {
     const message = error instanceof JobCancelledError ? 'ingest cancelled' : error.message;
-    await new DocumentsService(ctx.services).markFailed(
+    await ctx.services.documents.markFailed(
       payload.userId,
       payload.documentId,
       ctx.jobId,

@@ -1,10 +1,5 @@
-import {
-  type ChatMessageRecord,
-  type ChatSessionView,
-  type Citation,
-  encodeCursor,
-} from '../services/chat/chat.service.ts';
-import { twinReplies } from '../services/chat/twin-reply.service.ts';
+import { encodeCursor } from '../services/chat/chat.service.ts';
+import type { ChatMessageRecord, ChatSessionView, Citation } from '../services/chat/chat-records.ts';
 import { InvalidInputError, NotFoundError } from '../services/errors.ts';
 import { builder } from './builder.ts';
 
@@ -33,7 +28,7 @@ export const ReplySourceRef = builder.objectRef<Citation>('ReplySource').impleme
       nullable: true,
       description:
         'The passage, read from object storage when asked for (null once its document is deleted).',
-      resolve: (s, _args, ctx) => twinReplies(ctx.services).chunks.load(ctx.userId, s.s3Path),
+      resolve: (s, _args, ctx) => ctx.services.chunks.load(ctx.userId, s.s3Path),
     }),
   }),
 });
@@ -79,7 +74,7 @@ export const ChatSessionRef = builder.objectRef<ChatSessionView>('ChatSession').
       type: [ChatMessageRef],
       description: 'Every finished exchange, in order; a reply still streaming is not here yet.',
       resolve: async (s, _args, ctx) =>
-        (await twinReplies(ctx.services).chat.readChat(ctx.userId, s.id))?.messages ?? [],
+        (await ctx.services.chats.transcript(ctx.userId, s.id))?.messages ?? [],
     }),
   }),
 });
@@ -114,7 +109,7 @@ builder.queryField('chatSessions', (t) =>
     resolve: async (_root, args, ctx) => {
       if (args.last != null || args.before) throw new InvalidInputError('chatSessions pages forward only');
       const limit = Math.min(Math.max(args.first ?? 20, 1), 100);
-      const rows = await twinReplies(ctx.services).chat.listSessions(ctx.userId, {
+      const rows = await ctx.services.chats.listSessions(ctx.userId, {
         after: args.after ?? undefined,
         limit: limit + 1,
       });
@@ -138,7 +133,7 @@ builder.queryField('chatSession', (t) =>
     type: ChatSessionRef,
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => twinReplies(ctx.services).chat.getSession(ctx.userId, String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.chats.getSession(ctx.userId, String(args.id)),
   }),
 );
 
@@ -147,7 +142,7 @@ builder.mutationField('startChat', (t) =>
     type: ChatSessionRef,
     description: 'Opens a chat session; without a title, the first message names it.',
     args: { title: t.arg.string() },
-    resolve: (_root, args, ctx) => twinReplies(ctx.services).chat.startChat(ctx.userId, args.title),
+    resolve: (_root, args, ctx) => ctx.services.chats.startChat(ctx.userId, args.title),
   }),
 );
 
@@ -158,7 +153,7 @@ builder.mutationField('sendMessage', (t) =>
     errors: { types: [NotFoundError, InvalidInputError], directResult: true },
     args: { sessionId: t.arg.id({ required: true }), content: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) =>
-      twinReplies(ctx.services).chat.sendMessage(ctx.userId, String(args.sessionId), args.content),
+      ctx.services.chats.sendMessage(ctx.userId, String(args.sessionId), args.content),
   }),
 );
 
@@ -170,7 +165,7 @@ builder.mutationField('cancelReply', (t) =>
     args: { messageId: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const messageId = String(args.messageId);
-      const cancelled = await twinReplies(ctx.services).cancel(ctx.userId, messageId);
+      const cancelled = await ctx.services.replies.cancel(ctx.userId, messageId);
       return { messageId, cancelled };
     },
   }),
@@ -182,6 +177,6 @@ builder.mutationField('endChat', (t) =>
     description: 'Ends a session now: its transcript is ingested as a memory of kind CHAT.',
     errors: { types: [NotFoundError], directResult: true },
     args: { sessionId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => twinReplies(ctx.services).chat.endChat(ctx.userId, String(args.sessionId)),
+    resolve: (_root, args, ctx) => ctx.services.chats.endChat(ctx.userId, String(args.sessionId)),
   }),
 );

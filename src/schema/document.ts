@@ -1,6 +1,6 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { DOCUMENT_KINDS, DOCUMENT_STATUSES, type IDocument } from '../services/adapters/postgres/entities.ts';
+import { DOCUMENT_KINDS, DOCUMENT_STATUSES, type DocumentRecord } from '../services/documents/document.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
@@ -8,8 +8,9 @@ import {
   UnsupportedFileTypeError,
   type UploadRejection,
 } from '../services/documents/documents.errors.ts';
-import { chunkKey, DocumentsService } from '../services/documents/documents.service.ts';
+import type { DocumentsService } from '../services/documents/documents.service.ts';
 import { InvalidInputError, NotFoundError } from '../services/errors.ts';
+import { documentKeys } from '../services/tenant-keys.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';
 
@@ -45,15 +46,15 @@ const ChunkRefType = builder.objectRef<ChunkRef>('DocumentChunk').implement({
   description: "One chunk of a document's text, read from object storage.",
   fields: (t) => ({
     index: t.exposeInt('index'),
-    s3Path: t.string({ resolve: (c) => chunkKey(c.documentId, c.index) }),
+    s3Path: t.string({ resolve: (c) => documentKeys.chunk(c.documentId, c.index) }),
     text: t.string({
       resolve: async (c, _args, ctx) =>
-        (await ctx.loaders.objectText.load(chunkKey(c.documentId, c.index))) ?? '',
+        (await ctx.loaders.objectText.load(documentKeys.chunk(c.documentId, c.index))) ?? '',
     }),
   }),
 });
 
-export const DocumentRef = builder.objectRef<IDocument>('Document').implement({
+export const DocumentRef = builder.objectRef<DocumentRecord>('Document').implement({
   description: 'An uploaded document and the state of its ingest into memory.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -119,7 +120,7 @@ builder.objectType(DuplicateDocumentError, {
   }),
 });
 
-const isDocument = (value: unknown): value is IDocument =>
+const isDocument = (value: unknown): value is DocumentRecord =>
   typeof value === 'object' && value !== null && !(value instanceof Error) && 'contentHash' in value;
 
 const REJECTION_TYPES = new Map<abstract new (...args: never[]) => Error, string>([
@@ -131,7 +132,7 @@ const REJECTION_TYPES = new Map<abstract new (...args: never[]) => Error, string
 
 // graphql-js treats an Error returned by a resolver as a thrown one, so expected rejections
 // travel as plain objects tagged with their GraphQL type.
-function asResult(value: IDocument | UploadRejection): unknown {
+function asResult(value: DocumentRecord | UploadRejection): unknown {
   if (!(value instanceof Error)) return value;
   for (const [cls, name] of REJECTION_TYPES) {
     if (value instanceof cls) return { ...value, message: value.message, __typename: name };
@@ -145,12 +146,12 @@ const UploadResult = builder.unionType('UploadDocumentResult', {
 });
 
 const uploadOne = async (
-  ctx: { userId: string; services: ConstructorParameters<typeof DocumentsService>[0] },
+  ctx: { userId: string; services: { documents: DocumentsService } },
   file: File,
   kind?: 'document' | 'chat' | null,
 ) =>
   asResult(
-    await new DocumentsService(ctx.services).upload(ctx.userId, {
+    await ctx.services.documents.upload(ctx.userId, {
       filename: file.name || 'upload',
       body: file.stream(),
       size: file.size,
@@ -164,7 +165,7 @@ builder.mutationField('uploadDocument', (t) =>
     description: 'Stores a file and queues its ingest; watch it with `ingestProgress(documentId)`.',
     args: { file: t.arg({ type: 'File', required: true }), kind: t.arg({ type: DocumentKindEnum }) },
     resolve: (_root, args, ctx) =>
-      uploadOne(ctx, args.file, args.kind) as Promise<IDocument | UploadRejection> as never,
+      uploadOne(ctx, args.file, args.kind) as Promise<DocumentRecord | UploadRejection> as never,
   }),
 );
 
@@ -188,12 +189,12 @@ builder.queryField('documents', (t) =>
     description: "The caller's documents, newest first.",
     args: { status: t.arg({ type: DocumentStatusEnum }), kind: t.arg({ type: DocumentKindEnum }) },
     resolve: (_root, args, ctx) =>
-      resolveCursorConnection<Promise<IDocument[]>>(
+      resolveCursorConnection<Promise<DocumentRecord[]>>(
         {
           args,
           defaultSize: 20,
           maxSize: 100,
-          toCursor: (d: IDocument) =>
+          toCursor: (d: DocumentRecord) =>
             Buffer.from(`${d.uploadedAt.toISOString()}|${d.id}`).toString('base64url'),
         },
         ({ after, limit, inverted, before }) => {
@@ -205,7 +206,7 @@ builder.queryField('documents', (t) =>
             if (!id || Number.isNaN(uploadedAt.getTime())) throw new InvalidInputError('invalid cursor');
             cursor = { uploadedAt, id };
           }
-          return new DocumentsService(ctx.services).list(
+          return ctx.services.documents.list(
             ctx.userId,
             { status: args.status ?? undefined, kind: args.kind ?? undefined },
             limit,
@@ -239,7 +240,7 @@ builder.mutationField('deleteDocument', (t) =>
     description: 'Removes the document, its raw file, every chunk object and every vector.',
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => new DocumentsService(ctx.services).delete(ctx.userId, String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.documents.delete(ctx.userId, String(args.id)),
   }),
 );
 
@@ -249,7 +250,7 @@ builder.mutationField('reprocessDocument', (t) =>
     description: 'Re-chunks and re-embeds the document, replacing its chunks and vectors.',
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => new DocumentsService(ctx.services).reprocess(ctx.userId, String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.documents.reprocess(ctx.userId, String(args.id)),
   }),
 );
 
@@ -259,6 +260,6 @@ builder.mutationField('cancelIngest', (t) =>
     description: 'Stops a queued or running ingest; the document ends FAILED with "ingest cancelled".',
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => new DocumentsService(ctx.services).cancel(ctx.userId, String(args.id)),
+    resolve: (_root, args, ctx) => ctx.services.documents.cancel(ctx.userId, String(args.id)),
   }),
 );

@@ -1,12 +1,11 @@
 import { type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
-import type { IDocument } from '../services/adapters/postgres/entities.ts';
-import { DocumentsService } from '../services/documents/documents.service.ts';
+import type { DocumentRecord } from '../services/documents/document.ts';
 import { InvalidInputError } from '../services/errors.ts';
 import type { VectorHit } from '../services/ports/vector-index.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';
 
-type Hit = VectorHit & { document: IDocument };
+type Hit = VectorHit & { document: DocumentRecord };
 
 /** Whether the operation asks for a field of this name anywhere below the current one. */
 function selectsField(info: GraphQLResolveInfo, name: string): boolean {
@@ -71,7 +70,7 @@ builder.queryField('search', (t) =>
     },
     args: { query: t.arg.string({ required: true }), limit: t.arg.int({ required: false }) },
     resolve: async (_root, args, ctx, info) => {
-      const hits = await new DocumentsService(ctx.services).search(ctx.userId, args.query, args.limit ?? 10);
+      const hits = await ctx.services.documents.search(ctx.userId, args.query, args.limit ?? 10);
       // start the S3 reads of the hits' text now, beside the documents' rows, instead of after them
       // (the `text` field then finds them in the request's DataLoader)
       if (selectsField(info, 'text')) {

@@ -1,5 +1,4 @@
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
-import { twinReplies } from '../services/chat/twin-reply.service.ts';
 import { NotFoundError } from '../services/errors.ts';
 import type { ReplyEvent, Sequenced } from '../services/ports/events.ts';
 import { builder } from './builder.ts';
@@ -64,7 +63,7 @@ builder.subscriptionField('twinReply', (t) =>
       '`afterSeq` the whole reply is sent, however late the subscription; with it, only what follows.',
     args: { messageId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
     subscribe: (_root, args, ctx) =>
-      twinReplies(ctx.services).events(ctx.userId, String(args.messageId), args.afterSeq ?? undefined),
+      ctx.services.replies.events(ctx.userId, String(args.messageId), args.afterSeq ?? undefined),
     // graphql-js refuses an Error instance as a value: the errors plugin's proxy carries it as NotFound
     resolve: (event) => wrapErrorIfMatches(event, [NotFoundError]) as never,
   }),

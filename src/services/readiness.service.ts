@@ -1,4 +1,14 @@
-import type { Services } from '../container.ts';
+import type { BlobStore } from './ports/blob-store.ts';
+import type { JobQueue } from './ports/job-queue.ts';
+import type { Database } from './ports/repositories.ts';
+import type { VectorIndex } from './ports/vector-index.ts';
+
+export interface ReadinessDeps {
+  db: Pick<Database, 'ping'>;
+  queue: Pick<JobQueue, 'ping'>;
+  vectors: Pick<VectorIndex, 'ping' | 'backend'>;
+  blobs: Pick<BlobStore, 'ping'>;
+}
 
 export interface DependencyStatus {
   ok: boolean;
@@ -33,12 +43,12 @@ async function probe(
 }
 
 /** Per-dependency status for /readyz: each probe is time-boxed, so a dead dependency answers red quickly. */
-export async function checkReadiness(services: Services, timeoutMs = 1500) {
+export async function checkReadiness(deps: ReadinessDeps, timeoutMs = 1500) {
   const [postgres, redis, vectors, objects] = await Promise.all([
-    probe('postgres', timeoutMs, () => services.orm.em.getConnection().execute('SELECT 1')),
-    probe('redis', timeoutMs, () => services.queue.ping()),
-    probe(services.vectors.backend, timeoutMs, () => services.vectors.ping()),
-    probe('s3', timeoutMs, () => services.blobs.ping()),
+    probe('postgres', timeoutMs, () => deps.db.ping()),
+    probe('redis', timeoutMs, () => deps.queue.ping()),
+    probe(deps.vectors.backend, timeoutMs, () => deps.vectors.ping()),
+    probe('s3', timeoutMs, () => deps.blobs.ping()),
   ]);
   const checks = { postgres, redis, vectors, objects };
   return { ok: Object.values(checks).every((c) => c.ok), checks };

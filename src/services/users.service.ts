@@ -1,21 +1,21 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { LRUCache } from 'lru-cache';
+import { InvalidInputError } from './errors.ts';
+import type { UsersRepository } from './ports/repositories.ts';
+import { isStorageSafeId } from './tenant-keys.ts';
 
 // Users are created on first authenticated use; the cache keeps that to one INSERT per user.
 export class UsersService {
   private readonly known = new LRUCache<string, true>({ max: 10_000 });
+  private readonly users: UsersRepository;
 
-  private readonly orm: MikroORM;
-
-  constructor(orm: MikroORM) {
-    this.orm = orm;
+  constructor(users: UsersRepository) {
+    this.users = users;
   }
 
   async ensure(userId: string): Promise<void> {
     if (this.known.has(userId)) return;
-    await this.orm.em
-      .getConnection()
-      .execute('INSERT INTO users (id) VALUES (?) ON CONFLICT (id) DO NOTHING', [userId]);
+    if (!isStorageSafeId(userId)) throw new InvalidInputError(`invalid user id ${JSON.stringify(userId)}`);
+    await this.users.ensure(userId);
     this.known.set(userId, true);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { type Config, parseConfig } from '../../src/config.ts';
 import { createServices, type Services } from '../../src/container.ts';
+import { jobs } from '../../src/jobs/registry.ts';
 import { createApp } from '../../src/server.ts';
 import type { WorkerPool } from '../../src/services/adapters/bullmq/job-queue.bullmq.ts';
 import { issueToken } from '../../src/services/auth.service.ts';
@@ -47,11 +48,11 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export async function startTestApp(options: StartOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const log = pino({ level: config.LOG_LEVEL });
-  const services = await createServices(config, log);
+  const services = await createServices(config, log, jobs);
   const app = createApp(services);
   const port = await app.listen(0, '127.0.0.1');
   let workers: WorkerPool | undefined;
-  if (options.withWorkers) workers = await startWorkers(services);
+  if (options.withWorkers) workers = await startWorkers(services, jobs);
   const url = `http://127.0.0.1:${port}/graphql`;
   const wsUrl = `ws://127.0.0.1:${port}/graphql`;
   const tokenFor = (userId: string) => issueToken(TEST_AUTH_SECRET, userId);

@@ -2,15 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { extractiveAnswer } from '../adapters/local/chat-model.extractive.ts';
 import { tenantRelative } from '../documents/retrieval.service.ts';
-import {
-  formatForTraining,
-  newMessageId,
-  sessionOfMessage,
-  summarize,
-  titleFrom,
-  trainingFiles,
-} from './chat.service.ts';
+import { newMessageId, sessionOfMessage, summarize, titleFrom } from './chat-records.ts';
 import { bioText } from './prompt.ts';
+import { formatForTraining, trainingFiles } from './training-files.ts';
 
 describe('chat message ids', () => {
   it('name their session, and nothing else parses as one', () => {

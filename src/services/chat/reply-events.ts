@@ -1,8 +1,8 @@
-import type { Services } from '../../container.ts';
 import type { RetrievedChunk } from '../documents/retrieval.service.ts';
 import { ChatModelRejectedError, ChatModelUnavailableError } from '../ports/chat-model.ts';
+import type { EventBus } from '../ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../ports/events.ts';
-import type { ChatMessageRecord, Citation } from './chat.service.ts';
+import type { ChatMessageRecord, Citation } from './chat-records.ts';
 
 // The events of one reply (`reply:{messageId}`) and the transcript records made from them.
 
@@ -14,16 +14,16 @@ const PUBLISH_WINDOW = 256;
 // pipelines commands in order, so seq order is token order; the window bounds memory.
 export class ReplyPublisher {
   private pending: Promise<number>[] = [];
-  private readonly services: Services;
+  private readonly events: EventBus;
   private readonly messageId: string;
 
-  constructor(services: Services, messageId: string) {
-    this.services = services;
+  constructor(events: EventBus, messageId: string) {
+    this.events = events;
     this.messageId = messageId;
   }
 
   async emit(event: ReplyEvent): Promise<void> {
-    this.pending.push(this.services.events.publish('reply', this.messageId, event));
+    this.pending.push(this.events.publish('reply', this.messageId, event));
     if (this.pending.length >= PUBLISH_WINDOW) await this.drain();
   }
 

@@ -1,12 +1,16 @@
 import { LRUCache } from 'lru-cache';
-import type { Services } from '../../container.ts';
 import type { Logger } from '../../logger.ts';
-import { ChunkTextLoader, RetrievalService } from '../documents/retrieval.service.ts';
+import type { RetrievalService } from '../documents/retrieval.service.ts';
 import { NotFoundError } from '../errors.ts';
-import { BlobNotFoundError } from '../ports/blob-store.ts';
-import { ChatModelRejectedError } from '../ports/chat-model.ts';
+import { BlobNotFoundError, type BlobStore } from '../ports/blob-store.ts';
+import { type ChatModel, ChatModelRejectedError } from '../ports/chat-model.ts';
+import type { EventBus } from '../ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../ports/events.ts';
-import { type ChatMessageRecord, ChatService, type Citation } from './chat.service.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { TrainingRunsRepository } from '../ports/repositories.ts';
+import { memoryKeys } from '../tenant-keys.ts';
+import type { ChatService } from './chat.service.ts';
+import type { ChatMessageRecord, Citation } from './chat-records.ts';
 import { bioText, buildPrompt } from './prompt.ts';
 import {
   assistantRecord,
@@ -15,6 +19,7 @@ import {
   replayStored,
   toCitation,
 } from './reply-events.ts';
+import type { TranscriptStore } from './transcripts.ts';
 
 // The twin's replies (DESIGN §6 Chat): retrieve → prompt → stream tokens from the chat model →
 // publish each one on `reply:{messageId}` → record the exchange. Runs in the `chat` worker.
@@ -37,36 +42,44 @@ export class ReplyReportedError extends Error {}
 /** The reply reached its subscribers but not storage: the retry records it from its events. */
 class ReplyStorageError extends Error {}
 
+export interface TwinReplyDeps {
+  chat: ChatService;
+  transcripts: TranscriptStore;
+  retrieval: RetrievalService;
+  chatModel: ChatModel;
+  events: EventBus;
+  queue: JobQueue;
+  blobs: BlobStore;
+  trainingRuns: TrainingRunsRepository;
+}
+
+export interface TwinReplyOptions {
+  contextTokens: number;
+  historyTokens: number;
+  maxTokens: number;
+  temperature: number;
+  /** The model asked for on the Modal backend before the user has a trained one. */
+  baseModel: string;
+}
+
 export class TwinReplyService {
-  readonly chat: ChatService;
-  readonly retrieval: RetrievalService;
-  /** Chunk text by pointer, batched and cached: the worker's prompts and the API's citations. */
-  readonly chunks: ChunkTextLoader;
-  private readonly services: Services;
+  private readonly deps: TwinReplyDeps;
+  private readonly options: TwinReplyOptions;
   private readonly bios = new LRUCache<string, { bio: string | null }>({ max: 10_000, ttl: 60_000 });
   private readonly models = new LRUCache<string, string>({ max: 10_000, ttl: 30_000 });
 
-  constructor(services: Services) {
-    this.services = services;
-    this.chat = new ChatService(services);
-    this.chunks = new ChunkTextLoader(services.blobs);
-    this.retrieval = new RetrievalService(
-      {
-        embedder: services.embedder,
-        vectors: services.vectors,
-        chunks: this.chunks,
-        log: services.log,
-      },
-      { topK: services.config.CHAT_TOP_K, minScore: services.config.CHAT_MIN_SCORE },
-    );
+  constructor(deps: TwinReplyDeps, options: TwinReplyOptions) {
+    this.deps = deps;
+    this.options = options;
   }
 
   async generate(
     request: ReplyRequest,
     ctx: ReplyContext,
   ): Promise<{ finishReason: string; tokens: number }> {
-    const { config, chatModel } = this.services;
-    const publisher = new ReplyPublisher(this.services, request.messageId);
+    const { chatModel } = this.deps;
+    const { options } = this;
+    const publisher = new ReplyPublisher(this.deps.events, request.messageId);
     let citations: Citation[] = [];
     let tokens = 0;
     let text = '';
@@ -92,9 +105,9 @@ export class TwinReplyService {
     const began = performance.now();
     try {
       const [prior, sources, turns, bio, model] = await Promise.all([
-        this.services.events.history('reply', request.messageId, 0),
-        this.retrieval.retrieve(request.userId, request.userMessage.content, ctx.signal),
-        this.chat.recentTurns(request.userId, request.sessionId),
+        this.deps.events.history('reply', request.messageId, 0),
+        this.deps.retrieval.retrieve(request.userId, request.userMessage.content, ctx.signal),
+        this.deps.transcripts.recentTurns(request.userId, request.sessionId),
         this.bio(request.userId),
         this.modelFor(request.userId),
       ]);
@@ -104,8 +117,8 @@ export class TwinReplyService {
         question: request.userMessage.content,
         sources,
         history: turns.filter((m) => m.status !== 'failed'),
-        contextTokens: config.CHAT_CONTEXT_TOKENS,
-        historyTokens: config.CHAT_HISTORY_TOKENS,
+        contextTokens: options.contextTokens,
+        historyTokens: options.historyTokens,
       });
       citations = prompt.sources.map(toCitation);
       timings.retrievalMs = performance.now() - began;
@@ -121,8 +134,8 @@ export class TwinReplyService {
         messages: prompt.messages,
         question: request.userMessage.content,
         passages: prompt.sources.map((s) => ({ n: s.n, text: s.text, score: s.score })),
-        maxTokens: config.CHAT_MAX_TOKENS,
-        temperature: config.CHAT_TEMPERATURE,
+        maxTokens: options.maxTokens,
+        temperature: options.temperature,
         signal: ctx.signal,
       })) {
         if (chunk.type === 'done') {
@@ -170,7 +183,7 @@ export class TwinReplyService {
     const interrupted = !end;
     end ??= { type: 'failed', error: 'the reply was interrupted' };
     await this.recordExchange(request, text, citations, end);
-    if (interrupted) await this.services.events.publish('reply', request.messageId, end);
+    if (interrupted) await this.deps.events.publish('reply', request.messageId, end);
     return { finishReason: end.type === 'done' ? end.finishReason : 'failed', tokens };
   }
 
@@ -180,7 +193,7 @@ export class TwinReplyService {
     citations: Citation[],
     end: Extract<ReplyEvent, { type: 'done' | 'failed' }>,
   ) {
-    return this.chat.recordExchange(request.userId, request.sessionId, {
+    return this.deps.chat.recordExchange(request.userId, request.sessionId, {
       user: request.userMessage,
       assistant: assistantRecord(request, text, citations, end),
     });
@@ -189,7 +202,7 @@ export class TwinReplyService {
   /** The job's last attempt failed before any token: tell subscribers and keep the question. */
   async reportFailure(request: ReplyRequest, error: Error): Promise<void> {
     if (error instanceof ReplyReportedError) return;
-    const prior = await this.services.events.history('reply', request.messageId, 0);
+    const prior = await this.deps.events.history('reply', request.messageId, 0);
     if (prior.length > 0) {
       await this.resume(request, prior);
       return;
@@ -198,26 +211,26 @@ export class TwinReplyService {
     try {
       await this.recordExchange(request, '', [], event);
     } finally {
-      await this.services.events.publish('reply', request.messageId, { type: 'citations', sources: [] });
-      await this.services.events.publish('reply', request.messageId, event);
+      await this.deps.events.publish('reply', request.messageId, { type: 'citations', sources: [] });
+      await this.deps.events.publish('reply', request.messageId, event);
     }
   }
 
   /** Stops a reply of the caller's: a queued one is dropped, a running one aborted upstream. */
   async cancel(userId: string, messageId: string): Promise<boolean> {
-    await this.chat.assertOwnsMessage(userId, messageId);
-    const job = await this.services.queue.get('chat', messageId);
+    await this.deps.chat.assertOwnsMessage(userId, messageId);
+    const job = await this.deps.queue.get('chat', messageId);
     if (!job || !['waiting', 'delayed', 'active'].includes(job.state)) return false;
     // a reply that has published its end is only recording itself: nothing left to stop
-    const retained = await this.services.events.history('reply', messageId, 0);
+    const retained = await this.deps.events.history('reply', messageId, 0);
     if (retained.some((e) => e.type === 'done' || e.type === 'failed')) return false;
-    const cancelled = await this.services.queue.cancel('chat', messageId);
+    const cancelled = await this.deps.queue.cancel('chat', messageId);
     // a job removed before it ran publishes nothing itself
     if (cancelled && job.state !== 'active') {
-      await this.services.events.publish('reply', messageId, { type: 'citations', sources: [] });
-      await this.services.events.publish('reply', messageId, {
+      await this.deps.events.publish('reply', messageId, { type: 'citations', sources: [] });
+      await this.deps.events.publish('reply', messageId, {
         type: 'done',
-        model: this.services.chatModel.name,
+        model: this.deps.chatModel.name,
         finishReason: 'cancelled',
         usage: null,
       });
@@ -237,7 +250,7 @@ export class TwinReplyService {
   ): AsyncGenerator<Sequenced<ReplyEvent> | NotFoundError> {
     let sessionId: string;
     try {
-      sessionId = await this.chat.assertOwnsMessage(userId, messageId);
+      sessionId = await this.deps.chat.assertOwnsMessage(userId, messageId);
     } catch (error) {
       if (error instanceof NotFoundError) {
         yield error;
@@ -249,12 +262,12 @@ export class TwinReplyService {
     // both at once: a subscriber usually arrives before the first event, so the job's
     // state is needed more often than not
     const [retained, job] = await Promise.all([
-      this.services.events.history('reply', messageId, 0),
-      this.services.queue.get('chat', messageId),
+      this.deps.events.history('reply', messageId, 0),
+      this.deps.queue.get('chat', messageId),
     ]);
     if (retained.length === 0) {
       if (!job || job.state === 'completed' || job.state === 'failed') {
-        const stored = await this.chat.readChat(userId, sessionId);
+        const stored = await this.deps.transcripts.read(userId, sessionId);
         const message = stored?.messages.find((m) => m.id === messageId && m.role === 'assistant');
         if (!message) {
           yield new NotFoundError('ChatMessage', messageId);
@@ -264,7 +277,7 @@ export class TwinReplyService {
         return;
       }
     }
-    for await (const event of this.services.events.subscribe('reply', messageId, {
+    for await (const event of this.deps.events.subscribe('reply', messageId, {
       afterSeq: after,
       signal,
     })) {
@@ -278,16 +291,12 @@ export class TwinReplyService {
    * completed; until then it is asked for the base model by name. Other backends use their own.
    */
   private async modelFor(userId: string): Promise<string | undefined> {
-    if (this.services.chatModel.kind !== 'modal') return undefined;
+    if (this.deps.chatModel.kind !== 'modal') return undefined;
     const cached = this.models.get(userId);
     if (cached) return cached;
-    const rows = await this.services.orm.em
-      .getConnection()
-      .execute<{ id: string }[]>(
-        "SELECT id FROM training_jobs WHERE user_id = ? AND status = 'completed' LIMIT 1",
-        [userId],
-      );
-    const model = rows.length > 0 ? `twin:${userId}` : this.services.config.CHAT_BASE_MODEL;
+    const model = (await this.deps.trainingRuns.hasCompletedRun(userId))
+      ? `twin:${userId}`
+      : this.options.baseModel;
     this.models.set(userId, model);
     return model;
   }
@@ -297,25 +306,11 @@ export class TwinReplyService {
     if (cached) return cached.bio;
     let bio: string | null = null;
     try {
-      bio = bioText(
-        JSON.parse((await this.services.blobs.get(userId, 'metadata/bio.json')).toString('utf8')),
-      );
+      bio = bioText(JSON.parse((await this.deps.blobs.get(userId, memoryKeys.bio())).toString('utf8')));
     } catch (error) {
       if (!(error instanceof BlobNotFoundError) && !(error instanceof SyntaxError)) throw error;
     }
     this.bios.set(userId, { bio });
     return bio;
   }
-}
-
-const domains = new WeakMap<Services, TwinReplyService>();
-
-/** One instance per process's services: its caches (ownership, chunk text, bios) are shared. */
-export function twinReplies(services: Services): TwinReplyService {
-  let domain = domains.get(services);
-  if (!domain) {
-    domain = new TwinReplyService(services);
-    domains.set(services, domain);
-  }
-  return domain;
 }

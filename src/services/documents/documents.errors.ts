@@ -1,5 +1,5 @@
-import type { IDocument } from '../adapters/postgres/entities.ts';
 import { DomainError } from '../errors.ts';
+import type { DocumentRecord } from './document.ts';
 
 // Expected upload outcomes other than a new document: typed members of the upload result union.
 
@@ -37,8 +37,8 @@ export class EmptyDocumentError extends DomainError {
 export class DuplicateDocumentError extends DomainError {
   readonly code = 'DUPLICATE_DOCUMENT';
   /** The document already holding these exact bytes. */
-  readonly document: IDocument;
-  constructor(document: IDocument) {
+  readonly document: DocumentRecord;
+  constructor(document: DocumentRecord) {
     super(`the same file was already uploaded as ${document.filename} (${document.id})`);
     this.document = document;
   }

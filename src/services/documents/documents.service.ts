@@ -1,16 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import type { EntityDictionary } from '@mikro-orm/core';
-import type { Services } from '../../container.ts';
-import {
-  type DOCUMENT_KINDS,
-  type DOCUMENT_STATUSES,
-  Document,
-  type IDocument,
-} from '../adapters/postgres/entities.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
-import { BlobTooLargeError } from '../ports/blob-store.ts';
-import type { VectorHit } from '../ports/vector-index.ts';
+import { type BlobStore, BlobTooLargeError } from '../ports/blob-store.ts';
+import type { Embedder } from '../ports/embedder.ts';
+import type { EventBus } from '../ports/event-bus.ts';
+import type { JobQueue } from '../ports/job-queue.ts';
+import type { DocumentCursor, DocumentListFilter, DocumentsRepository } from '../ports/repositories.ts';
+import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
+import { documentKeys } from '../tenant-keys.ts';
+import type { DocumentKind, DocumentRecord } from './document.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
@@ -20,8 +18,7 @@ import {
 } from './documents.errors.ts';
 import { MIME, sniffFormat } from './ingest/sniff.ts';
 
-export type DocumentStatus = (typeof DOCUMENT_STATUSES)[number];
-export type DocumentKind = (typeof DOCUMENT_KINDS)[number];
+export type { DocumentCursor, DocumentListFilter as ListFilter } from '../ports/repositories.ts';
 
 export interface UploadInput {
   filename: string;
@@ -31,14 +28,13 @@ export interface UploadInput {
   kind?: DocumentKind;
 }
 
-export interface ListFilter {
-  status?: DocumentStatus;
-  kind?: DocumentKind;
-}
-
-export interface DocumentCursor {
-  uploadedAt: Date;
-  id: string;
+export interface DocumentsDeps {
+  documents: DocumentsRepository;
+  blobs: BlobStore;
+  vectors: VectorIndex;
+  embedder: Embedder;
+  events: EventBus;
+  queue: JobQueue;
 }
 
 // Enough of the start of a file for file-type to see the entries that name an office format.
@@ -46,19 +42,6 @@ const HEAD_BYTES = 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const isUuid = (id: string) => UUID.test(id);
-export const chunkKey = (documentId: string, index: number) => `chunks/${documentId}/chunk_${index}.txt`;
-export const rawPrefix = (documentId: string) => `raw/${documentId}/`;
-export const chunkPrefix = (documentId: string) => `chunks/${documentId}/`;
-
-/** A storage-safe object name; the original name is kept in the row. */
-export function storageName(filename: string): string {
-  const base = filename.split(/[\\/]/).pop() ?? '';
-  const safe = base
-    .replace(/[^A-Za-z0-9._ -]/g, '_')
-    .replace(/^\.+/, '')
-    .slice(-200);
-  return safe || 'upload';
-}
 
 // Yoga's multipart files use a ReadableStream ponyfill that Readable.fromWeb rejects; a reader
 // works for both it and the native one.
@@ -79,22 +62,20 @@ export const newIngestJobId = (documentId: string) => `ingest-${documentId}-${Da
 
 /** Documents of one tenant: upload, read, search, delete, reprocess, cancel (DESIGN §6, L0). */
 export class DocumentsService {
-  private readonly services: Services;
+  private readonly deps: DocumentsDeps;
+  private readonly uploadMaxBytes: number;
 
-  constructor(services: Services) {
-    this.services = services;
+  constructor(deps: DocumentsDeps, options: { uploadMaxBytes: number }) {
+    this.deps = deps;
+    this.uploadMaxBytes = options.uploadMaxBytes;
   }
 
-  private em() {
-    return this.services.orm.em.fork();
-  }
-
-  async upload(userId: string, input: UploadInput): Promise<IDocument | UploadRejection> {
-    const { blobs, config } = this.services;
-    const limit = config.UPLOAD_MAX_BYTES;
+  async upload(userId: string, input: UploadInput): Promise<DocumentRecord | UploadRejection> {
+    const { blobs } = this.deps;
+    const limit = this.uploadMaxBytes;
     if (input.size !== undefined && input.size > limit) return new FileTooLargeError(input.filename, limit);
     const id = randomUUID();
-    const key = `${rawPrefix(id)}${storageName(input.filename)}`;
+    const key = documentKeys.raw(id, input.filename);
     const hash = createHash('sha256');
     const head: Buffer[] = [];
     let headBytes = 0;
@@ -130,43 +111,29 @@ export class DocumentsService {
     }
     const contentHash = hash.digest('hex');
     const ingestJobId = newIngestJobId(id);
-    const inserted = await this.em()
-      .getConnection()
-      .execute<EntityDictionary<IDocument>[]>(
-        `INSERT INTO documents (id, user_id, filename, content_type, s3_path, content_hash, status, kind, bytes, ingest_job_id)
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
-         ON CONFLICT (user_id, content_hash) DO NOTHING RETURNING *`,
-        [
-          id,
-          userId,
-          input.filename.slice(0, 1000),
-          MIME[format],
-          key,
-          contentHash,
-          input.kind ?? (format === 'chat-json' ? 'chat' : 'document'),
-          bytes,
-          ingestJobId,
-        ],
-      );
-    if (inserted.length === 0) {
+    const inserted = await this.deps.documents.insertIfNew({
+      id,
+      userId,
+      filename: input.filename.slice(0, 1000),
+      contentType: MIME[format],
+      s3Path: key,
+      contentHash,
+      kind: input.kind ?? (format === 'chat-json' ? 'chat' : 'document'),
+      bytes,
+      ingestJobId,
+    });
+    if (!inserted) {
       await discard();
-      const existing = await this.em().findOne(Document, { userId, contentHash });
+      const existing = await this.deps.documents.findByHash(userId, contentHash);
       if (!existing) throw new Error('duplicate upload raced with a delete; retry');
       return new DuplicateDocumentError(existing);
     }
     await this.enqueueIngest(userId, id, ingestJobId);
-    // the row as inserted (defaults included), without reading it back
-    return this.toDocument(inserted[0]!);
-  }
-
-  /** A documents row as the properties resolvers read: read-only data, not a managed entity. */
-  private toDocument(row: EntityDictionary<IDocument>): IDocument {
-    const em = this.services.orm.em;
-    return em.getDriver().mapResult(row, em.getMetadata().get(Document)) as IDocument;
+    return inserted;
   }
 
   private async enqueueIngest(userId: string, documentId: string, jobId: string) {
-    await this.services.events.publish('ingest', userId, {
+    await this.deps.events.publish('ingest', userId, {
       documentId,
       stage: 'QUEUED',
       done: 0,
@@ -174,102 +141,66 @@ export class DocumentsService {
       attempt: 0,
       error: null,
     });
-    await this.services.queue.enqueue('ingest-document', { userId, documentId }, { jobId });
+    await this.deps.queue.enqueue('ingest-document', { userId, documentId }, { jobId });
   }
 
-  async get(userId: string, id: string): Promise<IDocument> {
-    const doc = isUuid(id) ? await this.em().findOne(Document, { userId, id }) : null;
+  async get(userId: string, id: string): Promise<DocumentRecord> {
+    const doc = isUuid(id) ? await this.deps.documents.get(userId, id) : null;
     if (!doc) throw new NotFoundError('Document', id);
     return doc;
   }
 
   /** Documents by id in one query, in key order; foreign or unknown ids map to null. */
-  async getMany(userId: string, ids: readonly string[]): Promise<(IDocument | null)[]> {
-    const valid = ids.filter(isUuid);
-    if (valid.length === 0) return ids.map(() => null);
-    // a request's loader (every search) and each ingest: one plain SELECT, ~0.2 ms of CPU;
-    // `em.find` spends ~1 ms (query building, hydration, identity map), and here CPU is latency
-    const rows = await this.services.orm.em
-      .getConnection()
-      .execute<EntityDictionary<IDocument>[]>('SELECT * FROM documents WHERE user_id = ? AND id IN (?)', [
-        userId,
-        valid,
-      ]);
-    const byId = new Map(rows.map((r) => [r.id as string, this.toDocument(r)]));
-    return ids.map((id) => byId.get(id) ?? null);
+  getMany(userId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
+    return this.deps.documents.getMany(userId, ids);
   }
 
   /** Newest first; keyset pagination on (uploaded_at, id). */
-  async list(
-    userId: string,
-    filter: ListFilter,
-    limit: number,
-    after?: DocumentCursor,
-  ): Promise<IDocument[]> {
-    return this.em().find(
-      Document,
-      {
-        userId,
-        ...(filter.status ? { status: filter.status } : {}),
-        ...(filter.kind ? { kind: filter.kind } : {}),
-        ...(after
-          ? {
-              $or: [
-                { uploadedAt: { $lt: after.uploadedAt } },
-                { uploadedAt: after.uploadedAt, id: { $lt: after.id } },
-              ],
-            }
-          : {}),
-      },
-      { orderBy: { uploadedAt: 'desc', id: 'desc' }, limit },
-    );
+  list(userId: string, filter: DocumentListFilter, limit: number, after?: DocumentCursor) {
+    return this.deps.documents.list(userId, filter, limit, after);
   }
 
   /** Removes the raw object, every chunk object, every vector and the row. */
   async delete(userId: string, id: string): Promise<{ id: string }> {
     const doc = await this.get(userId, id);
     if (doc.ingestJobId && (doc.status === 'queued' || doc.status === 'processing')) {
-      await this.services.queue.cancel('ingest', doc.ingestJobId);
+      await this.deps.queue.cancel('ingest', doc.ingestJobId);
     }
     // the row goes first: an ingest still finishing sees it gone and cleans up after itself
-    await this.em().nativeDelete(Document, { userId, id });
+    await this.deps.documents.delete(userId, id);
     await this.purge(userId, id);
     return { id };
   }
 
   async purge(userId: string, documentId: string): Promise<void> {
-    const { blobs, vectors } = this.services;
+    const { blobs, vectors } = this.deps;
     await Promise.all([
-      blobs.deletePrefix(userId, rawPrefix(documentId)),
-      blobs.deletePrefix(userId, chunkPrefix(documentId)),
+      blobs.deletePrefix(userId, documentKeys.rawPrefix(documentId)),
+      blobs.deletePrefix(userId, documentKeys.chunkPrefix(documentId)),
       vectors.deleteByDocument(userId, documentId),
     ]);
   }
 
   /** Re-chunks and re-embeds; the ingest replaces every chunk object and vector it had. */
-  async reprocess(userId: string, id: string): Promise<IDocument> {
+  async reprocess(userId: string, id: string): Promise<DocumentRecord> {
     const doc = await this.get(userId, id);
     if (doc.ingestJobId && (doc.status === 'queued' || doc.status === 'processing')) {
-      await this.services.queue.cancel('ingest', doc.ingestJobId);
+      await this.deps.queue.cancel('ingest', doc.ingestJobId);
     }
     const jobId = newIngestJobId(id);
-    await this.em().nativeUpdate(
-      Document,
-      { userId, id },
-      { status: 'queued', error: null, processed: false, ingestJobId: jobId },
-    );
+    await this.deps.documents.requeue(userId, id, jobId);
     await this.enqueueIngest(userId, id, jobId);
     return this.get(userId, id);
   }
 
   /** Stops a queued or running ingest; the document ends failed with "ingest cancelled". */
-  async cancel(userId: string, id: string): Promise<IDocument> {
+  async cancel(userId: string, id: string): Promise<DocumentRecord> {
     const doc = await this.get(userId, id);
     if (doc.status !== 'queued' && doc.status !== 'processing') return doc;
     const removedWaiting = doc.ingestJobId
-      ? (await this.services.queue.get('ingest', doc.ingestJobId))?.state !== 'active'
+      ? (await this.deps.queue.get('ingest', doc.ingestJobId))?.state !== 'active'
       : true;
-    if (doc.ingestJobId) await this.services.queue.cancel('ingest', doc.ingestJobId);
+    if (doc.ingestJobId) await this.deps.queue.cancel('ingest', doc.ingestJobId);
     if (removedWaiting) {
       // no worker holds it, so no onFinalFailure will run: record the outcome here
       await this.markFailed(userId, id, doc.ingestJobId ?? null, 'ingest cancelled', 0);
@@ -285,13 +216,8 @@ export class DocumentsService {
     error: string,
     attempt: number,
   ): Promise<boolean> {
-    const updated = await this.em().nativeUpdate(
-      Document,
-      { userId, id, ...(jobId ? { ingestJobId: jobId } : {}) },
-      { status: 'failed', processed: false, error: error.slice(0, 2000) },
-    );
-    if (updated === 0) return false;
-    await this.services.events.publish('ingest', userId, {
+    if (!(await this.deps.documents.markFailed(userId, id, jobId, error))) return false;
+    await this.deps.events.publish('ingest', userId, {
       documentId: id,
       stage: 'FAILED',
       done: 0,
@@ -307,7 +233,7 @@ export class DocumentsService {
     const text = query.trim();
     if (!text) throw new InvalidInputError('query must not be empty');
     if (limit < 1 || limit > 100) throw new InvalidInputError('limit must be between 1 and 100');
-    const { embedder, vectors } = this.services;
+    const { embedder, vectors } = this.deps;
     const [vector] = await embedder.embed([text]);
     return vectors.search(userId, vector!, { limit, embeddingModel: embedder.model });
   }

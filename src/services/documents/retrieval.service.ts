@@ -2,10 +2,11 @@ import DataLoader from 'dataloader';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../logger.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
-import { BlobNotFoundError, tenantPrefix } from '../ports/blob-store.ts';
+import { BlobNotFoundError } from '../ports/blob-store.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { ReplySource } from '../ports/events.ts';
 import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
+import { tenantPrefix } from '../tenant-keys.ts';
 
 export interface RetrievedChunk extends ReplySource {
   filename: string;

@@ -42,17 +42,3 @@ export interface BlobStore {
   ping(): Promise<void>;
   close(): void;
 }
-
-const SAFE_SEGMENT = /^[A-Za-z0-9._-]+$/;
-
-export function tenantPrefix(userId: string): string {
-  if (!SAFE_SEGMENT.test(userId)) throw new Error(`invalid user id for storage: ${JSON.stringify(userId)}`);
-  return `tenant/${userId}/`;
-}
-
-export function tenantKey(userId: string, key: string): string {
-  if (key.startsWith('/') || key.split('/').some((s) => s === '..' || s === '.')) {
-    throw new Error(`invalid object key: ${JSON.stringify(key)}`);
-  }
-  return tenantPrefix(userId) + key;
-}

@@ -1,5 +1,3 @@
-import { type Config, chatBackendOf } from '../../config.ts';
-
 // Port for the model that writes the twin's replies (DESIGN §6 Chat). Adapters stream text deltas
 // and end with one `done`; aborting `signal` must abort the upstream request.
 
@@ -55,32 +53,4 @@ export class ChatModelRejectedError extends Error {
     super(message);
     this.status = status;
   }
-}
-
-/** Picks the adapter from config; the `openai` SDK loads only when a model backend is chosen. */
-export async function createChatModel(config: Config): Promise<ChatModel> {
-  const backend = chatBackendOf(config);
-  if (backend === 'extractive') {
-    const { ExtractiveChatModel } = await import('../adapters/local/chat-model.extractive.ts');
-    return new ExtractiveChatModel();
-  }
-  const { OpenAIChatModel } = await import('../adapters/openai/chat-model.openai.ts');
-  if (backend === 'modal') {
-    if (!config.MODAL_INFERENCE_URL) throw new Error('CHAT_BACKEND=modal needs MODAL_INFERENCE_URL');
-    return new OpenAIChatModel({
-      kind: 'modal',
-      baseURL: config.MODAL_INFERENCE_URL,
-      apiKey: config.MODAL_TOKEN,
-      // the inference service resolves it to the user's latest trained model, else the base model
-      model: (userId) => `twin:${userId}`,
-      timeoutMs: config.CHAT_REQUEST_TIMEOUT_MS,
-    });
-  }
-  return new OpenAIChatModel({
-    kind: 'openai',
-    baseURL: config.CHAT_BASE_URL ?? config.OPENAI_BASE_URL,
-    apiKey: config.CHAT_API_KEY ?? config.OPENAI_API_KEY,
-    model: config.CHAT_MODEL,
-    timeoutMs: config.CHAT_REQUEST_TIMEOUT_MS,
-  });
 }

@@ -1,4 +1,49 @@
-import type { AnyJobDefinition, JobPayloads, QueueName } from '../../jobs/job.ts';
+import { z } from 'zod';
+import type { Logger } from '../../logger.ts';
+
+// Port for background jobs. Producers (services) enqueue by name with the payloads below; the job
+// files in src/jobs/ supply the handlers for the same names, and the worker refuses to start
+// unless every name here has exactly one.
+
+export const QUEUE_NAMES = ['ingest', 'memory', 'train', 'chat'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+const userMessage = z.object({
+  id: z.string().min(1),
+  role: z.literal('user'),
+  content: z.string(),
+  createTime: z.string(),
+});
+
+/** Every job: its queue and the schema of its payload, validated on enqueue and again on run. */
+export const JOBS = {
+  'ingest-document': {
+    queue: 'ingest',
+    payload: z.object({ userId: z.string().min(1), documentId: z.string().uuid() }),
+  },
+  'chat-reply': {
+    queue: 'chat',
+    payload: z.object({
+      userId: z.string().min(1),
+      sessionId: z.string().uuid(),
+      messageId: z.string().min(1),
+      userMessage,
+    }),
+  },
+  'chat-memory': {
+    queue: 'chat',
+    payload: z.object({
+      userId: z.string().min(1),
+      sessionId: z.string().uuid(),
+      reason: z.enum(['idle', 'ended']),
+      exchanges: z.number().int().min(0),
+    }),
+  },
+} as const satisfies Record<string, { queue: QueueName; payload: z.ZodType }>;
+
+export type JobName = keyof typeof JOBS;
+/** Job name → what a producer passes, for the jobs of JOBS. */
+export type JobPayloads = { [N in JobName]: z.input<(typeof JOBS)[N]['payload']> };
 
 export interface EnqueueOptions {
   jobId?: string;
@@ -21,16 +66,87 @@ export interface JobInfo {
   returnValue: unknown;
 }
 
-// Port for background jobs: typed by the job definitions it was built with.
-export interface JobQueue<D extends readonly AnyJobDefinition[] = readonly AnyJobDefinition[]> {
-  enqueue<N extends keyof JobPayloads<D> & string>(
-    name: N,
-    payload: JobPayloads<D>[N],
-    options?: EnqueueOptions,
-  ): Promise<string>;
+// Services enqueue through JobQueue (typed by JOBS); a queue built for other definitions (a
+// test's) is typed by those.
+export interface JobQueue<P extends object = JobPayloads> {
+  enqueue<N extends keyof P & string>(name: N, payload: P[N], options?: EnqueueOptions): Promise<string>;
   get(queue: QueueName, jobId: string): Promise<JobInfo | null>;
   /** Removes a waiting job, or aborts a running one in whichever worker holds it. */
   cancel(queue: QueueName, jobId: string): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What every run of a job gets from the worker, besides what the registry's context adds. */
+export interface JobRun {
+  jobId: string;
+  /** 1-based attempt number of this run. */
+  attempt: number;
+  maxAttempts: number;
+  /** Aborted when the job is cancelled or the worker shuts down. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** A handler for one job; `Ctx` is what the composition root hands every run. */
+export interface JobDefinition<
+  Name extends string = string,
+  Payload extends z.ZodType = z.ZodType,
+  Ctx extends JobRun = JobRun,
+> {
+  name: Name;
+  queue: QueueName;
+  payload: Payload;
+  /** Overrides JOB_ATTEMPTS for this job only. */
+  attempts?: number;
+  backoffMs?: number;
+  /** A stable id for a payload, so a duplicate enqueue is dropped while the first is pending. */
+  jobId?(payload: z.output<Payload>): string;
+  handle(payload: z.output<Payload>, ctx: Ctx): Promise<unknown>;
+  /** Runs once, when the last attempt failed (or the error was permanent): record and announce it. */
+  onFinalFailure?(payload: z.output<Payload>, error: Error, ctx: Ctx): Promise<void>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds handlers of every payload and context
+export type AnyJobDefinition = JobDefinition<string, z.ZodType, any>;
+
+/** Job name → the payload its producer passes, for a list of definitions. */
+export type PayloadsOf<D extends readonly AnyJobDefinition[]> = {
+  [J in D[number] as J['name']]: z.input<J['payload']>;
+};
+
+/** Thrown by a handler for failures that no retry can fix (a corrupt file): fails at once. */
+export class PermanentJobError extends Error {
+  readonly permanent = true;
+}
+
+export class JobCancelledError extends Error {
+  constructor() {
+    super('job cancelled');
+  }
+}
+
+/**
+ * The worker refuses to start on a registry with duplicate or incomplete entries, or (given
+ * `declared`) one that leaves a declared job without its handler or on another queue.
+ */
+export function validateRegistry(
+  definitions: readonly AnyJobDefinition[],
+  declared: Record<string, { queue: QueueName }> = {},
+): void {
+  const seen = new Set<string>();
+  for (const d of definitions) {
+    if (!d.name || /:/.test(d.name))
+      throw new Error(`job name ${JSON.stringify(d.name)} is empty or contains ':'`);
+    if (seen.has(d.name)) throw new Error(`job ${d.name} is registered twice`);
+    if (typeof d.handle !== 'function') throw new Error(`job ${d.name} has no handler`);
+    if (!(QUEUE_NAMES as readonly string[]).includes(d.queue))
+      throw new Error(`job ${d.name}: unknown queue ${d.queue}`);
+    const expected = declared[d.name]?.queue;
+    if (expected && expected !== d.queue)
+      throw new Error(`job ${d.name}: queue ${d.queue} is not ${expected}`);
+    seen.add(d.name);
+  }
+  const missing = Object.keys(declared).filter((name) => !seen.has(name));
+  if (missing.length) throw new Error(`no handler registered for ${missing.join(', ')}`);
 }

@@ -25,7 +25,7 @@ interface Vectors {
 }
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../contracts/callback-signature.vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../contracts/callback-signature.vectors.json', import.meta.url), 'utf8'),
 ) as Vectors;
 
 describe('training callback signature', () => {

@@ -1,9 +1,19 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { AnyJobDefinition, JobContext, JobPayloads, QueueName } from '../../../jobs/job.ts';
-import { JobCancelledError, PermanentJobError, validateRegistry } from '../../../jobs/job.ts';
 import type { Logger } from '../../../logger.ts';
-import type { EnqueueOptions, JobInfo, JobQueue, JobState } from '../../ports/job-queue.ts';
+import {
+  type AnyJobDefinition,
+  type EnqueueOptions,
+  JobCancelledError,
+  type JobInfo,
+  type JobQueue,
+  type JobRun,
+  type JobState,
+  type PayloadsOf,
+  PermanentJobError,
+  type QueueName,
+  validateRegistry,
+} from '../../ports/job-queue.ts';
 
 export interface BullOptions {
   redisUrl: string;
@@ -23,7 +33,7 @@ function connection(options: BullOptions) {
 
 const cancelChannel = (prefix: string) => `${prefix}:jobs:cancel`;
 
-export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQueue<D> {
+export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQueue<PayloadsOf<D>> {
   private readonly redis: Redis;
   private readonly queues = new Map<QueueName, Queue>();
   private readonly byName: Map<string, AnyJobDefinition>;
@@ -45,9 +55,9 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
     return q;
   }
 
-  async enqueue<N extends keyof JobPayloads<D> & string>(
+  async enqueue<N extends keyof PayloadsOf<D> & string>(
     name: N,
-    payload: JobPayloads<D>[N],
+    payload: PayloadsOf<D>[N],
     options: EnqueueOptions = {},
   ): Promise<string> {
     const def = this.byName.get(name);
@@ -126,7 +136,10 @@ export interface WorkerPoolOptions extends BullOptions {
   /** How often workers look for jobs whose worker died (stalled jobs). */
   stalledIntervalMs?: number;
   log: Logger;
-  context: Omit<JobContext, 'jobId' | 'attempt' | 'maxAttempts' | 'signal' | 'log'>;
+  /** What every run gets besides its JobRun (the process's services). */
+  context: object;
+  /** Jobs that must have a handler here, with their queues (the ports' JOBS). */
+  declared?: Record<string, { queue: QueueName }>;
 }
 
 export interface WorkerPool {
@@ -138,7 +151,7 @@ export async function startWorkerPool(
   definitions: readonly AnyJobDefinition[],
   options: WorkerPoolOptions,
 ): Promise<WorkerPool> {
-  validateRegistry(definitions);
+  validateRegistry(definitions, options.declared);
   const byName = new Map(definitions.map((d) => [d.name, d]));
   const queues = [...new Set(definitions.map((d) => d.queue))].filter(
     (q) => !options.queues || options.queues.includes(q),
@@ -151,7 +164,7 @@ export async function startWorkerPool(
     const maxAttempts = job.opts.attempts ?? 1;
     const controller = new AbortController();
     signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-    const ctx: JobContext = {
+    const ctx: JobRun = {
       ...options.context,
       jobId: job.id!,
       attempt: job.attemptsMade + 1,

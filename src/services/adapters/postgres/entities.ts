@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { DOCUMENT_KINDS, DOCUMENT_STATUSES } from '../../documents/document.ts';
 
 // Tables of DESIGN §3. `user_id` columns are plain TEXT references (FKs live in the migration),
 // so every query states its tenant explicitly instead of navigating relations.
@@ -12,9 +13,6 @@ export const User = defineEntity({
   },
 });
 export type IUser = InferEntity<typeof User>;
-
-export const DOCUMENT_STATUSES = ['queued', 'processing', 'processed', 'failed'] as const;
-export const DOCUMENT_KINDS = ['document', 'chat'] as const;
 
 export const Document = defineEntity({
   name: 'Document',

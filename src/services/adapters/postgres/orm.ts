@@ -10,6 +10,8 @@ export const migrations = [
   { name: '0002-document-ingest-job', class: DocumentIngestJob },
 ];
 
+export type Orm = MikroORM;
+
 export async function createOrm(databaseUrl: string, poolMax = 20): Promise<MikroORM> {
   return MikroORM.init({
     clientUrl: databaseUrl,

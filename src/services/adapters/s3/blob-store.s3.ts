@@ -16,9 +16,8 @@ import {
   type BlobStore,
   BlobTooLargeError,
   type PutOptions,
-  tenantKey,
-  tenantPrefix,
 } from '../../ports/blob-store.ts';
+import { tenantKey, tenantPrefix } from '../../tenant-keys.ts';
 
 export interface S3BlobStoreOptions {
   endpoint?: string;

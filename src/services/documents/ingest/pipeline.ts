@@ -1,7 +1,10 @@
 import pMap from 'p-map';
-import type { Services } from '../../../container.ts';
-import type { ChunkVector } from '../../ports/vector-index.ts';
-import { chunkKey, chunkPrefix, DocumentsService } from '../documents.service.ts';
+import type { BlobStore } from '../../ports/blob-store.ts';
+import type { Embedder } from '../../ports/embedder.ts';
+import type { EventBus } from '../../ports/event-bus.ts';
+import type { DocumentsRepository } from '../../ports/repositories.ts';
+import type { ChunkVector, VectorIndex } from '../../ports/vector-index.ts';
+import { documentKeys } from '../../tenant-keys.ts';
 import { type Chunk, chunkText } from './chunker.ts';
 import { ExtractionError, extractText } from './extract.ts';
 import { IngestProgress } from './progress.ts';
@@ -22,6 +25,21 @@ export class PermanentIngestError extends Error {
 
 export type IngestOutcome = { status: 'processed'; chunks: number } | { status: 'skipped'; reason: string };
 
+export interface IngestDeps {
+  documents: DocumentsRepository;
+  blobs: BlobStore;
+  vectors: VectorIndex;
+  embedder: Embedder;
+  events: EventBus;
+}
+
+export interface IngestOptions {
+  maxUncompressedBytes: number;
+  chunkMinTokens: number;
+  chunkMaxTokens: number;
+}
+
+const { chunk: chunkKey, chunkPrefix } = documentKeys;
 const EMBED_BATCH = 128;
 const S3_CONCURRENCY = 16;
 
@@ -31,22 +49,19 @@ const S3_CONCURRENCY = 16;
  * objects past the new count and the document's old vectors are removed, so any number of
  * retries (or a reprocess) leaves exactly one copy of the current chunks.
  */
-export async function ingestDocument(services: Services, run: IngestRun): Promise<IngestOutcome> {
-  const { blobs, vectors, embedder, config, orm } = services;
+export async function ingestDocument(
+  deps: IngestDeps,
+  options: IngestOptions,
+  run: IngestRun,
+): Promise<IngestOutcome> {
+  const { blobs, vectors, embedder, documents } = deps;
   const { userId, documentId, signal } = run;
-  // plain SQL for the row: a few statements per document, and the ORM's query building and
-  // hydration cost ~1.5 ms of the worker's CPU per document more than these (BENCHMARKS.md, ingest)
-  const db = orm.em.getConnection();
-  const documents = new DocumentsService(services);
-  const [doc] = await documents.getMany(userId, [documentId]);
+  const doc = await documents.get(userId, documentId);
   if (!doc) return { status: 'skipped', reason: 'document deleted' };
   if (doc.ingestJobId !== run.jobId) return { status: 'skipped', reason: 'superseded by a newer ingest' };
   const freshUpload = doc.status === 'queued' && !doc.embeddingModel && run.attempt === 1;
-  await db.execute("UPDATE documents SET status = 'processing', error = NULL WHERE user_id = ? AND id = ?", [
-    userId,
-    documentId,
-  ]);
-  const progress = new IngestProgress(services.events, userId, documentId, run.attempt);
+  await documents.startProcessing(userId, documentId);
+  const progress = new IngestProgress(deps.events, userId, documentId, run.attempt);
 
   await progress.report('EXTRACTING', 0, 1);
   const raw = await blobs.get(userId, doc.s3Path);
@@ -54,7 +69,7 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
   let extracted: Awaited<ReturnType<typeof extractText>>;
   try {
     extracted = await extractText(raw, doc.filename, {
-      maxUncompressedBytes: config.INGEST_MAX_UNCOMPRESSED_BYTES,
+      maxUncompressedBytes: options.maxUncompressedBytes,
     });
   } catch (error) {
     if (error instanceof ExtractionError) throw new PermanentIngestError(error.message);
@@ -67,7 +82,7 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
   const chunks: Chunk[] = await chunkText(
     extracted.text,
     (texts) => embedder.embed(texts, signal),
-    { minTokens: config.CHUNK_MIN_TOKENS, maxTokens: config.CHUNK_MAX_TOKENS },
+    { minTokens: options.chunkMinTokens, maxTokens: options.chunkMaxTokens },
     extracted.pages,
   );
 
@@ -120,15 +135,13 @@ export async function ingestDocument(services: Services, run: IngestRun): Promis
     await vectors.upsert(userId, points);
   }
 
-  const updated = await db.execute<{ affectedRows: number }>(
-    `UPDATE documents SET status = 'processed', processed = true, chunk_count = ?, embedding_model = ?,
-       error = NULL WHERE user_id = ? AND id = ? AND ingest_job_id = ?`,
-    [chunks.length, embedder.model, userId, documentId, run.jobId],
-    'run',
-  );
-  if (updated.affectedRows === 0) {
+  const updated = await documents.markProcessed(userId, documentId, run.jobId, {
+    chunkCount: chunks.length,
+    embeddingModel: embedder.model,
+  });
+  if (!updated) {
     // deleted (or reprocessed) while we ran: leave nothing of this run behind
-    const [still] = await documents.getMany(userId, [documentId]);
+    const still = await documents.get(userId, documentId);
     if (!still) {
       await Promise.all([
         blobs.deletePrefix(userId, chunkPrefix(documentId)),

@@ -1,0 +1,50 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Database, TrainingRunsRepository, UsersRepository } from '../../ports/repositories.ts';
+import { PgChatSessionsRepository } from './chat-sessions.repository.pg.ts';
+import { PgDocumentsRepository } from './documents.repository.pg.ts';
+
+class PgUsersRepository implements UsersRepository {
+  private readonly orm: MikroORM;
+
+  constructor(orm: MikroORM) {
+    this.orm = orm;
+  }
+
+  async ensure(userId: string): Promise<void> {
+    await this.orm.em
+      .getConnection()
+      .execute('INSERT INTO users (id) VALUES (?) ON CONFLICT (id) DO NOTHING', [userId]);
+  }
+}
+
+class PgTrainingRunsRepository implements TrainingRunsRepository {
+  private readonly orm: MikroORM;
+
+  constructor(orm: MikroORM) {
+    this.orm = orm;
+  }
+
+  async hasCompletedRun(userId: string): Promise<boolean> {
+    const rows = await this.orm.em
+      .getConnection()
+      .execute<{ id: string }[]>(
+        "SELECT id FROM training_jobs WHERE user_id = ? AND status = 'completed' LIMIT 1",
+        [userId],
+      );
+    return rows.length > 0;
+  }
+}
+
+/** The repositories of DESIGN §3 over one MikroORM connection pool. */
+export function pgDatabase(orm: MikroORM): Database {
+  return {
+    documents: new PgDocumentsRepository(orm),
+    chatSessions: new PgChatSessionsRepository(orm),
+    users: new PgUsersRepository(orm),
+    trainingRuns: new PgTrainingRunsRepository(orm),
+    async ping() {
+      await orm.em.getConnection().execute('SELECT 1');
+    },
+    close: () => orm.close(),
+  };
+}

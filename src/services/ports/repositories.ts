@@ -1,0 +1,92 @@
+import type { DocumentKind, DocumentRecord, DocumentStatus } from '../documents/document.ts';
+
+// Ports for the relational store (DESIGN §3). Every method takes the tenant explicitly; a row of
+// another user's is never found, updated or deleted.
+
+export interface NewDocument {
+  id: string;
+  userId: string;
+  filename: string;
+  contentType: string;
+  s3Path: string;
+  contentHash: string;
+  kind: DocumentKind;
+  bytes: number;
+  ingestJobId: string;
+}
+
+export interface DocumentListFilter {
+  status?: DocumentStatus;
+  kind?: DocumentKind;
+}
+
+/** Keyset position in the newest-first document list. */
+export interface DocumentCursor {
+  uploadedAt: Date;
+  id: string;
+}
+
+export interface DocumentsRepository {
+  /** Inserts a queued document; null when the user already has one with the same bytes. */
+  insertIfNew(row: NewDocument): Promise<DocumentRecord | null>;
+  findByHash(userId: string, contentHash: string): Promise<DocumentRecord | null>;
+  get(userId: string, id: string): Promise<DocumentRecord | null>;
+  /** In key order; unknown or foreign ids map to null. One query. */
+  getMany(userId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]>;
+  list(
+    userId: string,
+    filter: DocumentListFilter,
+    limit: number,
+    after?: DocumentCursor,
+  ): Promise<DocumentRecord[]>;
+  delete(userId: string, id: string): Promise<void>;
+  /** Queued again under a new ingest job (reprocess). */
+  requeue(userId: string, id: string, ingestJobId: string): Promise<void>;
+  startProcessing(userId: string, id: string): Promise<void>;
+  /** Processed, unless another ingest job took the document over (then false). */
+  markProcessed(
+    userId: string,
+    id: string,
+    ingestJobId: string,
+    result: { chunkCount: number; embeddingModel: string },
+  ): Promise<boolean>;
+  /** Failed, unless (given a job) another ingest job took the document over (then false). */
+  markFailed(userId: string, id: string, ingestJobId: string | null, error: string): Promise<boolean>;
+}
+
+export interface ChatSessionRow {
+  id: string;
+  userId: string;
+  title: string | null;
+  summary: string | null;
+  createdAt: Date;
+}
+
+export interface ChatSessionsRepository {
+  create(row: ChatSessionRow & { s3Path: string }): Promise<void>;
+  get(userId: string, id: string): Promise<ChatSessionRow | null>;
+  /** Newest first, after the keyset position when given. */
+  list(userId: string, limit: number, after?: { createdAt: string; id: string }): Promise<ChatSessionRow[]>;
+  /** Sets the summary, and the title when it has none yet. */
+  updateTitleSummary(userId: string, id: string, title: string | null, summary: string | null): Promise<void>;
+}
+
+export interface UsersRepository {
+  /** Creates the user on first use; a no-op after that. */
+  ensure(userId: string): Promise<void>;
+}
+
+export interface TrainingRunsRepository {
+  /** Whether any training run of the user's has completed (a model of theirs exists). */
+  hasCompletedRun(userId: string): Promise<boolean>;
+}
+
+/** The relational store as a whole: its repositories, a health probe, and shutdown. */
+export interface Database {
+  documents: DocumentsRepository;
+  chatSessions: ChatSessionsRepository;
+  users: UsersRepository;
+  trainingRuns: TrainingRunsRepository;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
