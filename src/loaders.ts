@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Services } from './container.ts';
-import type { DocumentRecord } from './services/documents/document.ts';
+import type { DocumentRecord } from './services/ports/document.ts';
 
 /**
  * Per-request batching: every document and object read in one tick of a request becomes one SQL

@@ -1,6 +1,5 @@
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { DOCUMENT_KINDS, DOCUMENT_STATUSES, type DocumentRecord } from '../services/documents/document.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
@@ -10,6 +9,7 @@ import {
 } from '../services/documents/documents.errors.ts';
 import type { DocumentsService } from '../services/documents/documents.service.ts';
 import { InvalidInputError, NotFoundError } from '../services/errors.ts';
+import { DOCUMENT_KINDS, DOCUMENT_STATUSES, type DocumentRecord } from '../services/ports/document.ts';
 import { documentKeys } from '../services/tenant-keys.ts';
 import { builder } from './builder.ts';
 import { ErrorInterface } from './errors.ts';

@@ -1,6 +1,6 @@
 import { type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
-import type { DocumentRecord } from '../services/documents/document.ts';
 import { InvalidInputError } from '../services/errors.ts';
+import type { DocumentRecord } from '../services/ports/document.ts';
 import type { VectorHit } from '../services/ports/vector-index.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';

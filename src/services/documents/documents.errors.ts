@@ -1,5 +1,5 @@
 import { DomainError } from '../errors.ts';
-import type { DocumentRecord } from './document.ts';
+import type { DocumentRecord } from '../ports/document.ts';
 
 // Expected upload outcomes other than a new document: typed members of the upload result union.
 

@@ -2,13 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { type BlobStore, BlobTooLargeError } from '../ports/blob-store.ts';
+import type { DocumentKind, DocumentRecord } from '../ports/document.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { EventBus } from '../ports/event-bus.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { DocumentCursor, DocumentListFilter, DocumentsRepository } from '../ports/repositories.ts';
 import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
 import { documentKeys } from '../tenant-keys.ts';
-import type { DocumentKind, DocumentRecord } from './document.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,

@@ -1,4 +1,4 @@
-import type { DocumentKind, DocumentRecord, DocumentStatus } from '../documents/document.ts';
+import type { DocumentKind, DocumentRecord, DocumentStatus } from './document.ts';
 
 // Ports for the relational store (DESIGN §3). Every method takes the tenant explicitly; a row of
 // another user's is never found, updated or deleted.

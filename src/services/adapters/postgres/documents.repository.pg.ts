@@ -1,6 +1,6 @@
 import type { EntityDictionary } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { DocumentRecord } from '../../documents/document.ts';
+import type { DocumentRecord } from '../../ports/document.ts';
 import type {
   DocumentCursor,
   DocumentListFilter,

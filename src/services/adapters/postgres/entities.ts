@@ -1,5 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
-import { DOCUMENT_KINDS, DOCUMENT_STATUSES } from '../../documents/document.ts';
+import { DOCUMENT_KINDS, DOCUMENT_STATUSES } from '../../ports/document.ts';
 
 // Tables of DESIGN §3. `user_id` columns are plain TEXT references (FKs live in the migration),
 // so every query states its tenant explicitly instead of navigating relations.

@@ -1,5 +1,5 @@
-// A document as the domain sees it (DESIGN §3 `documents`): plain read-only data, whatever store
-// holds the row.
+// A document as services and the repositories port carry it (DESIGN §3 `documents`): plain
+// read-only data, whatever store holds the row.
 
 export const DOCUMENT_STATUSES = ['queued', 'processing', 'processed', 'failed'] as const;
 export const DOCUMENT_KINDS = ['document', 'chat'] as const;
