@@ -12,6 +12,12 @@ start_services
 cd "$ROOT_DIR"
 log "checks: typecheck, lint, schema drift"
 npm run --silent check:all
+if [ -f modal/scripts/setup.sh ] && [ -z "${TWIN_SKIP_PYTHON:-}" ]; then
+  # before vitest: tests/modal-inference-contract.test.ts runs the real inference app from this
+  # venv and skips without it (a no-op when the venv is up to date)
+  log "modal/ venv"
+  bash modal/scripts/setup.sh
+fi
 log "TypeScript suite (vitest)"
 NODE_ENV=test npx vitest run "$@"
 if [ $# -eq 0 ] && [ -f modal/scripts/test.sh ] && [ -z "${TWIN_SKIP_PYTHON:-}" ]; then

@@ -99,7 +99,6 @@ export const configSchema = z.object({
   CHAT_BASE_URL: optionalString,
   CHAT_API_KEY: optionalString,
   CHAT_MODEL: z.string().default('gpt-4o-mini'),
-  CHAT_BASE_MODEL: z.string().default('Qwen2.5-0.5B-Instruct'),
   MODAL_INFERENCE_URL: optionalString,
   MODAL_TOKEN: optionalString,
   CHAT_TOP_K: z.coerce.number().int().min(0).max(50).default(5),

@@ -206,13 +206,12 @@ export async function createServices(
     { messageMaxChars: config.CHAT_MESSAGE_MAX_CHARS, idleMs: config.CHAT_IDLE_MS },
   );
   const replies = new TwinReplyService(
-    { chat: chats, transcripts, retrieval, chatModel, events, queue, blobs, trainingRuns: db.trainingRuns },
+    { chat: chats, transcripts, retrieval, chatModel, events, queue, blobs },
     {
       contextTokens: config.CHAT_CONTEXT_TOKENS,
       historyTokens: config.CHAT_HISTORY_TOKENS,
       maxTokens: config.CHAT_MAX_TOKENS,
       temperature: config.CHAT_TEMPERATURE,
-      baseModel: config.CHAT_BASE_MODEL,
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });

@@ -101,8 +101,9 @@ describe('chat model backends and failures', () => {
     });
   });
 
-  it("asks Modal for the user's trained model once a run has completed, else for the base model", async () => {
-    model = await startOpenAIStandin({ tokens: ['hi'] });
+  it('asks Modal for twin:{userId} whether or not the user has a trained model yet', async () => {
+    // strict like modal/'s inference app: any other model name is a 404, and the reply would fail
+    model = await startOpenAIStandin({ tokens: ['hi'], backend: 'modal', apiToken: 'modal-test-token' });
     app = await startTestApp({
       withWorkers: true,
       env: { CHAT_BACKEND: 'auto', MODAL_INFERENCE_URL: model.url, MODAL_TOKEN: 'modal-test-token' },
@@ -118,15 +119,22 @@ describe('chat model backends and failures', () => {
         randomUUID(),
         trained.userId,
       ]);
+    const endings = [];
     for (const client of [trained, untrained]) {
       const sent = await sendMessage(client, await startChat(client), 'Who are you?');
       const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
-      await sub.until(isTerminal);
+      endings.push(events(await sub.until(isTerminal)).at(-1));
       sub.close();
     }
-    const [first, second] = model.requests;
-    expect(first!.body.model).toBe(`twin:${trained.userId}`);
-    expect(second!.body.model).toBe('Qwen2.5-0.5B-Instruct');
+    expect(model.requests.map((r) => r.body.model)).toEqual([
+      `twin:${trained.userId}`,
+      `twin:${untrained.userId}`,
+    ]);
+    expect(endings).toEqual([
+      expect.objectContaining({ __typename: 'ReplyDone', model: `twin:${trained.userId}` }),
+      expect.objectContaining({ __typename: 'ReplyDone', model: `twin:${untrained.userId}` }),
+    ]);
+    const [first] = model.requests;
     expect(first!.authorization).toBe('Bearer modal-test-token');
     expect(first!.body.stream).toBe(true);
     expect(first!.body.stream_options).toEqual({ include_usage: true });

@@ -14,6 +14,12 @@ export interface StandinScript {
   failStatus?: number;
   model?: string;
   finishReason?: string;
+  /**
+   * `modal`: check requests as modal/'s inference app does (twin_gpu/web.py): a bearer token
+   * (when `apiToken` is set), then a model named `twin:{userId}`, with its status codes and bodies.
+   */
+  backend?: 'openai' | 'modal';
+  apiToken?: string;
 }
 
 export interface ChatRequestBody {
@@ -46,6 +52,51 @@ export interface OpenAIStandin {
 
 export const DEFAULT_TOKENS = ['Hello', ',', ' I', ' am', ' your', ' twin', '.'];
 
+/** An error as twin_gpu/web.py's `_error` writes it. */
+const modalError = (status: number, message: string, type: string, code: string | null = null) => ({
+  status,
+  body: { error: { message, type, code, param: null } },
+});
+
+// The order the real app checks in: the bearer token (a FastAPI dependency), then the model name
+// (twin_gpu/inference.py `user_of`).
+function modalRefusal(script: StandinScript, req: IncomingMessage, body: ChatRequestBody) {
+  if (script.apiToken !== undefined) {
+    const header = req.headers.authorization ?? '';
+    const space = header.indexOf(' ');
+    const scheme = space < 0 ? header : header.slice(0, space);
+    const token = space < 0 ? '' : header.slice(space + 1);
+    if (scheme.toLowerCase() !== 'bearer' || token !== script.apiToken)
+      return modalError(401, 'invalid bearer token', 'authentication_error');
+  }
+  const model = body.model;
+  if (!model.startsWith('twin:') || model.length === 'twin:'.length) {
+    return modalError(
+      404,
+      `model must be 'twin:{userId}', got ${pythonRepr(model)}`,
+      'invalid_request_error',
+      'model_not_found',
+    );
+  }
+  return null;
+}
+
+/** Python's repr() of a str, which the real app's message embeds. */
+function pythonRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = '';
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    if (ch === '\\' || ch === quote) out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return quote + out + quote;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startOpenAIStandin(initial: StandinScript = {}): Promise<OpenAIStandin> {
@@ -74,6 +125,12 @@ export async function startOpenAIStandin(initial: StandinScript = {}): Promise<O
       if (!record.finished) record.aborted = true;
     });
     const script = state.script;
+    const refusal = script.backend === 'modal' ? modalRefusal(script, req, body) : null;
+    if (refusal) {
+      record.finished = true;
+      res.writeHead(refusal.status, { 'content-type': 'application/json' }).end(JSON.stringify(refusal.body));
+      return;
+    }
     if (script.failStatus) {
       record.finished = true;
       res

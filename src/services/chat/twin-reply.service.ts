@@ -7,7 +7,6 @@ import { type ChatModel, ChatModelRejectedError } from '../ports/chat-model.ts';
 import type { EventBus } from '../ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../ports/events.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
-import type { TrainingRunsRepository } from '../ports/repositories.ts';
 import { memoryKeys } from '../tenant-keys.ts';
 import type { ChatService } from './chat.service.ts';
 import type { ChatMessageRecord, Citation } from './chat-records.ts';
@@ -50,7 +49,6 @@ export interface TwinReplyDeps {
   events: EventBus;
   queue: JobQueue;
   blobs: BlobStore;
-  trainingRuns: TrainingRunsRepository;
 }
 
 export interface TwinReplyOptions {
@@ -58,15 +56,12 @@ export interface TwinReplyOptions {
   historyTokens: number;
   maxTokens: number;
   temperature: number;
-  /** The model asked for on the Modal backend before the user has a trained one. */
-  baseModel: string;
 }
 
 export class TwinReplyService {
   private readonly deps: TwinReplyDeps;
   private readonly options: TwinReplyOptions;
   private readonly bios = new LRUCache<string, { bio: string | null }>({ max: 10_000, ttl: 60_000 });
-  private readonly models = new LRUCache<string, string>({ max: 10_000, ttl: 30_000 });
 
   constructor(deps: TwinReplyDeps, options: TwinReplyOptions) {
     this.deps = deps;
@@ -104,12 +99,11 @@ export class TwinReplyService {
     };
     const began = performance.now();
     try {
-      const [prior, sources, turns, bio, model] = await Promise.all([
+      const [prior, sources, turns, bio] = await Promise.all([
         this.deps.events.history('reply', request.messageId, 0),
         this.deps.retrieval.retrieve(request.userId, request.userMessage.content, ctx.signal),
         this.deps.transcripts.recentTurns(request.userId, request.sessionId),
         this.bio(request.userId),
-        this.modelFor(request.userId),
       ]);
       if (prior.length > 0) return await this.resume(request, prior);
       const prompt = buildPrompt({
@@ -130,7 +124,6 @@ export class TwinReplyService {
       };
       for await (const chunk of chatModel.stream({
         userId: request.userId,
-        model,
         messages: prompt.messages,
         question: request.userMessage.content,
         passages: prompt.sources.map((s) => ({ n: s.n, text: s.text, score: s.score })),
@@ -284,21 +277,6 @@ export class TwinReplyService {
       yield event;
       if (event.type === 'done' || event.type === 'failed') return;
     }
-  }
-
-  /**
-   * Modal serves `twin:{userId}` (the user's newest GGUF) once a training run of theirs has
-   * completed; until then it is asked for the base model by name. Other backends use their own.
-   */
-  private async modelFor(userId: string): Promise<string | undefined> {
-    if (this.deps.chatModel.kind !== 'modal') return undefined;
-    const cached = this.models.get(userId);
-    if (cached) return cached;
-    const model = (await this.deps.trainingRuns.hasCompletedRun(userId))
-      ? `twin:${userId}`
-      : this.options.baseModel;
-    this.models.set(userId, model);
-    return model;
   }
 
   private async bio(userId: string): Promise<string | null> {

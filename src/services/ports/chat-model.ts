@@ -14,9 +14,8 @@ export interface ChatPassage {
 }
 
 export interface ChatModelRequest {
+  /** Modal names the model after it (`twin:{userId}`): its inference service picks the GGUF. */
   userId: string;
-  /** Overrides the adapter's model name (Modal: the user's trained model or the base model). */
-  model?: string;
   messages: ChatTurn[];
   /** The user's question and the passages in the prompt, for adapters that answer without a model. */
   question: string;

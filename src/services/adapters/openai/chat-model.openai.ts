@@ -12,7 +12,10 @@ export interface OpenAIChatModelOptions {
   kind: 'openai' | 'modal';
   baseURL?: string;
   apiKey?: string;
-  /** A fixed model name, or (Modal) a function of the user: `twin:{userId}`. */
+  /**
+   * A fixed model name, or (Modal) a function of the user: `twin:{userId}`, which the inference
+   * service resolves to the user's promoted GGUF, else the base model (it 404s any other name).
+   */
   model: string | ((userId: string) => string);
   timeoutMs: number;
 }
@@ -42,7 +45,7 @@ export class OpenAIChatModel implements ChatModel {
   }
 
   async *stream(request: ChatModelRequest): AsyncIterable<ChatModelChunk> {
-    const model = request.model ?? (typeof this.model === 'string' ? this.model : this.model(request.userId));
+    const model = typeof this.model === 'string' ? this.model : this.model(request.userId);
     let stream: Awaited<ReturnType<typeof this.open>>;
     try {
       stream = await this.open(model, request);
