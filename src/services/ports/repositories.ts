@@ -76,17 +76,11 @@ export interface UsersRepository {
   ensure(userId: string): Promise<void>;
 }
 
-export interface TrainingRunsRepository {
-  /** Whether any training run of the user's has completed (a model of theirs exists). */
-  hasCompletedRun(userId: string): Promise<boolean>;
-}
-
 /** The relational store as a whole: its repositories, a health probe, and shutdown. */
 export interface Database {
   documents: DocumentsRepository;
   chatSessions: ChatSessionsRepository;
   users: UsersRepository;
-  trainingRuns: TrainingRunsRepository;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Database, TrainingRunsRepository, UsersRepository } from '../../ports/repositories.ts';
+import type { Database, UsersRepository } from '../../ports/repositories.ts';
 import { PgChatSessionsRepository } from './chat-sessions.repository.pg.ts';
 import { PgDocumentsRepository } from './documents.repository.pg.ts';
 
@@ -17,31 +17,12 @@ class PgUsersRepository implements UsersRepository {
   }
 }
 
-class PgTrainingRunsRepository implements TrainingRunsRepository {
-  private readonly orm: MikroORM;
-
-  constructor(orm: MikroORM) {
-    this.orm = orm;
-  }
-
-  async hasCompletedRun(userId: string): Promise<boolean> {
-    const rows = await this.orm.em
-      .getConnection()
-      .execute<{ id: string }[]>(
-        "SELECT id FROM training_jobs WHERE user_id = ? AND status = 'completed' LIMIT 1",
-        [userId],
-      );
-    return rows.length > 0;
-  }
-}
-
 /** The repositories of DESIGN §3 over one MikroORM connection pool. */
 export function pgDatabase(orm: MikroORM): Database {
   return {
     documents: new PgDocumentsRepository(orm),
     chatSessions: new PgChatSessionsRepository(orm),
     users: new PgUsersRepository(orm),
-    trainingRuns: new PgTrainingRunsRepository(orm),
     async ping() {
       await orm.em.getConnection().execute('SELECT 1');
     },
