@@ -1,15 +1,24 @@
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createServices, type Services } from '../src/container.ts';
 import { defineJob, PermanentJobError, validateRegistry } from '../src/jobs/job.ts';
 import { jobs } from '../src/jobs/registry.ts';
 import {
+  ChatSessionDocument,
+  IngestProgressDocument,
+  TwinReplyDocument,
+} from '../src/sdk/generated/graphql.ts';
+import {
   BullJobQueue,
   startWorkerPool,
   type WorkerPool,
 } from '../src/services/adapters/bullmq/job-queue.bullmq.ts';
-import { testConfig } from './helpers/harness.ts';
+import { startWorkers } from '../src/worker-runtime.ts';
+import { events, isTerminal, sendMessage, startChat } from './helpers/chat.ts';
+import { startTestApp, testConfig } from './helpers/harness.ts';
+import { settled, uploadDocument } from './helpers/ingest.ts';
+import { startOpenAIStandin } from './helpers/openai-standin.ts';
 
 const config = testConfig({ JOB_BACKOFF_MS: '20' });
 const attemptsSeen = new Map<string, number[]>();
@@ -127,5 +136,76 @@ describe('jobs on a real worker and real Redis', () => {
     expect(() => validateRegistry([{ ...flaky, name: 'x', handle: undefined as never }])).toThrow(
       /no handler/,
     );
+  });
+});
+
+describe('JOB_ATTEMPTS', () => {
+  it('decides how often an ingest that always fails is tried before its failure is recorded', async () => {
+    const app = await startTestApp({ env: { JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '20' } });
+    let pool: WorkerPool | undefined;
+    try {
+      const client = app.client();
+      const progress = client.subscribeWs(IngestProgressDocument, { afterSeq: 0 });
+      const doc = await uploadDocument(client, 'gone.txt', 'The heron nests by the quarry pond.');
+      // the upload's object vanishes before a worker gets to it: every attempt fails, none permanently
+      await app.services.blobs.deletePrefix(client.userId, `raw/${doc.id}/`);
+      pool = await startWorkers(app.services, jobs);
+      const done = await settled(client, doc.id);
+      expect(done.status).toBe('FAILED');
+      expect(done.error).toBeTruthy();
+      const seen = (
+        await progress.until(
+          (e) => e.data?.ingestProgress.documentId === doc.id && e.data.ingestProgress.stage === 'FAILED',
+        )
+      ).map((e) => e.data!.ingestProgress);
+      progress.close();
+      expect([...new Set(seen.filter((e) => e.stage === 'EXTRACTING').map((e) => e.attempt))]).toEqual([
+        1, 2,
+      ]);
+      expect(seen.filter((e) => e.stage === 'FAILED')).toMatchObject([{ attempt: 2, error: done.error }]);
+      const { ingestJobId } = await app.services.documents.get(client.userId, doc.id);
+      expect(await app.services.queue.get('ingest', ingestJobId!)).toMatchObject({
+        state: 'failed',
+        attemptsMade: 2,
+      });
+    } finally {
+      await pool?.close(2000);
+      await app.close();
+    }
+  });
+
+  it('decides how often a chat reply is tried against a model that is down', async () => {
+    const model = await startOpenAIStandin({ failStatus: 503 });
+    const app = await startTestApp({
+      withWorkers: true,
+      env: { JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '20', CHAT_BASE_URL: model.url },
+    });
+    try {
+      const client = app.client();
+      const sessionId = await startChat(client);
+      const sent = await sendMessage(client, sessionId, 'Are you there?');
+      const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
+      const list = events(await sub.until(isTerminal, 15_000));
+      sub.close();
+      expect(list.at(-1)).toMatchObject({ __typename: 'ReplyFailed' });
+      await vi.waitFor(
+        async () =>
+          expect(await app.services.queue.get('chat', sent.assistantMessageId)).toMatchObject({
+            state: 'failed',
+            attemptsMade: 2,
+          }),
+        { timeout: 5000, interval: 50 },
+      );
+      expect(model.requests).toHaveLength(2);
+      const stored = (await client.request(ChatSessionDocument, { id: sessionId })).data!.chatSession;
+      if (stored.__typename !== 'ChatSession') throw new Error(stored.__typename);
+      expect(stored.messages.map((m) => [m.role, m.status])).toEqual([
+        ['USER', null],
+        ['ASSISTANT', 'FAILED'],
+      ]);
+    } finally {
+      await app.close();
+      await model.close();
+    }
   });
 });

@@ -7,7 +7,6 @@ export const chatMemoryJob = defineJob({
   name: 'chat-memory',
   queue: 'chat',
   payload: JOBS['chat-memory'].payload,
-  attempts: 3,
   async handle(request, ctx) {
     const outcome = await ctx.services.chatMemory.memorize(request);
     ctx.log.info({ sessionId: request.sessionId, reason: request.reason, ...outcome }, 'chat memorized');

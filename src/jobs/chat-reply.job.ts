@@ -9,7 +9,6 @@ export const chatReplyJob = defineJob({
   name: 'chat-reply',
   queue: 'chat',
   payload: JOBS['chat-reply'].payload,
-  attempts: 3,
   async handle(request, ctx) {
     try {
       return await ctx.services.replies.generate(request, ctx);

@@ -2,13 +2,12 @@ import { PermanentIngestError } from '../services/documents/ingest/pipeline.ts';
 import { JOBS } from '../services/ports/job-queue.ts';
 import { defineJob, JobCancelledError, PermanentJobError } from './job.ts';
 
-// L0 ingest of one uploaded document (DESIGN §6). Three attempts with exponential backoff;
+// L0 ingest of one uploaded document (DESIGN §6). JOB_ATTEMPTS attempts with exponential backoff;
 // unreadable files fail at once; the outcome of the last attempt lands in the row and the feed.
 export const ingestDocumentJob = defineJob({
   name: 'ingest-document',
   queue: 'ingest',
   payload: JOBS['ingest-document'].payload,
-  attempts: 3,
   async handle(payload, ctx) {
     try {
       return await ctx.services.ingest({
