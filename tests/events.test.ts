@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestProgressDocument } from '../src/sdk/generated/graphql.ts';
+import { RedisEventBus } from '../src/services/adapters/redis/event-bus.redis.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 
 const run = promisify(execFile);
@@ -12,12 +14,22 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-async function publishFromAnotherProcess(userId: string, documentId: string, count: number) {
+async function publishFromAnotherProcess(
+  userId: string,
+  documentId: string,
+  count: number,
+  env: Record<string, string> = {},
+) {
   const { stdout } = await run(
     process.execPath,
     ['tests/fixtures/publish-events.ts', userId, documentId, String(count)],
     {
-      env: { ...process.env, EVENT_PREFIX: app.config.EVENT_PREFIX, REDIS_URL: app.config.REDIS_URL },
+      env: {
+        ...process.env,
+        EVENT_PREFIX: app.config.EVENT_PREFIX,
+        REDIS_URL: app.config.REDIS_URL,
+        ...env,
+      },
     },
   );
   const out = JSON.parse(stdout) as { pid: number; seqs: number[] };
@@ -87,6 +99,29 @@ describe('real-time events through Redis', () => {
     }
   });
 
+  it('a client resuming from events no longer retained is told so, and then where to resume', async () => {
+    const client = app.client();
+    // published with a one-second replay log, which then expires
+    await publishFromAnotherProcess(client.userId, 'doc-3', 3, { EVENT_REPLAY_TTL_SEC: '1' });
+    for (let i = 0; (await app.services.events.history('ingest', client.userId)).length > 0; i++) {
+      if (i > 100) throw new Error('the replay log never expired');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const transport of ['subscribeWs', 'subscribeSse'] as const) {
+      const sub = client[transport](IngestProgressDocument, { afterSeq: 1 });
+      const [told] = await sub.take(1);
+      expect(told?.data).toBeNull();
+      expect(told?.errors).toMatchObject([{ extensions: { code: 'REPLAY_GAP', afterSeq: 1, oldestSeq: 4 } }]);
+      await expect(sub.next(2000)).rejects.toThrow(/completed/);
+    }
+    // from the oldest seq on, numbering simply continues
+    const again = client.subscribeSse(IngestProgressDocument, { afterSeq: 3 });
+    const [seq] = await publishFromAnotherProcess(client.userId, 'doc-3', 1);
+    expect(seq).toBe(4);
+    expect((await again.next()).data?.ingestProgress.seq).toBe(4);
+    again.close();
+  });
+
   it('one user never receives another user’s events', async () => {
     const alice = app.client();
     const bob = app.client();
@@ -99,5 +134,40 @@ describe('real-time events through Redis', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(bobSub.received).toHaveLength(1);
     bobSub.close();
+  });
+
+  it('clients that go away release their listeners at once, over WebSocket and SSE', async () => {
+    const redis = new Redis(app.config.REDIS_URL);
+    const channels = async () => (await redis.pubsub('CHANNELS', `${app.config.EVENT_PREFIX}:*`)).length;
+    const before = await channels();
+    // one user per subscription, so Redis counts each as a channel of its own
+    const ws = Array.from({ length: 40 }, () => app.client());
+    const sse = Array.from({ length: 40 }, () => app.client());
+    const subs = [
+      ...ws.map((c) => c.subscribeWs(IngestProgressDocument, {})),
+      ...sse.map((c) => c.subscribeSse(IngestProgressDocument, {})),
+    ];
+    const waitFor = async (what: string, count: number, ms: number) => {
+      const deadline = Date.now() + ms;
+      while ((await channels()) !== count) {
+        if (Date.now() > deadline) throw new Error(`${what}: ${(await channels()) - before} channels left`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await waitFor('subscribing', before + subs.length, 10_000);
+      // half the WebSocket clients complete their subscription, the other half drop the socket
+      for (const [i, c] of ws.entries()) {
+        if (i % 2) c.dispose();
+        else subs[i]!.close();
+      }
+      for (const s of subs.slice(ws.length)) s.close();
+      // nothing is published on these topics: only the disconnects can release the listeners
+      await waitFor('releasing', before, 2000);
+      expect(app.services.events).toBeInstanceOf(RedisEventBus);
+      expect((app.services.events as RedisEventBus).listenerCount()).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { type DomainError, InvalidInputError, NotFoundError } from '../services/errors.ts';
+import { ReplayGapError } from '../services/ports/event-bus.ts';
 import { builder } from './builder.ts';
 
 // Every expected failure shares this interface: a readable message and a stable code.
@@ -15,6 +16,19 @@ builder.objectType(NotFoundError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof NotFoundError,
   fields: (t) => ({ entity: t.exposeString('entity'), id: t.exposeID('id') }),
+});
+
+builder.objectType(ReplayGapError, {
+  name: 'ReplayGap',
+  description:
+    'A resume asked for events no longer retained. Subscribe again from `oldestSeq - 1` for what ' +
+    'is left, or without `afterSeq` (after reading the current state) to start over.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ReplayGapError,
+  fields: (t) => ({
+    afterSeq: t.exposeInt('afterSeq', { description: 'The `afterSeq` asked for.' }),
+    oldestSeq: t.exposeInt('oldestSeq', { description: 'The first seq that can still be delivered.' }),
+  }),
 });
 
 builder.objectType(InvalidInputError, {

@@ -1,4 +1,6 @@
+import { GraphQLError } from 'graphql';
 import { subscribeIngestProgress } from '../resolvers/ingest-progress.resolver.ts';
+import { ReplayGapError } from '../services/ports/event-bus.ts';
 import { INGEST_STAGES, type IngestProgressEvent, type Sequenced } from '../services/ports/events.ts';
 import { builder } from './builder.ts';
 
@@ -25,12 +27,19 @@ builder.subscriptionField('ingestProgress', (t) =>
     type: IngestProgressRef,
     description:
       "Ingest progress of the caller's documents (one document when documentId is given). " +
-      'With afterSeq, events retained since that seq are replayed first.',
+      'With afterSeq, events retained since that seq are replayed first; when some are no longer ' +
+      'retained the subscription ends with an error whose `extensions` are `{ code: "REPLAY_GAP", ' +
+      'afterSeq, oldestSeq }`.',
     args: {
       documentId: t.arg.id({ required: false }),
       afterSeq: t.arg.int({ required: false }),
     },
     subscribe: (_root, args, ctx) => subscribeIngestProgress(args, ctx),
-    resolve: (event) => event,
+    // not a union (that would change every client's selection): the gap is a coded GraphQL error
+    resolve: (event) => {
+      if (!(event instanceof ReplayGapError)) return event;
+      const { code, afterSeq, oldestSeq } = event;
+      throw new GraphQLError(event.message, { extensions: { code, afterSeq, oldestSeq } });
+    },
   }),
 );

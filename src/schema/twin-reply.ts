@@ -1,5 +1,6 @@
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { NotFoundError } from '../services/errors.ts';
+import { abortOnReturn, ReplayGapError } from '../services/ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../services/ports/events.ts';
 import { builder } from './builder.ts';
 import { ReplySourceRef, ReplyUsageRef } from './chat.ts';
@@ -49,10 +50,14 @@ const TYPE_NAMES = {
 };
 
 const TwinReplyEvent = builder.unionType('TwinReplyEvent', {
-  types: [ReplyToken, ReplyCitations, ReplyDone, ReplyFailed, 'NotFound'] as never,
-  // a wrapped NotFound is a proxy that is no `instanceof` anything until its type is settled
-  resolveType: (value: Sequenced<ReplyEvent> | NotFoundError) =>
-    'type' in value && value.type in TYPE_NAMES ? TYPE_NAMES[value.type] : 'NotFound',
+  types: [ReplyToken, ReplyCitations, ReplyDone, ReplyFailed, 'NotFound', 'ReplayGap'] as never,
+  // a wrapped error is a proxy that is no `instanceof` anything until its type is settled
+  resolveType: (value: Sequenced<ReplyEvent> | NotFoundError | ReplayGapError) =>
+    'type' in value && value.type in TYPE_NAMES
+      ? TYPE_NAMES[value.type]
+      : (value as ReplayGapError).code === 'REPLAY_GAP'
+        ? 'ReplayGap'
+        : 'NotFound',
 });
 
 builder.subscriptionField('twinReply', (t) =>
@@ -60,11 +65,15 @@ builder.subscriptionField('twinReply', (t) =>
     type: TwinReplyEvent,
     description:
       'The tokens of a reply as they are generated, then `ReplyDone` or `ReplyFailed`. Without ' +
-      '`afterSeq` the whole reply is sent, however late the subscription; with it, only what follows.',
+      '`afterSeq` the whole reply is sent, however late the subscription; with it, only what follows, ' +
+      'or `ReplayGap` when what follows is no longer retained.',
     args: { messageId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
+    // a client that leaves releases the reply's listener at once, not at its next event
     subscribe: (_root, args, ctx) =>
-      ctx.services.replies.events(ctx.userId, String(args.messageId), args.afterSeq ?? undefined),
-    // graphql-js refuses an Error instance as a value: the errors plugin's proxy carries it as NotFound
-    resolve: (event) => wrapErrorIfMatches(event, [NotFoundError]) as never,
+      abortOnReturn((signal) =>
+        ctx.services.replies.events(ctx.userId, String(args.messageId), args.afterSeq ?? undefined, signal),
+      ),
+    // graphql-js refuses an Error instance as a value: the errors plugin's proxy carries it
+    resolve: (event) => wrapErrorIfMatches(event, [NotFoundError, ReplayGapError]) as never,
   }),
 );

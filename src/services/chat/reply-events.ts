@@ -76,18 +76,22 @@ export function assistantRecord(
   };
 }
 
-export function replayStored(message: ChatMessageRecord): Sequenced<ReplyEvent>[] {
-  const events: Sequenced<ReplyEvent>[] = [{ seq: 1, type: 'citations', sources: message.citations ?? [] }];
-  if (message.content) events.push({ seq: 2, type: 'token', text: message.content, index: 0 });
-  const seq = events.length + 1;
-  if (message.status === 'failed') events.push({ seq, type: 'failed', error: message.error ?? 'failed' });
+/**
+ * A stored reply as events: its citations, the whole text as one token, its end. Given the topic's
+ * `lastSeq` they are numbered as the live events were (citations first, the last token's seq, the
+ * end's), so a client resuming after the events expired lands where it left off.
+ */
+export function replayStored(message: ChatMessageRecord, lastSeq = 0): Sequenced<ReplyEvent>[] {
+  const events: ReplyEvent[] = [{ type: 'citations', sources: message.citations ?? [] }];
+  if (message.content) events.push({ type: 'token', text: message.content, index: 0 });
+  if (message.status === 'failed') events.push({ type: 'failed', error: message.error ?? 'failed' });
   else
     events.push({
-      seq,
       type: 'done',
       model: message.model ?? 'unknown',
       finishReason: message.finishReason ?? 'stop',
       usage: message.usage ?? null,
     });
-  return events;
+  const last = Math.max(lastSeq, events.length);
+  return events.map((e, i) => ({ ...e, seq: i === 0 ? 1 : last - (events.length - 1 - i) }));
 }

@@ -4,7 +4,7 @@ import type { RetrievalService } from '../documents/retrieval.service.ts';
 import { NotFoundError } from '../errors.ts';
 import { BlobNotFoundError, type BlobStore } from '../ports/blob-store.ts';
 import { type ChatModel, ChatModelRejectedError } from '../ports/chat-model.ts';
-import type { EventBus } from '../ports/event-bus.ts';
+import { type EventBus, ReplayGapError } from '../ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../ports/events.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import { memoryKeys } from '../tenant-keys.ts';
@@ -233,14 +233,15 @@ export class TwinReplyService {
 
   /**
    * Every event of a reply of the caller's after `afterSeq` (from the start when omitted), live
-   * until it ends. Once the retained events have expired, the stored reply is replayed instead.
+   * until it ends. Once the retained events have expired, the stored reply is replayed instead,
+   * under the seqs its events had; a resume from a point no longer retained gets a ReplayGapError.
    */
   async *events(
     userId: string,
     messageId: string,
     afterSeq: number | undefined,
     signal?: AbortSignal,
-  ): AsyncGenerator<Sequenced<ReplyEvent> | NotFoundError> {
+  ): AsyncGenerator<Sequenced<ReplyEvent> | NotFoundError | ReplayGapError> {
     let sessionId: string;
     try {
       sessionId = await this.deps.chat.assertOwnsMessage(userId, messageId);
@@ -260,22 +261,37 @@ export class TwinReplyService {
     ]);
     if (retained.length === 0) {
       if (!job || job.state === 'completed' || job.state === 'failed') {
-        const stored = await this.deps.transcripts.read(userId, sessionId);
+        const [stored, lastSeq] = await Promise.all([
+          this.deps.transcripts.read(userId, sessionId),
+          this.deps.events.lastSeq('reply', messageId),
+        ]);
         const message = stored?.messages.find((m) => m.id === messageId && m.role === 'assistant');
         if (!message) {
           yield new NotFoundError('ChatMessage', messageId);
           return;
         }
-        for (const event of replayStored(message)) if (event.seq > after) yield event;
+        const replay = replayStored(message, lastSeq);
+        // the stored text is one token: a client that saw some of the tokens cannot get just the rest
+        const text = replay.find((e) => e.type === 'token');
+        if (text && after > 1 && after < text.seq) {
+          yield new ReplayGapError(after, text.seq);
+          return;
+        }
+        for (const event of replay) if (event.seq > after) yield event;
         return;
       }
     }
-    for await (const event of this.deps.events.subscribe('reply', messageId, {
-      afterSeq: after,
-      signal,
-    })) {
-      yield event;
-      if (event.type === 'done' || event.type === 'failed') return;
+    try {
+      for await (const event of this.deps.events.subscribe('reply', messageId, {
+        afterSeq: after,
+        signal,
+      })) {
+        yield event;
+        if (event.type === 'done' || event.type === 'failed') return;
+      }
+    } catch (error) {
+      if (!(error instanceof ReplayGapError)) throw error;
+      yield error;
     }
   }
 

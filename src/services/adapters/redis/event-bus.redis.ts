@@ -1,27 +1,35 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
-import type { EventBus, SubscribeOptions } from '../../ports/event-bus.ts';
+import {
+  abortOnReturn,
+  type EventBus,
+  ReplayGapError,
+  type SubscribeOptions,
+} from '../../ports/event-bus.ts';
 import { type EventKind, type EventMap, type Sequenced, topicOf } from '../../ports/events.ts';
 
 // One round trip assigns each event its topic's next seq, keeps it for replay and publishes it.
 // Doing all three atomically means subscribers see every topic in seq order. Events published in
 // the same turn of the event loop (a reply's token, and the tokens of every other reply streaming
 // through this process) go out together as one script call: one command and one write instead of
-// one per event. The expiry is renewed on a topic's first event, every 32nd, and whenever the
-// caller asks (its non-token events), and the log is trimmed only once it is full.
+// one per event.
+// The seq counter (one small key per topic) never expires, so numbering never restarts (DESIGN
+// §7); only the replay log, a stream whose ids are the seqs, expires when idle and is trimmed to
+// about `max` entries. Its expiry is renewed on a new log's first event, every 32nd, and whenever
+// the caller asks (its non-token events). PERSIST clears the expiry older counters still have.
 // Keys of several topics in one call: standalone Redis (or one Cluster hash slot) only.
 const PUBLISH_SCRIPT = `
-local max = tonumber(ARGV[1])
+local max = ARGV[1]
 local ttl = ARGV[2]
 local seqs = {}
 for i = 1, #KEYS / 2 do
   local seqKey, logKey = KEYS[2 * i - 1], KEYS[2 * i]
   local seq = redis.call('INCR', seqKey)
   local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[3 * i], 2)
-  if redis.call('RPUSH', logKey, event) > max then redis.call('LTRIM', logKey, -max, -1) end
-  if seq % 32 == 1 or ARGV[3 * i + 2] == '1' then
-    redis.call('EXPIRE', seqKey, ttl)
+  redis.call('XADD', logKey, 'MAXLEN', '~', max, seq .. '-0', 'e', event)
+  if ARGV[3 * i + 2] == '1' or seq % 32 == 1 or redis.call('XLEN', logKey) == 1 then
     redis.call('EXPIRE', logKey, ttl)
+    redis.call('PERSIST', seqKey)
   end
   redis.call('PUBLISH', ARGV[3 * i + 1], event)
   seqs[i] = seq
@@ -29,10 +37,19 @@ end
 return seqs
 `;
 
+// A topic's latest seq and its retained events from seq ARGV[1] on, read together so that a gap
+// between what was asked for and what is retained is seen as it is.
+const REPLAY_SCRIPT = `
+local out = { tonumber(redis.call('GET', KEYS[1]) or '0') }
+for i, entry in ipairs(redis.call('XRANGE', KEYS[2], ARGV[1], '+')) do out[i + 1] = entry[2][2] end
+return out
+`;
+
 /** Most events per script call; a bigger turn's events go out as several calls, in order. */
 const PUBLISH_BATCH_MAX = 256;
 
 type PublishCommand = (...keysThenArgs: (string | number)[]) => Promise<number[]>;
+type ReplayCommand = (seqKey: string, logKey: string, fromSeq: number) => Promise<[number, ...string[]]>;
 
 interface QueuedEvent {
   channel: string;
@@ -58,6 +75,7 @@ export class RedisEventBus implements EventBus {
 
   private readonly options: RedisEventBusOptions;
   private queued: QueuedEvent[] = [];
+  private listeners = 0;
 
   constructor(options: RedisEventBusOptions) {
     this.options = options;
@@ -68,6 +86,7 @@ export class RedisEventBus implements EventBus {
     this.subscriber.on('error', onError);
     // the number of keys varies with the batch: it is the call's first argument
     this.publisher.defineCommand('twinPublish', { lua: PUBLISH_SCRIPT });
+    this.publisher.defineCommand('twinReplay', { lua: REPLAY_SCRIPT, numberOfKeys: 2 });
     // Yoga's Redis event target: every API replica receives every event published by any process.
     this.target = createRedisEventTarget({ publishClient: this.publisher, subscribeClient: this.subscriber });
   }
@@ -103,7 +122,7 @@ export class RedisEventBus implements EventBus {
       const keys: string[] = [];
       const args: string[] = [];
       for (const e of batch) {
-        keys.push(`${e.channel}:seq`, `${e.channel}:log`);
+        keys.push(`${e.channel}:seq`, `${e.channel}:stream`);
         args.push(e.json, e.channel, e.renew);
       }
       run
@@ -126,20 +145,65 @@ export class RedisEventBus implements EventBus {
     }
   };
 
+  /** The topic's latest seq and the events retained after `afterSeq`, in order. */
+  private async retained<K extends EventKind>(kind: K, scope: string, afterSeq: number) {
+    const channel = this.channel(kind, scope);
+    const run = (this.publisher as unknown as { twinReplay: ReplayCommand }).twinReplay;
+    const [lastSeq, ...raw] = await run.call(
+      this.publisher,
+      `${channel}:seq`,
+      `${channel}:stream`,
+      Math.max(afterSeq, 0) + 1,
+    );
+    return { lastSeq: Number(lastSeq), events: raw.map((r) => JSON.parse(r) as Sequenced<EventMap[K]>) };
+  }
+
+  /** The events after `afterSeq`; a ReplayGapError when some of them are no longer retained. */
+  private async replay<K extends EventKind>(kind: K, scope: string, afterSeq: number) {
+    const { lastSeq, events } = await this.retained(kind, scope, afterSeq);
+    const oldest = events[0]?.seq ?? lastSeq + 1;
+    if (lastSeq > afterSeq && oldest > afterSeq + 1) throw new ReplayGapError(afterSeq, oldest);
+    return events;
+  }
+
   async history<K extends EventKind>(
     kind: K,
     scope: string,
     afterSeq = 0,
   ): Promise<Sequenced<EventMap[K]>[]> {
-    const raw = await this.publisher.lrange(`${this.channel(kind, scope)}:log`, 0, -1);
-    return raw.map((r) => JSON.parse(r) as Sequenced<EventMap[K]>).filter((e) => e.seq > afterSeq);
+    return (await this.retained(kind, scope, afterSeq)).events;
   }
 
-  async *subscribe<K extends EventKind>(
+  async lastSeq(kind: EventKind, scope: string): Promise<number> {
+    return Number((await this.publisher.get(`${this.channel(kind, scope)}:seq`)) ?? 0);
+  }
+
+  subscribe<K extends EventKind>(
     kind: K,
     scope: string,
     options: SubscribeOptions = {},
   ): AsyncIterableIterator<Sequenced<EventMap[K]>> {
+    return abortOnReturn((stop) =>
+      this.stream(
+        kind,
+        scope,
+        options.afterSeq,
+        options.signal ? AbortSignal.any([stop, options.signal]) : stop,
+      ),
+    );
+  }
+
+  /** Subscriptions open in this process, each one listener: what a departed client must give back. */
+  listenerCount(): number {
+    return this.listeners;
+  }
+
+  private async *stream<K extends EventKind>(
+    kind: K,
+    scope: string,
+    afterSeq: number | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<Sequenced<EventMap[K]>> {
     const channel = this.channel(kind, scope);
     const queue: Sequenced<EventMap[K]>[] = [];
     let wake: (() => void) | undefined;
@@ -148,21 +212,24 @@ export class RedisEventBus implements EventBus {
       wake?.();
     };
     const onAbort = () => wake?.();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     this.target.addEventListener(channel, listener);
+    this.listeners++;
     try {
       // PING is answered after the SUBSCRIBE sent just before it: from here on nothing is missed.
       // Reading the retained log after that point means an event can arrive on both paths; the
       // seq check delivers it once.
       await this.subscriber.ping();
-      let last = options.afterSeq ?? -1;
-      if (options.afterSeq !== undefined) {
-        for (const event of await this.history(kind, scope, options.afterSeq)) {
+      let last = -1;
+      if (afterSeq !== undefined) {
+        last = Math.max(afterSeq, 0);
+        for (const event of await this.replay(kind, scope, last)) {
+          if (signal.aborted) return;
           last = event.seq;
           yield event;
         }
       }
-      while (!options.signal?.aborted) {
+      while (!signal.aborted) {
         const event = queue.shift();
         if (!event) {
           await new Promise<void>((resolve) => {
@@ -173,12 +240,21 @@ export class RedisEventBus implements EventBus {
         }
         if (last === -1) last = event.seq - 1;
         if (event.seq <= last) continue;
+        // seqs have no holes: one here is a message lost while the subscriber connection was down
+        if (event.seq > last + 1) {
+          for (const missed of await this.replay(kind, scope, last)) {
+            if (missed.seq >= event.seq || signal.aborted) break;
+            last = missed.seq;
+            yield missed;
+          }
+        }
         last = event.seq;
         yield event;
       }
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       this.target.removeEventListener(channel, listener);
+      this.listeners--;
     }
   }
 
