@@ -6,7 +6,7 @@ import {
   TwinReplyDocument,
 } from '../src/sdk/generated/graphql.ts';
 import { isTerminal, sendMessage, startChat } from './helpers/chat.ts';
-import type { TestClient } from './helpers/client.ts';
+import { member, type TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function chatDocuments(client: TestClient) {
   const res = await client.request(DocumentsDocument, { first: 50, kind: 'CHAT' });
   if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
-  return res.data!.documents.edges.map((e) => e.node);
+  return member(res.data!.documents, 'QueryDocumentsConnection').edges.map((e) => e.node);
 }
 
 async function waitForChatDocument(client: TestClient, except: string[] = [], timeoutMs = 20_000) {

@@ -13,6 +13,7 @@ import {
 import { idleJobId } from '../src/services/chat/chat.service.ts';
 import { type ChatRecord, newMessageId } from '../src/services/chat/chat-records.ts';
 import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
+import { member } from './helpers/client.ts';
 import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
@@ -226,7 +227,9 @@ describe('chat with the twin', () => {
       messageCount: 4,
     });
     const list = await client.request(ChatSessionsDocument, { first: 10 });
-    const node = list.data!.chatSessions.edges.find((e) => e.node.id === sessionId)!.node;
+    const node = member(list.data!.chatSessions, 'QueryChatSessionsConnection').edges.find(
+      (e) => e.node.id === sessionId,
+    )!.node;
     expect(node.title).toBe(chat!.title);
     expect(node.summary).toBe(chat!.summary);
   });
@@ -296,7 +299,8 @@ describe('chat with the twin', () => {
       sub.close();
     }
     const sessions = await mallory.request(ChatSessionsDocument, { first: 50 });
-    expect(sessions.data!.chatSessions.edges.map((e) => e.node.id)).not.toContain(sessionId);
+    const listed = member(sessions.data!.chatSessions, 'QueryChatSessionsConnection').edges;
+    expect(listed.map((e) => e.node.id)).not.toContain(sessionId);
 
     // mallory asking the same question retrieves nothing of alice's
     const own = await startChat(mallory);
@@ -323,14 +327,18 @@ describe('chat with the twin', () => {
 
     const second = await startChat(client);
     const third = await startChat(client);
-    const page1 = await client.request(ChatSessionsDocument, { first: 2 });
-    expect(page1.data!.chatSessions.edges.map((e) => e.node.id)).toEqual([third, second]);
-    expect(page1.data!.chatSessions.pageInfo.hasNextPage).toBe(true);
-    const page2 = await client.request(ChatSessionsDocument, {
-      first: 2,
-      after: page1.data!.chatSessions.pageInfo.endCursor,
-    });
-    expect(page2.data!.chatSessions.edges.map((e) => e.node.id)).toEqual([sessionId]);
-    expect(page2.data!.chatSessions.pageInfo.hasNextPage).toBe(false);
+    const page1 = member(
+      (await client.request(ChatSessionsDocument, { first: 2 })).data!.chatSessions,
+      'QueryChatSessionsConnection',
+    );
+    expect(page1.edges.map((e) => e.node.id)).toEqual([third, second]);
+    expect(page1.pageInfo.hasNextPage).toBe(true);
+    const page2 = member(
+      (await client.request(ChatSessionsDocument, { first: 2, after: page1.pageInfo.endCursor })).data!
+        .chatSessions,
+      'QueryChatSessionsConnection',
+    );
+    expect(page2.edges.map((e) => e.node.id)).toEqual([sessionId]);
+    expect(page2.pageInfo.hasNextPage).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import {
   ReprocessDocumentDocument,
   SearchDocument,
 } from '../src/sdk/generated/graphql.ts';
+import { member } from './helpers/client.ts';
 import type { TestApp } from './helpers/harness.ts';
 import { startTestApp } from './helpers/harness.ts';
 import { getDocument, settled, uploadDocument, uploadFile } from './helpers/ingest.ts';
@@ -54,7 +55,9 @@ describe('upload validation', () => {
     expect(again.document.id).toBe(first.id);
     // nothing of the rejected uploads is stored, only the one document
     const list = await client.request(DocumentsDocument, { first: 10 });
-    expect(list.data!.documents.edges.map((e) => e.node.id)).toEqual([first.id]);
+    expect(member(list.data!.documents, 'QueryDocumentsConnection').edges.map((e) => e.node.id)).toEqual([
+      first.id,
+    ]);
     expect(await app.services.blobs.list(client.userId, 'raw/')).toHaveLength(1);
     // another user uploading the same bytes gets their own document
     const other = await uploadDocument(app.client(), 'a.txt', topic('amber', 3));
@@ -94,16 +97,18 @@ describe('documents over time', () => {
       ids.push((await uploadDocument(client, `n${i}.txt`, topic(`word${i}`, 2))).id);
     await Promise.all(ids.map((id) => settled(client, id)));
     const page1 = await client.request(DocumentsDocument, { first: 3 });
-    const p1 = page1.data!.documents;
+    const p1 = member(page1.data!.documents, 'QueryDocumentsConnection');
     expect(p1.edges).toHaveLength(3);
     expect(p1.pageInfo.hasNextPage).toBe(true);
     const page2 = await client.request(DocumentsDocument, { first: 3, after: p1.pageInfo.endCursor });
-    const all = [...p1.edges, ...page2.data!.documents.edges].map((e) => e.node.id);
+    const all = [...p1.edges, ...member(page2.data!.documents, 'QueryDocumentsConnection').edges].map(
+      (e) => e.node.id,
+    );
     expect(all).toEqual([...ids].reverse());
     const failed = await client.request(DocumentsDocument, { first: 10, status: 'FAILED' });
-    expect(failed.data!.documents.edges).toEqual([]);
+    expect(member(failed.data!.documents, 'QueryDocumentsConnection').edges).toEqual([]);
     const chats = await client.request(DocumentsDocument, { first: 10, kind: 'CHAT' });
-    expect(chats.data!.documents.edges).toEqual([]);
+    expect(member(chats.data!.documents, 'QueryDocumentsConnection').edges).toEqual([]);
   });
 
   it('delete leaves no raw object, chunk object, vector or row', async () => {
@@ -202,7 +207,9 @@ describe('reprocess', () => {
       Array.from({ length: after.chunkCount }, (_, i) => `chunks/${doc.id}/chunk_${i}.txt`).sort(),
     );
     expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(after.chunkCount);
-    for (const edge of after.__typename === 'Document' ? after.chunks.edges : []) {
+    for (const edge of after.__typename === 'Document'
+      ? member(after.chunks, 'DocumentChunksConnection').edges
+      : []) {
       expect(edge.node.text.length).toBeLessThanOrEqual(40 * 4);
     }
     // reprocessing again with the same chunker changes nothing

@@ -5,8 +5,13 @@ import './errors.ts';
 import './user.ts';
 import './ingest-progress.ts';
 import './document.ts';
-import './search.ts';
-import './chat.ts';
+import './deleted-document.ts';
+import './upload-document-result.ts';
+import './search-hit.ts';
+import './embedder-info.ts';
+import './chat-session.ts';
+import './send-message-payload.ts';
+import './cancel-reply-payload.ts';
 import './twin-reply.ts';
 
 builder.queryType({});

@@ -20,3 +20,18 @@ builder.scalarType('JSON', {
   serialize: (value) => value,
   parseValue: (value) => value,
 });
+
+builder.scalarType('File', {
+  description: 'A file sent with the GraphQL multipart request spec.',
+  serialize: () => {
+    throw new GraphQLError('File is an input-only scalar');
+  },
+  parseValue: (value) => {
+    // Yoga's multipart parser yields its own File implementation: check the shape, not the class
+    const file = value as Partial<File> | null;
+    if (typeof file?.stream !== 'function' || typeof file.name !== 'string') {
+      throw new GraphQLError('expected a file upload');
+    }
+    return value as File;
+  },
+});

@@ -1,9 +1,11 @@
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
+import { subscribeTwinReply } from '../resolvers/twin-reply.resolver.ts';
 import { NotFoundError } from '../services/errors.ts';
-import { abortOnReturn, ReplayGapError } from '../services/ports/event-bus.ts';
+import { ReplayGapError } from '../services/ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../services/ports/events.ts';
 import { builder } from './builder.ts';
-import { ReplySourceRef, ReplyUsageRef } from './chat.ts';
+import { ReplySourceRef } from './reply-source.ts';
+import { ReplyUsageRef } from './reply-usage.ts';
 
 type Of<T extends ReplyEvent['type']> = Sequenced<Extract<ReplyEvent, { type: T }>>;
 
@@ -68,11 +70,7 @@ builder.subscriptionField('twinReply', (t) =>
       '`afterSeq` the whole reply is sent, however late the subscription; with it, only what follows, ' +
       'or `ReplayGap` when what follows is no longer retained.',
     args: { messageId: t.arg.id({ required: true }), afterSeq: t.arg.int() },
-    // a client that leaves releases the reply's listener at once, not at its next event
-    subscribe: (_root, args, ctx) =>
-      abortOnReturn((signal) =>
-        ctx.services.replies.events(ctx.userId, String(args.messageId), args.afterSeq ?? undefined, signal),
-      ),
+    subscribe: subscribeTwinReply,
     // graphql-js refuses an Error instance as a value: the errors plugin's proxy carries it
     resolve: (event) => wrapErrorIfMatches(event, [NotFoundError, ReplayGapError]) as never,
   }),

@@ -1,8 +1,5 @@
+import { me, type Viewer } from '../resolvers/user.resolver.ts';
 import { builder } from './builder.ts';
-
-interface Viewer {
-  id: string;
-}
 
 export const UserRef = builder.objectRef<Viewer>('User').implement({
   description: 'The authenticated user, whose tenant every other field is scoped to.',
@@ -11,10 +8,4 @@ export const UserRef = builder.objectRef<Viewer>('User').implement({
   }),
 });
 
-builder.queryField('me', (t) =>
-  t.field({
-    type: UserRef,
-    description: 'The caller.',
-    resolve: async (_root, _args, ctx) => ({ id: ctx.userId }),
-  }),
-);
+builder.queryField('me', (t) => t.field({ type: UserRef, description: 'The caller.', resolve: me }));

@@ -17,6 +17,13 @@ describe('auth tokens', () => {
     expect(() => verifyToken(secret, forged)).toThrow(InvalidTokenError);
   });
 
+  it('refuses user ids that are no storage segment, such as . and ..', () => {
+    for (const userId of ['.', '..', '...', 'a/b', 'x'.repeat(129)]) {
+      expect(() => verifyToken(secret, issueToken(secret, userId)), userId).toThrow(/invalid user id/);
+    }
+    expect(verifyToken(secret, issueToken(secret, 'a.b_c-1'))).toBe('a.b_c-1');
+  });
+
   it('maps a missing header to the anonymous user only when allowed', () => {
     expect(() => authenticate(undefined, options)).toThrow(/missing/);
     expect(authenticate(undefined, { ...options, allowAnonymous: true })).toBe('1');

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isStorageSafeId } from './tenant-keys.ts';
 
 // Stateless bearer tokens: `v1.<base64url userId>.<base64url HMAC-SHA256(secret, userId)>`.
 // Issued by `npm run token -- <userId>` or by an identity provider that shares AUTH_SECRET.
@@ -21,7 +22,10 @@ export function verifyToken(secret: string, token: string): string {
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new InvalidTokenError('invalid token');
   }
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(userId)) throw new InvalidTokenError('invalid user id in token');
+  // the user id names the tenant's storage prefix: `.` and `..` would name its parent
+  if (userId.length > 128 || !isStorageSafeId(userId)) {
+    throw new InvalidTokenError('invalid user id in token: 1 to 128 of A-Z a-z 0-9 . _ -, and not only dots');
+  }
   return userId;
 }
 

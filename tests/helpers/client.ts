@@ -4,6 +4,15 @@ import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
+/** The member of a result union a test expects; any other member (an error) fails, showing itself. */
+export function member<T extends { __typename: string }, N extends T['__typename']>(
+  value: T | null | undefined,
+  typename: N,
+): Extract<T, { __typename: N }> {
+  if (value?.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(value)}`);
+  return value as Extract<T, { __typename: N }>;
+}
+
 export interface Upload {
   name: string;
   content: Buffer | string;

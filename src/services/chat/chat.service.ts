@@ -93,14 +93,17 @@ export class ChatService {
     return sessionId;
   }
 
-  /** Newest first, keyset-paginated on (created_at, id). */
-  async listSessions(userId: string, page: { after?: string; limit: number }): Promise<ChatSessionView[]> {
+  /** Newest first, keyset-paginated on (created_at, id), after a cursor this method issued. */
+  async listSessions(
+    userId: string,
+    page: { after?: string; limit: number },
+  ): Promise<{ cursor: string; node: ChatSessionView }[]> {
     const rows = await this.deps.sessions.list(
       userId,
       page.limit,
       page.after ? decodeCursor(page.after) : undefined,
     );
-    return rows.map(toView);
+    return rows.map(toView).map((node) => ({ cursor: encodeCursor(node), node }));
   }
 
   /** The session's transcript, when the caller owns it. */
@@ -230,6 +233,6 @@ export function encodeCursor(session: ChatSessionView): string {
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   if (!at || !id || Number.isNaN(Date.parse(at)) || !SESSION_ID.test(id))
-    throw new InvalidInputError('invalid cursor');
+    throw new InvalidInputError('after is not a cursor of this list: pass the endCursor of a previous page');
   return { createdAt: at, id };
 }

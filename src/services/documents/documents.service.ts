@@ -43,6 +43,33 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const isUuid = (id: string) => UUID.test(id);
 
+/** One chunk of a document: where its text lives in the tenant's storage. */
+export interface ChunkRef {
+  documentId: string;
+  index: number;
+  s3Path: string;
+}
+
+const INVALID_CURSOR = 'after is not a cursor of this list: pass the endCursor of a previous page';
+
+function encodeDocumentCursor(doc: DocumentRecord): string {
+  return Buffer.from(`${doc.uploadedAt.toISOString()}|${doc.id}`).toString('base64url');
+}
+
+function decodeDocumentCursor(cursor: string): DocumentCursor {
+  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const uploadedAt = new Date(at ?? '');
+  if (!id || rest.length || !isUuid(id) || Number.isNaN(uploadedAt.getTime())) {
+    throw new InvalidInputError(INVALID_CURSOR);
+  }
+  return { uploadedAt, id };
+}
+
+function decodeChunkCursor(cursor: string): number {
+  if (!/^\d{1,9}$/.test(cursor)) throw new InvalidInputError(INVALID_CURSOR);
+  return Number(cursor);
+}
+
 // Yoga's multipart files use a ReadableStream ponyfill that Readable.fromWeb rejects; a reader
 // works for both it and the native one.
 async function* readChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Buffer> {
@@ -155,9 +182,26 @@ export class DocumentsService {
     return this.deps.documents.getMany(userId, ids);
   }
 
-  /** Newest first; keyset pagination on (uploaded_at, id). */
-  list(userId: string, filter: DocumentListFilter, limit: number, after?: DocumentCursor) {
-    return this.deps.documents.list(userId, filter, limit, after);
+  /** Newest first, `page.limit` after a cursor this method issued; keyset pagination on (uploaded_at, id). */
+  async list(
+    userId: string,
+    filter: DocumentListFilter,
+    page: { after?: string; limit: number },
+  ): Promise<{ cursor: string; node: DocumentRecord }[]> {
+    const after = page.after === undefined ? undefined : decodeDocumentCursor(page.after);
+    const docs = await this.deps.documents.list(userId, filter, page.limit, after);
+    return docs.map((node) => ({ cursor: encodeDocumentCursor(node), node }));
+  }
+
+  /** The document's chunks after a cursor this method issued, with the object keys holding their text. */
+  chunks(doc: DocumentRecord, page: { after?: string; limit: number }): { cursor: string; node: ChunkRef }[] {
+    const from = page.after === undefined ? 0 : decodeChunkCursor(page.after) + 1;
+    const to = Math.min(doc.chunkCount, from + page.limit);
+    return Array.from({ length: Math.max(0, to - from) }, (_, i) => {
+      const index = from + i;
+      const node = { documentId: doc.id, index, s3Path: documentKeys.chunk(doc.id, index) };
+      return { cursor: String(index), node };
+    });
   }
 
   /** Removes the raw object, every chunk object, every vector and the row. */

@@ -1,0 +1,49 @@
+import type { GraphQLContext } from '../context.ts';
+import {
+  DuplicateDocumentError,
+  EmptyDocumentError,
+  FileTooLargeError,
+  UnsupportedFileTypeError,
+  type UploadRejection,
+} from '../services/documents/documents.errors.ts';
+import type { DocumentKind, DocumentRecord } from '../services/ports/document.ts';
+
+const REJECTION_TYPES = new Map<abstract new (...args: never[]) => Error, string>([
+  [UnsupportedFileTypeError, 'UnsupportedFileType'],
+  [FileTooLargeError, 'FileTooLarge'],
+  [DuplicateDocumentError, 'DuplicateDocument'],
+  [EmptyDocumentError, 'EmptyDocument'],
+]);
+
+// graphql-js treats an Error returned by a resolver as a thrown one, so expected rejections
+// travel as plain objects tagged with their GraphQL type.
+function asResult(value: DocumentRecord | UploadRejection): unknown {
+  if (!(value instanceof Error)) return value;
+  for (const [cls, name] of REJECTION_TYPES) {
+    if (value instanceof cls) return { ...value, message: value.message, __typename: name };
+  }
+  throw value;
+}
+
+async function uploadOne(ctx: GraphQLContext, file: File, kind?: DocumentKind | null) {
+  const result = await ctx.services.documents.upload(ctx.userId, {
+    filename: file.name || 'upload',
+    body: file.stream(),
+    size: file.size,
+    kind: kind ?? undefined,
+  });
+  return asResult(result);
+}
+
+export const uploadDocument = (
+  _root: unknown,
+  args: { file: File; kind?: DocumentKind | null },
+  ctx: GraphQLContext,
+) => uploadOne(ctx, args.file, args.kind);
+
+export async function uploadDocuments(_root: unknown, args: { files: File[] }, ctx: GraphQLContext) {
+  const results: unknown[] = [];
+  // one at a time: each upload streams to S3, so parallelism would only multiply memory
+  for (const file of args.files) results.push(await uploadOne(ctx, file));
+  return results;
+}
