@@ -19,10 +19,11 @@ const { startWorkers } = await import('./worker-runtime.ts');
 
 for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);
 const services = await createServices(config, logger, jobs);
-const workers = await startWorkers(services, jobs);
-logger.info('workers running');
-
+// a worker takes jobs before it is fully started: a SIGTERM from then on must already drain them
+const starting = startWorkers(services, jobs);
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
-  await workers.close(config.SHUTDOWN_TIMEOUT_MS);
+  await (await starting).close(config.SHUTDOWN_TIMEOUT_MS);
   await services.close();
 });
+await starting;
+logger.info('workers running');

@@ -8,6 +8,7 @@ export {
   QUEUE_NAMES,
   type QueueName,
   validateRegistry,
+  WorkerShutdownError,
 } from '../services/ports/job-queue.ts';
 
 /** Every run of a job: the worker's run details and the process's services. */

@@ -6,7 +6,7 @@ import { BlobNotFoundError, type BlobStore } from '../ports/blob-store.ts';
 import { type ChatModel, ChatModelRejectedError } from '../ports/chat-model.ts';
 import { type EventBus, ReplayGapError } from '../ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../ports/events.ts';
-import type { JobQueue } from '../ports/job-queue.ts';
+import { type JobQueue, WorkerShutdownError } from '../ports/job-queue.ts';
 import { memoryKeys } from '../tenant-keys.ts';
 import type { ChatService } from './chat.service.ts';
 import type { ChatMessageRecord, Citation } from './chat-records.ts';
@@ -148,8 +148,10 @@ export class TwinReplyService {
       return { finishReason: done.finishReason, tokens };
     } catch (error) {
       if (error instanceof ReplyStorageError) throw error;
-      if (ctx.signal.aborted) {
-        // cancelled (cancelReply or shutdown): the partial reply is kept and the stream ends cleanly
+      // a worker shutting down before the first token hands the reply to the next one unseen
+      const handedBack = tokens === 0 && ctx.signal.reason instanceof WorkerShutdownError;
+      if (ctx.signal.aborted && !handedBack) {
+        // cancelled (cancelReply, or a shutdown after tokens went out): the partial reply is kept
         await finish({ type: 'done', model: chatModel.name, finishReason: 'cancelled', usage: null });
         return { finishReason: 'cancelled', tokens };
       }

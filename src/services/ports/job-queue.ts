@@ -83,7 +83,10 @@ export interface JobRun {
   /** 1-based attempt number of this run. */
   attempt: number;
   maxAttempts: number;
-  /** Aborted when the job is cancelled or the worker shuts down. */
+  /**
+   * Aborted when the job is cancelled (reason: JobCancelledError) or its worker shuts down and the
+   * grace has passed (reason: WorkerShutdownError; the job is then handed back, not failed).
+   */
   signal: AbortSignal;
   log: Logger;
 }
@@ -123,6 +126,16 @@ export class PermanentJobError extends Error {
 export class JobCancelledError extends Error {
   constructor() {
     super('job cancelled');
+  }
+}
+
+/**
+ * The abort reason of a run whose worker is shutting down (a deploy): the job goes back to the
+ * queue for another worker, keeping its attempt; it is not a failure.
+ */
+export class WorkerShutdownError extends Error {
+  constructor() {
+    super('the worker is shutting down');
   }
 }
 

@@ -1,4 +1,4 @@
-import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../../logger.ts';
 import {
@@ -13,6 +13,7 @@ import {
   PermanentJobError,
   type QueueName,
   validateRegistry,
+  WorkerShutdownError,
 } from '../../ports/job-queue.ts';
 
 export interface BullOptions {
@@ -157,13 +158,16 @@ export async function startWorkerPool(
     (q) => !options.queues || options.queues.includes(q),
   );
   const workers: Worker[] = [];
+  // the runs of this process, by queue and job id: a cancel or a shutdown aborts them with its reason
+  const running = new Map<string, AbortController>();
+  const runKey = (queue: string, jobId: string) => `${queue}/${jobId}`;
 
-  const process = async (job: Job, _token?: string, signal?: AbortSignal) => {
+  const process = async (job: Job, token?: string) => {
     const def = byName.get(job.name);
     if (!def) throw new UnrecoverableError(`no handler for job ${job.name}`);
     const maxAttempts = job.opts.attempts ?? 1;
     const controller = new AbortController();
-    signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
+    const key = runKey(job.queueName, job.id!);
     const ctx: JobRun = {
       ...options.context,
       jobId: job.id!,
@@ -176,12 +180,18 @@ export async function startWorkerPool(
     if (!payload.success) {
       throw new UnrecoverableError(`invalid payload for ${job.name}: ${payload.error.message}`);
     }
+    running.set(key, controller);
     try {
       return await def.handle(payload.data, ctx);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      const cancelled = controller.signal.aborted || error instanceof JobCancelledError;
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
       const permanent = error instanceof PermanentJobError || error instanceof UnrecoverableError;
+      if (reason instanceof WorkerShutdownError && !permanent) {
+        await handBack(job, token, ctx);
+        throw new WaitingError();
+      }
+      const cancelled = reason instanceof JobCancelledError || error instanceof JobCancelledError;
       const final = cancelled || permanent || ctx.attempt >= maxAttempts;
       if (final) {
         try {
@@ -193,6 +203,8 @@ export async function startWorkerPool(
       ctx.log.warn({ err: error, final }, 'job attempt failed');
       if (final && !(error instanceof UnrecoverableError)) throw new UnrecoverableError(error.message);
       throw error;
+    } finally {
+      running.delete(key);
     }
   };
 
@@ -212,24 +224,38 @@ export async function startWorkerPool(
   const subscriber = connection(options);
   await subscriber.subscribe(cancelChannel(options.prefix));
   subscriber.on('message', (_channel, message) => {
-    const { jobId } = JSON.parse(message) as { jobId: string };
-    for (const w of workers) w.cancelJob(jobId, 'cancelled');
+    const { queue, jobId } = JSON.parse(message) as { queue: string; jobId: string };
+    running.get(runKey(queue, jobId))?.abort(new JobCancelledError());
   });
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
   return {
     async close(timeoutMs = 10_000) {
-      subscriber.disconnect();
-      // worker.close() waits for active jobs with no limit: abort them past the deadline
+      // no new jobs; the running ones get the grace to finish (cancels still reach them), then
+      // they are aborted as a shutdown and handed back to the queue
       const closing = Promise.all(workers.map((w) => w.close()));
       const timer = setTimeout(() => {
-        for (const w of workers) w.cancelAllJobs('shutdown');
+        for (const controller of running.values()) controller.abort(new WorkerShutdownError());
       }, timeoutMs);
       try {
         await closing;
       } finally {
         clearTimeout(timer);
+        subscriber.disconnect();
       }
     },
   };
+}
+
+/**
+ * Back to the front of the wait list with its lock token, attemptsMade unchanged: the next worker
+ * runs the same attempt again. Should that fail, the lock lapses and stall recovery hands it back.
+ */
+async function handBack(job: Job, token: string | undefined, ctx: JobRun): Promise<void> {
+  try {
+    await job.moveToWait(token);
+    ctx.log.info('worker shutting down: job handed back to the queue');
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'could not hand the job back; it returns when its lock expires');
+  }
 }
