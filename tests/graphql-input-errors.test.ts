@@ -7,7 +7,7 @@ import { createServices, type Services } from '../src/container.ts';
 import { jobs } from '../src/jobs/registry.ts';
 import { ChatSessionsDocument, DocumentDocument, DocumentsDocument } from '../src/sdk/generated/graphql.ts';
 import { type App, createApp } from '../src/server.ts';
-import { issueToken } from '../src/services/auth.service.ts';
+import { issueToken, signToken } from '../src/services/auth.service.ts';
 import { createTestClient, type TestClient } from './helpers/client.ts';
 import { TEST_AUTH_SECRET, testConfig } from './helpers/harness.ts';
 import { uploadDocument } from './helpers/ingest.ts';
@@ -133,7 +133,7 @@ describe('user ids that name no tenant', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        authorization: `Bearer ${issueToken(TEST_AUTH_SECRET, userId)}`,
+        authorization: `Bearer ${signToken(TEST_AUTH_SECRET, userId)}`,
       },
       body: JSON.stringify({ query: '{ me { id } }' }),
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authenticate, InvalidTokenError, issueToken, verifyToken } from './auth.service.ts';
+import { authenticate, InvalidTokenError, issueToken, signToken, verifyToken } from './auth.service.ts';
 
 const secret = 'test-secret-0123456789';
 const options = { secret, allowAnonymous: false, anonymousUserId: '1' };
@@ -19,7 +19,8 @@ describe('auth tokens', () => {
 
   it('refuses user ids that are no storage segment, such as . and ..', () => {
     for (const userId of ['.', '..', '...', 'a/b', 'x'.repeat(129)]) {
-      expect(() => verifyToken(secret, issueToken(secret, userId)), userId).toThrow(/invalid user id/);
+      expect(() => verifyToken(secret, signToken(secret, userId)), userId).toThrow(/invalid user id/);
+      expect(() => issueToken(secret, userId), userId).toThrow(/invalid user id/);
     }
     expect(verifyToken(secret, issueToken(secret, 'a.b_c-1'))).toBe('a.b_c-1');
   });
