@@ -31,9 +31,16 @@ ensure_node() {
 }
 
 # npm ci only when package-lock.json changed since the last install (or node_modules is missing).
+# Runs in one checkout take turns: two concurrent `npm ci`s delete each other's node_modules.
 ensure_deps() {
   cd "$ROOT_DIR"
-  local want have=""
+  local want have="" lock
+  if command -v flock >/dev/null; then
+    lock="$TWIN_CACHE_DIR/locks/npm-ci-$(printf '%s' "$ROOT_DIR" | sha256sum | cut -c1-16)"
+    mkdir -p "$TWIN_CACHE_DIR/locks"
+    exec {TWIN_DEPS_LOCK_FD}>"$lock"
+    flock "$TWIN_DEPS_LOCK_FD"
+  fi
   want="$( (cat package-lock.json; node -v) | sha256sum | cut -d' ' -f1)"
   [ -f node_modules/.twin-install-hash ] && have="$(cat node_modules/.twin-install-hash)"
   if [ "$want" != "$have" ]; then
@@ -41,15 +48,17 @@ ensure_deps() {
     npm ci --no-audit --no-fund --loglevel=error >&2
     echo "$want" > node_modules/.twin-install-hash
   fi
+  if [ -n "${TWIN_DEPS_LOCK_FD:-}" ]; then exec {TWIN_DEPS_LOCK_FD}>&-; fi
 }
 
 # Starts the local services that are missing (exporting their URLs) and, when this shell exits,
-# stops only those this run started. TWIN_KEEP_SERVICES=1 leaves them running.
+# stops only those this run started. TWIN_KEEP_SERVICES=1 leaves them running. An `up` that is
+# interrupted or fails stops what it had started itself (services.sh).
 start_services() {
   local out
+  trap stop_started_services EXIT
   out="$(bash "$ROOT_DIR/scripts/services.sh" up)"
   eval "$out"
-  trap stop_started_services EXIT
 }
 
 stop_started_services() {

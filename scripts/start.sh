@@ -14,7 +14,9 @@ env_file=()
 [ -f .env ] && env_file=(--env-file=.env)
 node "${env_file[@]}" src/main.ts --with-workers &
 server_pid=$!
-trap 'kill -INT "$server_pid" 2>/dev/null' INT TERM
+# Ctrl-C reaches this shell and the server; the services run in their own sessions (setsid) and
+# are stopped by the EXIT trap of start_services once the server is gone, whatever ended it.
+trap 'kill -INT "$server_pid" 2>/dev/null' INT TERM HUP
 wait "$server_pid"
 status=$?
 # wait again if the first wait was interrupted by the trap, so shutdown completes
