@@ -10,7 +10,7 @@ import {
 import { member } from './helpers/client.ts';
 import type { TestApp } from './helpers/harness.ts';
 import { startTestApp } from './helpers/harness.ts';
-import { getDocument, settled, uploadDocument, uploadFile } from './helpers/ingest.ts';
+import { getDocument, holdIngestAt, settled, uploadDocument, uploadFile } from './helpers/ingest.ts';
 import * as fx from './helpers/ingest-fixtures.ts';
 
 let app: TestApp;
@@ -131,33 +131,34 @@ describe('documents over time', () => {
     ).toBe('NotFound');
   });
 
-  it('cancels a running ingest', async () => {
+  it('cancels a running ingest mid-way: the document fails "ingest cancelled" and keeps no chunks or vectors', async () => {
     const client = app.client();
     const events = client.subscribeWs(IngestProgressDocument, { afterSeq: 0 });
-    // a long document: ~190 kB of varied text takes long enough to cancel mid-way
-    const text = Array.from(
-      { length: 2200 },
-      (_, i) => `Entry ${i}: the ${['heron', 'maple', 'quartz', 'tide'][i % 4]} note ${i * 7}.`,
-    ).join(' ');
-    const doc = await uploadDocument(client, 'long.txt', text);
-    await events.until(
-      (e) => e.data?.ingestProgress.documentId === doc.id && e.data.ingestProgress.stage !== 'QUEUED',
-      20_000,
-    );
-    const res = await client.request(CancelIngestDocument, { id: doc.id });
-    expect(res.data!.cancelIngest.__typename).toBe('Document');
-    const done = await settled(client, doc.id);
-    if (done.status === 'FAILED') {
-      expect(done.error).toBe('ingest cancelled');
+    // the ingest stops at its first embedding batch (chunk objects written, no vector yet) and
+    // can end only by being cancelled: a cancel that does not reach it fails the test
+    const hold = holdIngestAt(app.services, 'EMBEDDING');
+    try {
+      const doc = await uploadDocument(client, 'long.txt', topic('heron', 30));
+      expect(await hold.reached).toBe(doc.id);
+      const row = await app.services.db.documents.get(client.userId, doc.id);
+      expect(await app.services.queue.get('ingest', row!.ingestJobId!)).toMatchObject({ state: 'active' });
+
+      const res = await client.request(CancelIngestDocument, { id: doc.id });
+      expect(res.data!.cancelIngest.__typename).toBe('Document');
+      const done = await settled(client, doc.id);
+      hold.restore(); // the searches below embed their queries
+      expect(done).toMatchObject({ status: 'FAILED', error: 'ingest cancelled', chunkCount: 0 });
       const tail = await events.until(
         (e) => e.data?.ingestProgress.documentId === doc.id && e.data.ingestProgress.stage === 'FAILED',
       );
       expect(tail.at(-1)!.data!.ingestProgress.error).toBe('ingest cancelled');
-    } else {
-      // the ingest finished before the cancel arrived: it must then be complete, not half-written
-      expect(done.chunkCount).toBe(await app.services.vectors.countByDocument(client.userId, doc.id));
+      expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(0);
+      const hits = await client.request(SearchDocument, { query: 'heron collectors', limit: 5 });
+      expect(hits.data!.search).toEqual({ __typename: 'SearchResults', data: [] });
+    } finally {
+      hold.restore();
+      events.close();
     }
-    events.close();
   });
 
   it('cancels a queued ingest when no worker has picked it up', async () => {
@@ -165,13 +166,17 @@ describe('documents over time', () => {
     try {
       const client = noWorkers.client();
       const doc = await uploadDocument(client, 'waiting.txt', topic('basalt', 3));
+      // the job the row names (its id carries a timestamp) is waiting until the cancel removes it
+      const row = await noWorkers.services.db.documents.get(client.userId, doc.id);
+      const jobId = row!.ingestJobId!;
+      expect(await noWorkers.services.queue.get('ingest', jobId)).not.toBeNull();
       const res = await client.request(CancelIngestDocument, { id: doc.id });
       expect(res.data!.cancelIngest).toMatchObject({
         __typename: 'Document',
         status: 'FAILED',
         error: 'ingest cancelled',
       });
-      expect(await noWorkers.services.queue.get('ingest', `ingest-${doc.id}`)).toBeNull();
+      expect(await noWorkers.services.queue.get('ingest', jobId)).toBeNull();
     } finally {
       await noWorkers.close();
     }
