@@ -256,7 +256,7 @@ await pMap(
 const s3PerSec = chunks / ((performance.now() - s) / 1000);
 const s3ServerCpuMsPerPut = cpuDeltaMs(cpuBefore, serviceCpuMs()).s3! / chunks;
 const s3ClientCpuMsPerPut = (processCpuMs() - clientBefore) / chunks;
-await services.vectors.ensureTenant(ceilingUser);
+await services.vectors.ensureTenant(ceilingUser, services.embedder.model);
 // real vectors (chunk-sized slices of the uploaded text), embedded before the clock starts: HNSW
 // insert cost depends on the data, near-duplicate vectors would flatter or penalise it
 const slices = Array.from({ length: chunks }, (_, i) => {

@@ -220,7 +220,7 @@ async function loadDoc(d: number) {
     );
 }
 // Weaviate's own background CPU before the load (another process may be using it too)
-await vectors.ensureTenant(userId);
+await vectors.ensureTenant(userId, embedder.model);
 const idleFrom = weaviateCpuMs();
 await new Promise((r) => setTimeout(r, 3000));
 const weaviateIdleCpuMsPerS = (weaviateCpuMs() - idleFrom) / 3;

@@ -47,10 +47,18 @@ export const configSchema = z.object({
   WEAVIATE_URL: z.string().url().default('http://127.0.0.1:58080'),
   WEAVIATE_GRPC_URL: z.string().default('127.0.0.1:55051'),
   WEAVIATE_API_KEY: optionalString,
+  // One collection per embedding model tag (DESIGN §5): WEAVIATE_COLLECTION holds the vectors of
+  // WEAVIATE_COLLECTION_MODEL (the default configuration's model, so existing data stays where it
+  // is) and prefixes every other's: `TenantChunk_text_embedding_3_small_1536`. A deployment whose
+  // TenantChunk holds OpenAI vectors sets WEAVIATE_COLLECTION_MODEL=text-embedding-3-small@1536.
   WEAVIATE_COLLECTION: z
     .string()
     .regex(/^[A-Z][A-Za-z0-9_]*$/)
     .default('TenantChunk'),
+  WEAVIATE_COLLECTION_MODEL: z
+    .string()
+    .regex(/^.+@\d+$/, 'a model tag, name@dimensions')
+    .default('local-hash-v1@384'),
   EMBEDDED_VECTOR_DIR: z.string().default('.data/vectors'),
   // Vector writes of concurrent ingests of one tenant are coalesced into batches of up to
   // VECTOR_BATCH_MAX objects (sent after VECTOR_BATCH_LINGER_MS at the latest), at most
@@ -58,8 +66,8 @@ export const configSchema = z.object({
   VECTOR_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
   VECTOR_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(5),
   VECTOR_BATCH_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
-  // HNSW graph build of the Weaviate collection, fixed when the collection is created (a change
-  // takes effect on a new WEAVIATE_COLLECTION only); see BENCHMARKS.md, search.
+  // HNSW graph build of each Weaviate collection, fixed when the collection is created (a change
+  // takes effect on collections created after it only); see BENCHMARKS.md, search.
   VECTOR_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(4).max(4096).default(128),
   VECTOR_HNSW_MAX_CONNECTIONS: z.coerce.number().int().min(4).max(256).default(32),
 
@@ -80,6 +88,9 @@ export const configSchema = z.object({
   EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).optional(),
   EMBEDDING_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(256),
+  // Workers re-embed, at start, the documents embedded with another model than the current one
+  // (unset: yes, except under NODE_ENV=test, where test processes share one database).
+  REEMBED_ON_START: bool.optional(),
   UPLOAD_MAX_BYTES: z.coerce
     .number()
     .int()
@@ -157,6 +168,11 @@ export function describeBackends(config: Config): Record<string, string> {
     chat: describeChatBackend(config),
     objects: `s3 ${config.S3_ENDPOINT ? host(config.S3_ENDPOINT) : `aws ${config.S3_REGION}`} bucket ${config.S3_BUCKET}`,
   };
+}
+
+/** Whether a starting worker re-embeds documents of another embedding model (REEMBED_ON_START). */
+export function reembedsOnStart(config: Config): boolean {
+  return config.REEMBED_ON_START ?? config.NODE_ENV !== 'test';
 }
 
 export type ChatBackend = 'openai' | 'modal' | 'extractive';

@@ -69,7 +69,10 @@ export async function createBlobStore(config: Config): Promise<BlobStore> {
 export async function createVectorIndex(config: Config): Promise<VectorIndex> {
   if (config.VECTOR_BACKEND === 'embedded') {
     const { EmbeddedVectorIndex } = await import('./services/adapters/local/vector-index.embedded.ts');
-    return new EmbeddedVectorIndex(config.EMBEDDED_VECTOR_DIR);
+    return new EmbeddedVectorIndex(config.EMBEDDED_VECTOR_DIR, {
+      prefix: config.WEAVIATE_COLLECTION,
+      defaultModel: config.WEAVIATE_COLLECTION_MODEL,
+    });
   }
   const { WeaviateVectorIndex } = await import('./services/adapters/weaviate/vector-index.weaviate.ts');
   return WeaviateVectorIndex.connect({
@@ -77,6 +80,7 @@ export async function createVectorIndex(config: Config): Promise<VectorIndex> {
     grpcUrl: config.WEAVIATE_GRPC_URL,
     apiKey: config.WEAVIATE_API_KEY,
     collection: config.WEAVIATE_COLLECTION,
+    collectionModel: config.WEAVIATE_COLLECTION_MODEL,
     hnsw: {
       efConstruction: config.VECTOR_HNSW_EF_CONSTRUCTION,
       maxConnections: config.VECTOR_HNSW_MAX_CONNECTIONS,

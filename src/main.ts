@@ -1,4 +1,4 @@
-import { ConfigError, describeBackends, loadConfig } from './config.ts';
+import { ConfigError, describeBackends, loadConfig, reembedsOnStart } from './config.ts';
 import { onShutdown } from './lifecycle.ts';
 import { migrateUp } from './services/adapters/postgres/orm.ts';
 
@@ -34,6 +34,17 @@ logger.info(
   `GraphQL (GraphiQL, WebSocket and SSE) on http://${config.HOST === '127.0.0.1' ? 'localhost' : config.HOST}:${port}/graphql` +
     (workers ? ' — workers running in this process' : ''),
 );
+if (workers && reembedsOnStart(config)) {
+  const { reembedOnStart } = await import('./services/documents/reembed.service.ts');
+  // documents of another embedding model than this one fill its collection in the background
+  void reembedOnStart({
+    embedder: services.embedder,
+    locks: services.locks,
+    log: services.log,
+    findStale: (model, limit, after) => services.db.documents.listEmbeddedWithOtherModel(model, limit, after),
+    reprocess: (userId, id) => services.documents.reprocess(userId, id),
+  });
+}
 
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
   await app.close();

@@ -1,4 +1,4 @@
-import { ConfigError, describeBackends, loadConfig } from './config.ts';
+import { ConfigError, describeBackends, loadConfig, reembedsOnStart } from './config.ts';
 import { onShutdown } from './lifecycle.ts';
 
 // Worker entry point: `node src/worker.ts` runs the BullMQ workers of every registered job.
@@ -27,3 +27,14 @@ onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
 });
 await starting;
 logger.info('workers running');
+if (reembedsOnStart(config)) {
+  const { reembedOnStart } = await import('./services/documents/reembed.service.ts');
+  // documents of another embedding model than this one fill its collection in the background
+  void reembedOnStart({
+    embedder: services.embedder,
+    locks: services.locks,
+    log: services.log,
+    findStale: (model, limit, after) => services.db.documents.listEmbeddedWithOtherModel(model, limit, after),
+    reprocess: (userId, id) => services.documents.reprocess(userId, id),
+  });
+}

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pMap from 'p-map';
 import type { Config } from '../../src/config.ts';
 import type { BlobStore } from '../../src/services/ports/blob-store.ts';
-import { tenantName } from '../../src/services/ports/vector-index.ts';
+import { isCollectionOf, tenantName } from '../../src/services/ports/vector-index.ts';
 
 /**
  * Removes users from the local services with everything they own: their objects, their Weaviate
@@ -19,12 +19,21 @@ export async function removeUsers(
   if (userIds.length === 0) return;
   await pMap(userIds, (u) => blobs.deletePrefix(u, ''), { concurrency: 4 });
   if (config.VECTOR_BACKEND === 'weaviate') {
-    const res = await fetch(`${config.WEAVIATE_URL}/v1/schema/${config.WEAVIATE_COLLECTION}/tenants`, {
-      method: 'DELETE',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(userIds.map(tenantName)),
-    });
-    if (!res.ok && res.status !== 404) throw new Error(`weaviate answered ${res.status} to a tenant delete`);
+    // every embedding model's collection (DESIGN §5) holds a tenant of the user's
+    const schema = (await (await fetch(`${config.WEAVIATE_URL}/v1/schema`)).json()) as {
+      classes?: { class: string }[];
+    };
+    const naming = { prefix: config.WEAVIATE_COLLECTION, defaultModel: config.WEAVIATE_COLLECTION_MODEL };
+    for (const { class: name } of schema.classes ?? []) {
+      if (!isCollectionOf(naming, name)) continue;
+      const res = await fetch(`${config.WEAVIATE_URL}/v1/schema/${name}/tenants`, {
+        method: 'DELETE',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(userIds.map(tenantName)),
+      });
+      if (!res.ok && res.status !== 404)
+        throw new Error(`weaviate answered ${res.status} to a tenant delete`);
+    }
   }
   await orm.em.getConnection().execute('DELETE FROM users WHERE id IN (?)', [userIds]);
 }

@@ -52,6 +52,22 @@ export interface DocumentsRepository {
   ): Promise<boolean>;
   /** Failed, unless (given a job) another ingest job took the document over (then false). */
   markFailed(userId: string, id: string, ingestJobId: string | null, error: string): Promise<boolean>;
+  /**
+   * Processed documents (of every user, or of `only.userId`) whose vectors are of another
+   * embedding model tag than `embeddingModel`: `limit` of them in (user, id) order after `after`.
+   */
+  listEmbeddedWithOtherModel(
+    embeddingModel: string,
+    limit: number,
+    after?: DocumentKey,
+    only?: { userId: string },
+  ): Promise<DocumentKey[]>;
+}
+
+/** A document across tenants. */
+export interface DocumentKey {
+  userId: string;
+  id: string;
 }
 
 export interface ChatSessionRow {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { embeddingModelName } from './embedder.ts';
 
 // Port for the per-user vector index (DESIGN §5). Vectors are ours; no chunk text is stored here,
-// only pointers to the S3 object that holds it.
+// only pointers to the S3 object that holds it. Each embedding model tag (model and size) has a
+// collection of its own, one tenant per user in each: a search reads one collection only.
 
 export interface ChunkVector {
   documentId: string;
@@ -27,19 +29,66 @@ export interface VectorHit extends ChunkPointer {
 
 export interface SearchOptions {
   limit: number;
+  /** The query vector's model tag: only that model's collection is searched. */
   embeddingModel: string;
   minScore?: number;
 }
 
 export interface VectorIndex {
   readonly backend: 'weaviate' | 'embedded';
-  ensureTenant(userId: string): Promise<void>;
+  /** Creates the user's tenant in the collection of `embeddingModel` (and the collection). */
+  ensureTenant(userId: string, embeddingModel: string): Promise<void>;
+  /** Each chunk goes to the collection of its own `embeddingModel`. */
   upsert(userId: string, chunks: readonly ChunkVector[]): Promise<void>;
   search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]>;
+  /** Removes the document's vectors from every model's collection. */
   deleteByDocument(userId: string, documentId: string): Promise<number>;
-  countByDocument(userId: string, documentId: string): Promise<number>;
+  /** The document's vectors in the collection of `embeddingModel`, or in all of them. */
+  countByDocument(userId: string, documentId: string, embeddingModel?: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** How collections are named (WEAVIATE_COLLECTION, WEAVIATE_COLLECTION_MODEL). */
+export interface CollectionNaming {
+  /** The collection of `defaultModel` itself (the seed's `TenantChunk`), and every other's prefix. */
+  prefix: string;
+  /** The model tag whose vectors the collection named `prefix` holds. */
+  defaultModel: string;
+}
+
+// Weaviate class names: /^[A-Z][_0-9A-Za-z]{0,254}$/.
+const MAX_NAME = 200;
+
+/**
+ * The collection of a model tag: `prefix` for the default model, else `prefix_<model>_<size>`
+ * (`TenantChunk_text_embedding_3_small_1536`). Two tags that spell alike share a collection only
+ * at one size, and the model filter of every search keeps them apart even then.
+ */
+export function collectionName(naming: CollectionNaming, embeddingModel: string): string {
+  if (embeddingModel === naming.defaultModel) return naming.prefix;
+  const slug = embeddingModel.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const name = `${naming.prefix}_${slug}`;
+  if (name.length <= MAX_NAME) return name;
+  const hash = createHash('sha256').update(embeddingModel).digest('hex').slice(0, 16);
+  return `${name.slice(0, MAX_NAME - hash.length - 1)}_${hash}`;
+}
+
+/** Whether a collection name is one of this naming's (the default's or a prefixed one). */
+export function isCollectionOf(naming: CollectionNaming, name: string): boolean {
+  return name === naming.prefix || name.startsWith(`${naming.prefix}_`);
+}
+
+/**
+ * The `embedding_model` values a search under `embeddingModel` accepts. The default collection
+ * also holds objects written before tags carried the size, tagged with the bare model name: they
+ * are this model's (a collection holds one size), so they stay found until they are re-embedded.
+ */
+export function acceptedModelTags(naming: CollectionNaming, embeddingModel: string): string[] {
+  const bare = embeddingModelName(embeddingModel);
+  return embeddingModel === naming.defaultModel && bare !== embeddingModel
+    ? [embeddingModel, bare]
+    : [embeddingModel];
 }
 
 const NAMESPACE = '6f1c6c4e-5b0a-4d58-9d7a-2f0c3b1e9a11';

@@ -1,5 +1,6 @@
-import type { Embedder } from '../../ports/embedder.ts';
+import { type Embedder, embeddingModelTag } from '../../ports/embedder.ts';
 
+/** The model name; its tag carries the size too (`local-hash-v1@384`). */
 export const LOCAL_EMBEDDING_MODEL = 'local-hash-v1';
 export const LOCAL_EMBEDDING_DIMENSIONS = 384;
 
@@ -29,11 +30,10 @@ export class LocalHashEmbedder implements Embedder {
   constructor(dimensions = LOCAL_EMBEDDING_DIMENSIONS) {
     if (!Number.isInteger(dimensions) || dimensions < 8) throw new Error('dimensions must be an integer ≥ 8');
     this.dimensions = dimensions;
-    this.model =
-      dimensions === LOCAL_EMBEDDING_DIMENSIONS
-        ? LOCAL_EMBEDDING_MODEL
-        : `${LOCAL_EMBEDDING_MODEL}-d${dimensions}`;
+    this.model = embeddingModelTag(LOCAL_EMBEDDING_MODEL, dimensions);
   }
+
+  async ready(): Promise<void> {}
 
   embedOne(text: string): number[] {
     const dims = this.dimensions;

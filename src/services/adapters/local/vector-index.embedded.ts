@@ -1,8 +1,12 @@
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  acceptedModelTags,
   type ChunkVector,
+  type CollectionNaming,
   chunkVectorId,
+  collectionName,
+  isCollectionOf,
   type SearchOptions,
   tenantName,
   type VectorHit,
@@ -18,38 +22,55 @@ interface TenantState {
 }
 
 /**
- * Exact (brute-force cosine) search for machines where Weaviate cannot run. Each tenant is an
- * append-only NDJSON log in its own file, so API and worker processes share it: a reader replays
- * the bytes appended since it last looked. Same port and semantics as the Weaviate adapter.
+ * Exact (brute-force cosine) search for machines where Weaviate cannot run. Collections are
+ * folders named as the Weaviate ones (the default model's is `dir` itself, where every vector
+ * lived before collections were per model); each tenant is an append-only NDJSON log in its own
+ * file, so API and worker processes share it: a reader replays the bytes appended since it last
+ * looked. Same port and semantics as the Weaviate adapter.
  */
 export class EmbeddedVectorIndex implements VectorIndex {
   readonly backend = 'embedded' as const;
+  /** By log file. */
   private readonly tenants = new Map<string, TenantState>();
 
   private readonly dir: string;
+  private readonly naming: CollectionNaming;
 
-  constructor(dir: string) {
+  constructor(dir: string, naming: CollectionNaming) {
     this.dir = dir;
+    this.naming = naming;
   }
 
-  private file(userId: string) {
-    return path.join(this.dir, `${tenantName(userId)}.ndjson`);
+  private folder(collection: string) {
+    return collection === this.naming.prefix ? this.dir : path.join(this.dir, collection);
   }
 
-  private async load(userId: string): Promise<TenantState> {
-    const key = tenantName(userId);
-    let state = this.tenants.get(key);
+  private file(collection: string, userId: string) {
+    return path.join(this.folder(collection), `${tenantName(userId)}.ndjson`);
+  }
+
+  /** The collections on disk: the default model's and every prefixed folder. */
+  private async collections(): Promise<string[]> {
+    const entries = await readdir(this.dir, { withFileTypes: true }).catch(() => []);
+    const folders = entries
+      .filter((e) => e.isDirectory() && e.name !== this.naming.prefix && isCollectionOf(this.naming, e.name))
+      .map((e) => e.name);
+    return [this.naming.prefix, ...folders];
+  }
+
+  private async load(file: string): Promise<TenantState> {
+    let state = this.tenants.get(file);
     if (!state) {
       state = { entries: new Map(), size: 0 };
-      this.tenants.set(key, state);
+      this.tenants.set(file, state);
     }
-    const size = await stat(this.file(userId)).then(
+    const size = await stat(file).then(
       (s) => s.size,
       () => 0,
     );
     if (size === state.size) return state;
     if (size < state.size) state.entries.clear();
-    const buf = await readFile(this.file(userId));
+    const buf = await readFile(file);
     const start = size < state.size ? 0 : state.size;
     const end = buf.lastIndexOf(0x0a) + 1;
     for (const line of buf.subarray(start, end).toString('utf8').split('\n')) {
@@ -62,34 +83,35 @@ export class EmbeddedVectorIndex implements VectorIndex {
     return state;
   }
 
-  private async append(userId: string, lines: LogLine[]) {
-    await appendFile(this.file(userId), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-  }
-
-  async ensureTenant(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+  async ensureTenant(_userId: string, embeddingModel: string): Promise<void> {
+    await mkdir(this.folder(collectionName(this.naming, embeddingModel)), { recursive: true });
   }
 
   async upsert(userId: string, chunks: readonly ChunkVector[]): Promise<void> {
     if (chunks.length === 0) return;
-    await this.ensureTenant();
-    const lines: LogLine[] = chunks.map((c) => ({
-      op: 'put',
-      entry: {
+    const byFile = new Map<string, string[]>();
+    for (const c of chunks) {
+      const file = this.file(collectionName(this.naming, c.embeddingModel), userId);
+      const entry: Entry = {
         ...c,
         id: chunkVectorId(userId, c.documentId, c.chunkIndex, c.embeddingModel),
         norm: Math.hypot(...c.vector),
-      },
-    }));
-    await this.append(userId, lines);
+      };
+      byFile.set(file, [...(byFile.get(file) ?? []), `${JSON.stringify({ op: 'put', entry })}\n`]);
+    }
+    for (const [file, lines] of byFile) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await appendFile(file, lines.join(''));
+    }
   }
 
   async search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]> {
-    const state = await this.load(userId);
+    const state = await this.load(this.file(collectionName(this.naming, options.embeddingModel), userId));
+    const models = new Set(acceptedModelTags(this.naming, options.embeddingModel));
     const qn = Math.hypot(...vector) || 1;
     const hits: VectorHit[] = [];
     for (const e of state.entries.values()) {
-      if (e.embeddingModel !== options.embeddingModel || e.vector.length !== vector.length) continue;
+      if (!models.has(e.embeddingModel) || e.vector.length !== vector.length) continue;
       let dot = 0;
       for (let i = 0; i < vector.length; i++) dot += vector[i]! * e.vector[i]!;
       const score = dot / (qn * (e.norm || 1));
@@ -102,21 +124,35 @@ export class EmbeddedVectorIndex implements VectorIndex {
   }
 
   async deleteByDocument(userId: string, documentId: string): Promise<number> {
-    const count = await this.countByDocument(userId, documentId);
-    await this.ensureTenant();
-    await this.append(userId, [{ op: 'del', documentId }]);
+    let count = 0;
+    for (const collection of await this.collections()) {
+      const file = this.file(collection, userId);
+      const n = this.countIn(await this.load(file), documentId);
+      if (n === 0) continue;
+      await appendFile(file, `${JSON.stringify({ op: 'del', documentId } satisfies LogLine)}\n`);
+      count += n;
+    }
     return count;
   }
 
-  async countByDocument(userId: string, documentId: string): Promise<number> {
-    const state = await this.load(userId);
+  async countByDocument(userId: string, documentId: string, embeddingModel?: string): Promise<number> {
+    const collections =
+      embeddingModel === undefined ? await this.collections() : [collectionName(this.naming, embeddingModel)];
+    let count = 0;
+    for (const collection of collections) {
+      count += this.countIn(await this.load(this.file(collection, userId)), documentId);
+    }
+    return count;
+  }
+
+  private countIn(state: TenantState, documentId: string): number {
     let n = 0;
     for (const e of state.entries.values()) if (e.documentId === documentId) n++;
     return n;
   }
 
   async ping(): Promise<void> {
-    await this.ensureTenant();
+    await mkdir(this.dir, { recursive: true });
   }
 
   async close(): Promise<void> {}

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import type { Embedder } from '../../ports/embedder.ts';
+import { type Embedder, embeddingModelTag } from '../../ports/embedder.ts';
 
 export interface OpenAIEmbedderOptions {
   apiKey?: string;
@@ -28,14 +28,15 @@ const MAX_CHARS_PER_REQUEST = 600_000;
  */
 export class OpenAIEmbedder implements Embedder {
   readonly kind = 'openai' as const;
-  readonly model: string;
+  /** The API's model name; `model` is its tag with the size. */
+  readonly name: string;
   private dims: number | undefined;
   private readonly requestedDimensions: number | undefined;
   private readonly client: OpenAI;
   private readonly batchSize: number;
 
   constructor(options: OpenAIEmbedderOptions) {
-    this.model = options.model;
+    this.name = options.model;
     this.requestedDimensions = options.dimensions;
     this.dims = options.dimensions ?? KNOWN_DIMENSIONS[options.model];
     this.batchSize = Math.min(Math.max(1, options.batchSize), MAX_INPUTS);
@@ -49,9 +50,19 @@ export class OpenAIEmbedder implements Embedder {
 
   get dimensions(): number {
     if (this.dims === undefined) {
-      throw new Error(`embedding dimensions of ${this.model} are unknown: set EMBEDDING_DIMENSIONS`);
+      throw new Error(
+        `embedding dimensions of ${this.name} are unknown until its first call: set EMBEDDING_DIMENSIONS or await ready()`,
+      );
     }
     return this.dims;
+  }
+
+  get model(): string {
+    return embeddingModelTag(this.name, this.dimensions);
+  }
+
+  async ready(signal?: AbortSignal): Promise<void> {
+    if (this.dims === undefined) await this.embed(['dimensions probe'], signal);
   }
 
   private batches(texts: string[]): string[][] {
@@ -82,7 +93,7 @@ export class OpenAIEmbedder implements Embedder {
       signal?.throwIfAborted();
       const response = await this.client.embeddings.create(
         {
-          model: this.model,
+          model: this.name,
           input: batch,
           encoding_format: 'float',
           ...(this.requestedDimensions ? { dimensions: this.requestedDimensions } : {}),

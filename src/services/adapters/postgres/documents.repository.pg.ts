@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { DocumentRecord } from '../../ports/document.ts';
 import type {
   DocumentCursor,
+  DocumentKey,
   DocumentListFilter,
   DocumentsRepository,
   NewDocument,
@@ -139,5 +140,20 @@ export class PgDocumentsRepository implements DocumentsRepository {
       'run',
     );
     return updated.affectedRows > 0;
+  }
+
+  async listEmbeddedWithOtherModel(
+    embeddingModel: string,
+    limit: number,
+    after?: DocumentKey,
+    only?: { userId: string },
+  ): Promise<DocumentKey[]> {
+    const rows = await this.db.execute<{ user_id: string; id: string }[]>(
+      `SELECT user_id, id FROM documents
+         WHERE status = 'processed' AND embedding_model IS DISTINCT FROM ?${only ? ' AND user_id = ?' : ''}${after ? ' AND (user_id, id) > (?, ?)' : ''}
+         ORDER BY user_id, id LIMIT ?`,
+      [embeddingModel, ...(only ? [only.userId] : []), ...(after ? [after.userId, after.id] : []), limit],
+    );
+    return rows.map((r) => ({ userId: r.user_id, id: r.id }));
   }
 }

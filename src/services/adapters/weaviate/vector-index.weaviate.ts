@@ -1,7 +1,11 @@
 import weaviate, { type Collection, type WeaviateClient } from 'weaviate-client';
 import {
+  acceptedModelTags,
   type ChunkVector,
+  type CollectionNaming,
   chunkVectorId,
+  collectionName,
+  isCollectionOf,
   type SearchOptions,
   tenantName,
   type VectorHit,
@@ -13,10 +17,13 @@ export interface WeaviateOptions {
   url: string;
   grpcUrl: string;
   apiKey?: string;
+  /** The collection of `collectionModel`, and the prefix of every other model's (DESIGN §5). */
   collection: string;
+  /** The embedding model tag whose vectors `collection` itself holds. */
+  collectionModel: string;
   /**
-   * HNSW graph build of the collection (defaults: 128 / 32, Weaviate's own). Used only when this
-   * adapter creates the collection; an existing collection keeps the settings it was created with.
+   * HNSW graph build of each collection (defaults: 128 / 32, Weaviate's own). Used only when this
+   * adapter creates a collection; an existing collection keeps the settings it was created with.
    */
   hnsw?: { efConstruction?: number; maxConnections?: number };
   /** Coalescing of concurrent upserts per tenant (defaults: 500 objects, 5 ms, 2 in flight). */
@@ -24,6 +31,7 @@ export interface WeaviateOptions {
 }
 
 type InsertObject = {
+  collection: string;
   id: string;
   vectors: number[];
   properties: Record<string, unknown>;
@@ -66,11 +74,13 @@ export function connectWeaviate(options: { url: string; grpcUrl: string; apiKey?
 
 export class WeaviateVectorIndex implements VectorIndex {
   readonly backend = 'weaviate' as const;
+  /** `collection/tenant` pairs known to exist. */
   private readonly tenants = new Set<string>();
-  private collectionReady: Promise<void> | undefined;
+  /** Collections known to exist (or being created by this process). */
+  private readonly collections = new Map<string, Promise<void>>();
 
   private readonly client: WeaviateClient;
-  private readonly name: string;
+  private readonly naming: CollectionNaming;
   private readonly efConstruction: number;
   private readonly maxConnections: number;
   /** Upserts of concurrently ingesting documents of one tenant share insertMany batches. */
@@ -81,7 +91,7 @@ export class WeaviateVectorIndex implements VectorIndex {
 
   private constructor(client: WeaviateClient, options: WeaviateOptions) {
     this.client = client;
-    this.name = options.collection;
+    this.naming = { prefix: options.collection, defaultModel: options.collectionModel };
     this.efConstruction = options.hnsw?.efConstruction ?? HNSW_EF_CONSTRUCTION;
     this.maxConnections = options.hnsw?.maxConnections ?? HNSW_MAX_CONNECTIONS;
     this.restUrl = options.url.replace(/\/+$/, '');
@@ -90,7 +100,7 @@ export class WeaviateVectorIndex implements VectorIndex {
       ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
     };
     const batch = options.batch ?? {};
-    this.writes = new WriteBatcher<InsertObject>((tenant, objects) => this.insertBatch(tenant, objects), {
+    this.writes = new WriteBatcher<InsertObject>((lane, objects) => this.insertBatch(lane, objects), {
       maxBatch: batch.maxBatch ?? 500,
       lingerMs: batch.lingerMs ?? 5,
       maxInFlight: batch.maxInFlight ?? 2,
@@ -101,12 +111,19 @@ export class WeaviateVectorIndex implements VectorIndex {
     return new WeaviateVectorIndex(await connectWeaviate(options), options);
   }
 
-  private ensureCollection(): Promise<void> {
-    this.collectionReady ??= (async () => {
-      if (await this.client.collections.exists(this.name)) return;
+  /** The collection that holds (only) vectors of this model tag. */
+  collectionOf(embeddingModel: string): string {
+    return collectionName(this.naming, embeddingModel);
+  }
+
+  private ensureCollection(name: string): Promise<void> {
+    let ready = this.collections.get(name);
+    if (ready) return ready;
+    ready = (async () => {
+      if (await this.client.collections.exists(name)) return;
       try {
         await this.client.collections.create({
-          name: this.name,
+          name,
           multiTenancy: weaviate.configure.multiTenancy({ enabled: true, autoTenantActivation: true }),
           vectorizers: weaviate.configure.vectors.selfProvided({
             vectorIndexConfig: weaviate.configure.vectorIndex.hnsw({
@@ -137,77 +154,91 @@ export class WeaviateVectorIndex implements VectorIndex {
         });
       } catch (error) {
         // another process created it first
-        if (!(await this.client.collections.exists(this.name))) throw error;
+        if (!(await this.client.collections.exists(name))) throw error;
       }
     })().catch((error) => {
-      this.collectionReady = undefined;
+      this.collections.delete(name);
       throw error;
     });
-    return this.collectionReady;
+    this.collections.set(name, ready);
+    return ready;
   }
 
-  private tenant(userId: string): Collection {
-    return this.client.collections.use(this.name).withTenant(tenantName(userId)) as unknown as Collection;
+  /** This process's collections on the server: the default model's and every prefixed one. */
+  private async existingCollections(): Promise<string[]> {
+    const all = await this.client.collections.listAll();
+    return all.map((c) => c.name).filter((name) => isCollectionOf(this.naming, name));
   }
 
-  async ensureTenant(userId: string): Promise<void> {
-    const name = tenantName(userId);
-    if (this.tenants.has(name)) return;
-    await this.ensureCollection();
-    const collection = this.client.collections.use(this.name);
-    const existing = await collection.tenants.getByName(name);
-    if (!existing) {
+  private tenant(collection: string, userId: string): Collection {
+    return this.client.collections.use(collection).withTenant(tenantName(userId)) as unknown as Collection;
+  }
+
+  private async ensureTenantIn(collection: string, name: string): Promise<void> {
+    const key = `${collection}/${name}`;
+    if (this.tenants.has(key)) return;
+    await this.ensureCollection(collection);
+    const tenants = this.client.collections.use(collection).tenants;
+    if (!(await tenants.getByName(name))) {
       try {
-        await collection.tenants.create([{ name }]);
+        await tenants.create([{ name }]);
       } catch (error) {
-        if (!(await collection.tenants.getByName(name))) throw error;
+        if (!(await tenants.getByName(name))) throw error;
       }
     }
-    this.tenants.add(name);
+    this.tenants.add(key);
+  }
+
+  /** Whether the user has a tenant in the collection; creates neither (reads must not). */
+  private async hasTenant(collection: string, userId: string, collectionExists = false): Promise<boolean> {
+    const name = tenantName(userId);
+    const key = `${collection}/${name}`;
+    if (this.tenants.has(key)) return true;
+    if (!collectionExists && !(await this.client.collections.exists(collection))) return false;
+    if (!(await this.client.collections.use(collection).tenants.getByName(name))) return false;
+    this.tenants.add(key);
+    return true;
+  }
+
+  async ensureTenant(userId: string, embeddingModel: string): Promise<void> {
+    await this.ensureTenantIn(this.collectionOf(embeddingModel), tenantName(userId));
   }
 
   async upsert(userId: string, chunks: readonly ChunkVector[]): Promise<void> {
     if (chunks.length === 0) return;
-    await this.ensureTenant(userId);
-    const errors = await this.writes.write(
-      tenantName(userId),
-      chunks.map((c) => ({
-        id: chunkVectorId(userId, c.documentId, c.chunkIndex, c.embeddingModel),
-        vectors: c.vector,
-        properties: {
-          document_id: c.documentId,
-          s3_path: c.s3Path,
-          embedding_model: c.embeddingModel,
-          chunk_index: c.chunkIndex,
-          char_start: c.charStart,
-          char_end: c.charEnd,
-          page: c.page ?? -1,
-          metadata: {
-            filename: c.filename,
-            content_type: c.contentType,
-            timestamp: c.timestamp,
-            chunk_index: c.chunkIndex,
-          },
-        },
-      })),
+    const tenant = tenantName(userId);
+    const byCollection = new Map<string, ChunkVector[]>();
+    for (const c of chunks) {
+      const name = this.collectionOf(c.embeddingModel);
+      byCollection.set(name, [...(byCollection.get(name) ?? []), c]);
+    }
+    const results = await Promise.all(
+      [...byCollection].map(async ([collection, group]) => {
+        await this.ensureTenantIn(collection, tenant);
+        return this.writes.write(
+          `${collection}/${tenant}`,
+          group.map((c) => toObject(collection, userId, c)),
+        );
+      }),
     );
     // only this caller's objects: another document's failure in the same batch is not ours
-    if (errors.size > 0) {
-      const first = errors.values().next().value;
-      throw new Error(`weaviate rejected ${errors.size} objects: ${first?.message ?? ''}`);
+    const errors = results.flatMap((r) => [...r.values()]);
+    if (errors.length > 0) {
+      throw new Error(`weaviate rejected ${errors.length} objects: ${errors[0]?.message ?? ''}`);
     }
   }
 
   /**
-   * One batch for a tenant over REST `/v1/batch/objects`. The gRPC BatchObjects call of Weaviate
-   * 1.39 (client insertMany) answered every batch after ~500 ms whatever its size (8 objects: 507
-   * ms, 40: 516 ms) while REST takes 39 ms for 40 objects on the same server; per-object failures
-   * come back by index instead of throwing.
+   * One batch for a tenant of a collection over REST `/v1/batch/objects`. The gRPC BatchObjects
+   * call of Weaviate 1.39 (client insertMany) answered every batch after ~500 ms whatever its size
+   * (8 objects: 507 ms, 40: 516 ms) while REST takes 39 ms for 40 objects on the same server;
+   * per-object failures come back by index instead of throwing.
    */
-  private async insertBatch(tenant: string, objects: InsertObject[]): Promise<Map<number, Error>> {
+  private async insertBatch(lane: string, objects: InsertObject[]): Promise<Map<number, Error>> {
+    const tenant = lane.slice(lane.lastIndexOf('/') + 1);
     const body = JSON.stringify({
       objects: objects.map((o) => ({
-        class: this.name,
+        class: o.collection,
         tenant,
         id: o.id,
         properties: o.properties,
@@ -235,11 +266,14 @@ export class WeaviateVectorIndex implements VectorIndex {
   }
 
   async search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]> {
-    await this.ensureTenant(userId);
-    const collection = this.tenant(userId);
+    const name = this.collectionOf(options.embeddingModel);
+    if (!(await this.hasTenant(name, userId))) return [];
+    const collection = this.tenant(name, userId);
+    const models = acceptedModelTags(this.naming, options.embeddingModel);
+    const byModel = collection.filter.byProperty('embedding_model');
     const result = await collection.query.nearVector([...vector], {
       limit: options.limit,
-      filters: collection.filter.byProperty('embedding_model').equal(options.embeddingModel),
+      filters: models.length === 1 ? byModel.equal(models[0]!) : byModel.containsAny(models),
       returnMetadata: ['distance'],
       returnProperties: [
         ...PROPERTIES,
@@ -268,22 +302,38 @@ export class WeaviateVectorIndex implements VectorIndex {
     });
   }
 
-  async deleteByDocument(userId: string, documentId: string): Promise<number> {
-    await this.ensureTenant(userId);
-    const collection = this.tenant(userId);
-    const result = await collection.data.deleteMany(
-      collection.filter.byProperty('document_id').equal(documentId),
+  /** The user's tenants among the given collections (all of this naming's when none are given). */
+  private async tenantsOf(userId: string, embeddingModel?: string): Promise<Collection[]> {
+    const names =
+      embeddingModel === undefined ? await this.existingCollections() : [this.collectionOf(embeddingModel)];
+    const present = await Promise.all(
+      names.map((name) => this.hasTenant(name, userId, embeddingModel === undefined)),
     );
-    return result.successful;
+    return names.filter((_, i) => present[i]).map((name) => this.tenant(name, userId));
   }
 
-  async countByDocument(userId: string, documentId: string): Promise<number> {
-    await this.ensureTenant(userId);
-    const collection = this.tenant(userId);
-    const result = await collection.aggregate.overAll({
-      filters: collection.filter.byProperty('document_id').equal(documentId),
-    });
-    return result.totalCount;
+  async deleteByDocument(userId: string, documentId: string): Promise<number> {
+    const deleted = await Promise.all(
+      (await this.tenantsOf(userId)).map(async (collection) => {
+        const result = await collection.data.deleteMany(
+          collection.filter.byProperty('document_id').equal(documentId),
+        );
+        return result.successful;
+      }),
+    );
+    return deleted.reduce((a, b) => a + b, 0);
+  }
+
+  async countByDocument(userId: string, documentId: string, embeddingModel?: string): Promise<number> {
+    const counts = await Promise.all(
+      (await this.tenantsOf(userId, embeddingModel)).map(async (collection) => {
+        const result = await collection.aggregate.overAll({
+          filters: collection.filter.byProperty('document_id').equal(documentId),
+        });
+        return result.totalCount;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async ping(): Promise<void> {
@@ -293,4 +343,27 @@ export class WeaviateVectorIndex implements VectorIndex {
   async close(): Promise<void> {
     await this.client.close();
   }
+}
+
+function toObject(collection: string, userId: string, c: ChunkVector): InsertObject {
+  return {
+    collection,
+    id: chunkVectorId(userId, c.documentId, c.chunkIndex, c.embeddingModel),
+    vectors: c.vector,
+    properties: {
+      document_id: c.documentId,
+      s3_path: c.s3Path,
+      embedding_model: c.embeddingModel,
+      chunk_index: c.chunkIndex,
+      char_start: c.charStart,
+      char_end: c.charEnd,
+      page: c.page ?? -1,
+      metadata: {
+        filename: c.filename,
+        content_type: c.contentType,
+        timestamp: c.timestamp,
+        chunk_index: c.chunkIndex,
+      },
+    },
+  };
 }
