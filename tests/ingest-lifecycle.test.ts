@@ -153,6 +153,9 @@ describe('documents over time', () => {
       );
       expect(tail.at(-1)!.data!.ingestProgress.error).toBe('ingest cancelled');
       expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(0);
+      // the chunk objects it had written before the cancel are gone; the upload stays
+      expect(await app.services.blobs.list(client.userId, `chunks/${doc.id}/`)).toEqual([]);
+      expect(await app.services.blobs.list(client.userId, `raw/${doc.id}/`)).toHaveLength(1);
       const hits = await client.request(SearchDocument, { query: 'heron collectors', limit: 5 });
       expect(hits.data!.search).toEqual({ __typename: 'SearchResults', data: [] });
     } finally {

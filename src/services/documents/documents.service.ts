@@ -252,7 +252,10 @@ export class DocumentsService {
     return this.get(userId, id);
   }
 
-  /** Records a final failure unless a newer ingest of the document has started since. */
+  /**
+   * Records a final failure unless a newer ingest of the document has started since, and removes
+   * what that ingest wrote: a failed document is never half in memory.
+   */
   async markFailed(
     userId: string,
     id: string,
@@ -261,6 +264,11 @@ export class DocumentsService {
     attempt: number,
   ): Promise<boolean> {
     if (!(await this.deps.documents.markFailed(userId, id, jobId, error))) return false;
+    // a failed document keeps its upload, and no chunk or vector of the attempt that failed
+    await Promise.all([
+      this.deps.blobs.deletePrefix(userId, documentKeys.chunkPrefix(id)),
+      this.deps.vectors.deleteByDocument(userId, id),
+    ]);
     await this.deps.events.publish('ingest', userId, {
       documentId: id,
       stage: 'FAILED',

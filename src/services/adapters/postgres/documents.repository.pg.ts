@@ -134,7 +134,7 @@ export class PgDocumentsRepository implements DocumentsRepository {
 
   async markFailed(userId: string, id: string, ingestJobId: string | null, error: string): Promise<boolean> {
     const updated = await this.db.execute<{ affectedRows: number }>(
-      `UPDATE documents SET status = 'failed', processed = false, error = ?
+      `UPDATE documents SET status = 'failed', processed = false, chunk_count = 0, error = ?
          WHERE user_id = ? AND id = ?${ingestJobId ? ' AND ingest_job_id = ?' : ''}`,
       [error.slice(0, 2000), userId, id, ...(ingestJobId ? [ingestJobId] : [])],
       'run',
