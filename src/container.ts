@@ -7,6 +7,7 @@ import { TranscriptStore } from './services/chat/transcripts.ts';
 import { TwinReplyService } from './services/chat/twin-reply.service.ts';
 import { DocumentsService } from './services/documents/documents.service.ts';
 import { type IngestOutcome, type IngestRun, ingestDocument } from './services/documents/ingest/pipeline.ts';
+import { reembedOnStart } from './services/documents/reembed.service.ts';
 import { ChunkTextLoader, RetrievalService } from './services/documents/retrieval.service.ts';
 import type { BlobStore } from './services/ports/blob-store.ts';
 import type { ChatModel } from './services/ports/chat-model.ts';
@@ -48,6 +49,8 @@ export interface Services {
   chatMemory: ChatMemoryService;
   users: UsersService;
   readiness(timeoutMs?: number): ReturnType<typeof checkReadiness>;
+  /** Queues the re-embedding of every document of another embedding model (one replica at a time). */
+  reembedOnStart(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -242,6 +245,17 @@ export async function createServices(
     chatMemory,
     users: new UsersService(db.users),
     readiness: (timeoutMs) => checkReadiness({ db, queue, vectors, blobs }, timeoutMs),
+    reembedOnStart: (signal) =>
+      reembedOnStart(
+        {
+          embedder,
+          locks,
+          log,
+          findStale: (model, limit, after) => db.documents.listEmbeddedWithOtherModel(model, limit, after),
+          reprocess: (userId, id) => documents.reprocess(userId, id),
+        },
+        signal,
+      ),
     async close() {
       await Promise.allSettled([
         queue.close(),

@@ -34,19 +34,12 @@ logger.info(
   `GraphQL (GraphiQL, WebSocket and SSE) on http://${config.HOST === '127.0.0.1' ? 'localhost' : config.HOST}:${port}/graphql` +
     (workers ? ' — workers running in this process' : ''),
 );
-if (workers && reembedsOnStart(config)) {
-  const { reembedOnStart } = await import('./services/documents/reembed.service.ts');
-  // documents of another embedding model than this one fill its collection in the background
-  void reembedOnStart({
-    embedder: services.embedder,
-    locks: services.locks,
-    log: services.log,
-    findStale: (model, limit, after) => services.db.documents.listEmbeddedWithOtherModel(model, limit, after),
-    reprocess: (userId, id) => services.documents.reprocess(userId, id),
-  });
-}
+// documents of another embedding model than this one fill its collection in the background
+const reembed = new AbortController();
+if (workers && reembedsOnStart(config)) void services.reembedOnStart(reembed.signal);
 
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  reembed.abort();
   await app.close();
   await workers?.close(config.SHUTDOWN_TIMEOUT_MS);
   await services.close();

@@ -21,20 +21,13 @@ for (const [port, backend] of Object.entries(describeBackends(config))) logger.i
 const services = await createServices(config, logger, jobs);
 // a worker takes jobs before it is fully started: a SIGTERM from then on must already drain them
 const starting = startWorkers(services, jobs);
+// documents of another embedding model than this one fill its collection in the background
+const reembed = new AbortController();
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+  reembed.abort();
   await (await starting).close(config.SHUTDOWN_TIMEOUT_MS);
   await services.close();
 });
 await starting;
 logger.info('workers running');
-if (reembedsOnStart(config)) {
-  const { reembedOnStart } = await import('./services/documents/reembed.service.ts');
-  // documents of another embedding model than this one fill its collection in the background
-  void reembedOnStart({
-    embedder: services.embedder,
-    locks: services.locks,
-    log: services.log,
-    findStale: (model, limit, after) => services.db.documents.listEmbeddedWithOtherModel(model, limit, after),
-    reprocess: (userId, id) => services.documents.reprocess(userId, id),
-  });
-}
+if (reembedsOnStart(config)) void services.reembedOnStart(reembed.signal);
