@@ -47,11 +47,8 @@ const PROPERTIES = [
   'page',
 ] as const;
 
-// HNSW graph build defaults (fixed when the collection is created), overridden by options.hnsw
-// (VECTOR_HNSW_EF_CONSTRUCTION / VECTOR_HNSW_MAX_CONNECTIONS). Weaviate's own 128 / 32 stay: on the
-// search bench's Zipf corpus at 100k chunks, 64 / 16 cut Weaviate CPU per insert ~1.6–2x (2.1 →
-// 1.2 ms) but recall@5 fell 0.85 → 0.75, and raising the query ef to win it back costs more per
-// query than 128 / 32 does (see BENCHMARKS.md, search).
+// HNSW build settings, fixed when a collection is created: Weaviate's 128 / 32 keep recall@5 that
+// cheaper graphs lose (BENCHMARKS.md, search); options.hnsw overrides them.
 const HNSW_EF_CONSTRUCTION = 128;
 const HNSW_MAX_CONNECTIONS = 32;
 
