@@ -96,6 +96,8 @@ export const configSchema = z.object({
     .int()
     .min(1)
     .default(50 * 1024 * 1024),
+  // files one upload request may carry (DESIGN §10); a request's body is capped at this many files
+  UPLOAD_MAX_FILES: z.coerce.number().int().min(1).max(1000).default(10),
   INGEST_MAX_UNCOMPRESSED_BYTES: z.coerce
     .number()
     .int()

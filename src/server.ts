@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
@@ -7,6 +7,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
+import { useRequestLimits } from './http/request-limits.plugin.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
 import { authenticate } from './services/auth.service.ts';
@@ -52,6 +53,9 @@ export function graphqlWsThroughYoga(yoga: YogaServerInstance<any, any>) {
   } satisfies Partial<ServerOptions<Record<string, unknown>, Extra>>;
 }
 
+// Yoga's default maxRequestBodySize, kept for every body but an upload's
+const NON_UPLOAD_BODY_MAX_BYTES = 25_000_000;
+
 export interface App {
   server: Server;
   listen(port: number, host: string): Promise<number>;
@@ -80,11 +84,22 @@ export function createApp(services: Services): App {
   }
 
   const yoga = createYoga<
-    { req?: IncomingMessage; connectionParams?: Record<string, unknown> },
+    { req?: IncomingMessage; res?: ServerResponse; connectionParams?: Record<string, unknown> },
     GraphQLContext
   >({
     schema,
     graphqlEndpoint: '/graphql',
+    // Yoga's multipart parser holds whole files in memory and its body limit is one for all
+    // requests: useRequestLimits streams uploads, each file limited as it is read (DESIGN §10)
+    multipart: false,
+    maxRequestBodySize: false,
+    plugins: [
+      useRequestLimits({
+        maxFileBytes: config.UPLOAD_MAX_BYTES,
+        maxFiles: config.UPLOAD_MAX_FILES,
+        maxBodyBytes: NON_UPLOAD_BODY_MAX_BYTES,
+      }),
+    ],
     graphiql: { title: 'Digital Twin', subscriptionsProtocol: 'WS' },
     // GraphiQL's assets are served from the package, not a CDN: it works offline and behind firewalls
     renderGraphiQL,

@@ -1,4 +1,5 @@
 import type { GraphQLContext } from '../context.ts';
+import { arrived } from '../http/streamed-file.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
@@ -26,6 +27,8 @@ function asResult(value: DocumentRecord | UploadRejection): unknown {
 }
 
 async function uploadOne(ctx: GraphQLContext, file: File, kind?: DocumentKind | null) {
+  // a streamed upload's name is known once its part arrives
+  await arrived(file);
   const result = await ctx.services.documents.upload(ctx.userId, {
     filename: file.name || 'upload',
     body: file.stream(),

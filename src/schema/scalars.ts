@@ -27,7 +27,7 @@ builder.scalarType('File', {
     throw new GraphQLError('File is an input-only scalar');
   },
   parseValue: (value) => {
-    // Yoga's multipart parser yields its own File implementation: check the shape, not the class
+    // uploads arrive as StreamedFile (src/http/streamed-file.ts), File-shaped: check the shape, not the class
     const file = value as Partial<File> | null;
     if (typeof file?.stream !== 'function' || typeof file.name !== 'string') {
       throw new GraphQLError('expected a file upload');

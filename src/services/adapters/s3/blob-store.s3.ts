@@ -79,7 +79,7 @@ export class S3BlobStore implements BlobStore {
     if (body instanceof Readable) {
       const limit = options.maxBytes ?? Number.POSITIVE_INFINITY;
       // Count while streaming so an oversize upload is cut off before it is stored.
-      source = body.pipe(
+      const counted = body.pipe(
         new Transform({
           transform(chunk: Buffer, _enc, done) {
             bytes += chunk.length;
@@ -88,7 +88,10 @@ export class S3BlobStore implements BlobStore {
           },
         }),
       );
-      body.on('error', (e) => (source as Transform).destroy(e));
+      source = counted;
+      // the counting stream, not `source`: that is reassigned below, and a body failing after
+      // the switch must still end the read the multipart upload waits on
+      body.on('error', (e) => counted.destroy(e));
       {
         // a small upload (most documents) goes out as one PutObject; only what is read before
         // the decision is held, at most one multipart part, as lib-storage would buffer anyway
@@ -111,7 +114,9 @@ export class S3BlobStore implements BlobStore {
         }
         source = Readable.from(
           (async function* () {
-            yield* head;
+            // not `yield* head`: an array iterator has no throw(), so destroying this stream
+            // with an error while it delegated would fail with a TypeError instead
+            for (const chunk of head) yield chunk;
             for (let next = await it.next(); !next.done; next = await it.next()) yield next.value as Buffer;
           })(),
         );
