@@ -70,8 +70,8 @@ function decodeChunkCursor(cursor: string): number {
   return Number(cursor);
 }
 
-// Yoga's multipart files use a ReadableStream ponyfill that Readable.fromWeb rejects; a reader
-// works for both it and the native one.
+// An upload's web ReadableStream (src/http/streamed-file.ts) read chunk by chunk: any
+// implementation's reader works, where Readable.fromWeb accepts only Node's own class.
 async function* readChunks(stream: ReadableStream<Uint8Array>): AsyncGenerator<Buffer> {
   const reader = stream.getReader();
   try {
