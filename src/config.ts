@@ -19,6 +19,30 @@ export const configSchema = z.object({
   RUN_WORKERS: bool.default(false),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).default(8),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  // Browser defences and production posture (DESIGN §10; src/http/browser-defences.ts,
+  // production-posture.ts). CORS_ORIGINS: exact origins allowed to call the API and open its
+  // WebSocket; unset, loopback origins outside production and none in production.
+  CORS_ORIGINS: optionalString
+    .transform((v) =>
+      v
+        ?.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) => !list || list.every((o) => URL.canParse(o) && new URL(o).origin === o),
+      'comma-separated origins, scheme://host[:port] in lower case, no path and no *',
+    ),
+  WS_MAX_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  // unset: on outside production, off in production; introspection follows GraphiQL
+  GRAPHIQL_ENABLED: bool.optional(),
+  INTROSPECTION_ENABLED: bool.optional(),
+  // the bearer token that gets /readyz's per-dependency detail; without it /readyz answers { ok } only
+  READYZ_TOKEN: optionalString.pipe(z.string().min(16).optional()),
 
   AUTH_SECRET: z.string().min(16).default('dev-only-auth-secret-change-me'),
   AUTH_ALLOW_ANONYMOUS: bool.default(true),

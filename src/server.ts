@@ -7,6 +7,8 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
+import { corsPolicy, useCsrfPrevention, webSocketDefences } from './http/browser-defences.ts';
+import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
 import { useRequestLimits } from './http/request-limits.plugin.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
@@ -93,14 +95,18 @@ export function createApp(services: Services): App {
     // requests: useRequestLimits streams uploads, each file limited as it is read (DESIGN §10)
     multipart: false,
     maxRequestBodySize: false,
+    cors: corsPolicy(config),
     plugins: [
+      // first: a cross-site form is refused before its body is read (DESIGN §10)
+      useCsrfPrevention(),
+      useIntrospectionPolicy(config),
       useRequestLimits({
         maxFileBytes: config.UPLOAD_MAX_BYTES,
         maxFiles: config.UPLOAD_MAX_FILES,
         maxBodyBytes: NON_UPLOAD_BODY_MAX_BYTES,
       }),
     ],
-    graphiql: { title: 'Digital Twin', subscriptionsProtocol: 'WS' },
+    graphiql: graphiqlEnabled(config) && { title: 'Digital Twin', subscriptionsProtocol: 'WS' },
     // GraphiQL's assets are served from the package, not a CDN: it works offline and behind firewalls
     renderGraphiQL,
     landingPage: false,
@@ -138,14 +144,14 @@ export function createApp(services: Services): App {
       const status = await services.readiness();
       res
         .writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify(status));
+        .end(JSON.stringify(readinessAnswer(status, req.headers.authorization, config.READYZ_TOKEN)));
       return;
     }
     return yoga.handle(req, res);
   });
 
   // graphql-ws over the same port; Yoga's envelop runs, so plugins and masking apply over WS too.
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, ...webSocketDefences(config) });
   const wsServer = useServer(
     {
       ...graphqlWsThroughYoga(yoga),

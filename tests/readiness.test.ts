@@ -34,8 +34,13 @@ async function startRedis(port: number): Promise<ChildProcess> {
 
 type Readiness = { ok: boolean; checks: Record<string, { ok: boolean; error?: string }> };
 
+// the per-dependency detail is for the operator (READYZ_TOKEN); the public gets { ok } only
+const OPERATOR_TOKEN = 'readiness-operator-0123456789';
+
 async function readyz(app: TestApp): Promise<{ status: number; body: Readiness }> {
-  const res = await fetch(app.url.replace('/graphql', '/readyz'));
+  const res = await fetch(app.url.replace('/graphql', '/readyz'), {
+    headers: { authorization: `Bearer ${OPERATOR_TOKEN}` },
+  });
   return { status: res.status, body: (await res.json()) as Readiness };
 }
 
@@ -59,7 +64,9 @@ describe('/readyz', () => {
   it('is green with every dependency up, turns Redis red while it is down, and recovers', async () => {
     const port = await freePort();
     redis = await startRedis(port);
-    app = await startTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    app = await startTestApp({
+      env: { REDIS_URL: `redis://127.0.0.1:${port}`, READYZ_TOKEN: OPERATOR_TOKEN },
+    });
 
     const green = await readyz(app);
     expect(green.status).toBe(200);
@@ -72,6 +79,9 @@ describe('/readyz', () => {
     expect(red.status).toBe(503);
     expect(red.body.checks.postgres?.ok).toBe(true);
     expect(red.body.checks.redis?.error).toBeTruthy();
+    const publicRed = await fetch(app.url.replace('/graphql', '/readyz'));
+    expect(publicRed.status).toBe(503);
+    expect(await publicRed.json()).toEqual({ ok: false });
 
     redis = await startRedis(port);
     const back = await waitFor(app, true);
