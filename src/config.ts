@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TOKEN_DEFAULTS } from './services/auth.service.ts';
 
 // Every setting the server and workers read. Unset values fall back to the local services that
 // scripts/services.sh starts (DESIGN §9); production points each URL at its managed service.
@@ -9,6 +10,11 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === '' ? undefined : v));
+
+const keyId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1 to 64 of A-Z a-z 0-9 . _ -');
+
+/** The default AUTH_SECRET: fine on a laptop, refused under NODE_ENV=production. */
+export const DEVELOPMENT_AUTH_SECRET = 'dev-only-auth-secret-change-me';
 
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -44,7 +50,19 @@ export const configSchema = z.object({
   // the bearer token that gets /readyz's per-dependency detail; without it /readyz answers { ok } only
   READYZ_TOKEN: optionalString.pipe(z.string().min(16).optional()),
 
-  AUTH_SECRET: z.string().min(16).default('dev-only-auth-secret-change-me'),
+  // HS256 access tokens (DESIGN §10): the current key signs and verifies; the previous one, while
+  // set, still verifies the tokens it signed, so a rotation logs nobody out
+  AUTH_SECRET: z.string().min(16).default(DEVELOPMENT_AUTH_SECRET),
+  AUTH_KEY_ID: keyId.default(TOKEN_DEFAULTS.keyId),
+  AUTH_PREVIOUS_SECRET: optionalString.pipe(z.string().min(16).optional()),
+  AUTH_PREVIOUS_KEY_ID: optionalString.pipe(keyId.optional()),
+  AUTH_AUDIENCE: z.string().min(1).default(TOKEN_DEFAULTS.audience),
+  AUTH_TOKEN_TTL_SEC: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(TOKEN_DEFAULTS.ttlSec),
   AUTH_ALLOW_ANONYMOUS: bool.default(true),
   AUTH_ANONYMOUS_USER_ID: z.string().default('1'),
 
@@ -164,7 +182,28 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problems = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new ConfigError(`invalid configuration:\n${problems}`);
   }
+  const problems = consistencyProblems(result.data);
+  if (problems.length)
+    throw new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return Object.freeze(result.data);
+}
+
+/** What each value allows alone but not together, or not in production (DESIGN §10). */
+function consistencyProblems(c: z.infer<typeof configSchema>): string[] {
+  const problems: string[] = [];
+  if (Boolean(c.AUTH_PREVIOUS_SECRET) !== Boolean(c.AUTH_PREVIOUS_KEY_ID))
+    problems.push('AUTH_PREVIOUS_SECRET and AUTH_PREVIOUS_KEY_ID are set together or not at all');
+  if (c.AUTH_PREVIOUS_KEY_ID && c.AUTH_PREVIOUS_KEY_ID === c.AUTH_KEY_ID)
+    problems.push('AUTH_PREVIOUS_KEY_ID must differ from AUTH_KEY_ID: the key id tells the two keys apart');
+  if (c.NODE_ENV === 'production') {
+    if (c.AUTH_SECRET === DEVELOPMENT_AUTH_SECRET)
+      problems.push('AUTH_SECRET: the development secret is public; set a random secret in production');
+    if (c.AUTH_ALLOW_ANONYMOUS)
+      problems.push(
+        'AUTH_ALLOW_ANONYMOUS: anonymous access is for development only; set it to false in production',
+      );
+  }
+  return problems;
 }
 
 let cached: Config | undefined;

@@ -1,6 +1,8 @@
 import { type Config, chatBackendOf } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Orm } from './services/adapters/postgres/orm.ts';
+import { ApiKeysService } from './services/api-keys.service.ts';
+import { AuthService } from './services/auth.service.ts';
 import { ChatService } from './services/chat/chat.service.ts';
 import { ChatMemoryService } from './services/chat/chat-memory.service.ts';
 import { TranscriptStore } from './services/chat/transcripts.ts';
@@ -48,6 +50,9 @@ export interface Services {
   replies: TwinReplyService;
   chatMemory: ChatMemoryService;
   users: UsersService;
+  apiKeys: ApiKeysService;
+  /** Who a request's Authorization names: an access token, an API key, or anonymous (development). */
+  auth: AuthService;
   readiness(timeoutMs?: number): ReturnType<typeof checkReadiness>;
   /** Queues the re-embedding of every document of another embedding model (one replica at a time). */
   reembedOnStart(signal?: AbortSignal): Promise<void>;
@@ -222,6 +227,22 @@ export async function createServices(
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
+  const apiKeys = new ApiKeysService({ apiKeys: db.apiKeys });
+  const auth = new AuthService(
+    { apiKeys },
+    {
+      keys: [
+        { keyId: config.AUTH_KEY_ID, secret: config.AUTH_SECRET },
+        ...(config.AUTH_PREVIOUS_SECRET && config.AUTH_PREVIOUS_KEY_ID
+          ? [{ keyId: config.AUTH_PREVIOUS_KEY_ID, secret: config.AUTH_PREVIOUS_SECRET }]
+          : []),
+      ],
+      audience: config.AUTH_AUDIENCE,
+      ttlSec: config.AUTH_TOKEN_TTL_SEC,
+      allowAnonymous: config.AUTH_ALLOW_ANONYMOUS,
+      anonymousUserId: config.AUTH_ANONYMOUS_USER_ID,
+    },
+  );
   return {
     config,
     log,
@@ -244,6 +265,8 @@ export async function createServices(
     replies,
     chatMemory,
     users: new UsersService(db.users),
+    apiKeys,
+    auth,
     readiness: (timeoutMs) => checkReadiness({ db, queue, vectors, blobs }, timeoutMs),
     reembedOnStart: (signal) =>
       reembedOnStart(

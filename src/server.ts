@@ -12,7 +12,7 @@ import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http
 import { useRequestLimits } from './http/request-limits.plugin.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
-import { authenticate } from './services/auth.service.ts';
+import { InvalidTokenError } from './services/auth.service.ts';
 
 type Enveloped = {
   execute: (args: ExecutionArgs) => ReturnType<typeof import('graphql').execute>;
@@ -58,6 +58,20 @@ export function graphqlWsThroughYoga(yoga: YogaServerInstance<any, any>) {
 // Yoga's default maxRequestBodySize, kept for every body but an upload's
 const NON_UPLOAD_BODY_MAX_BYTES = 25_000_000;
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A socket opened with an access token lives no longer than the token: 4401 when it expires. */
+function closeAtExpiry(socket: Extra['socket'], expiresAt: Date): void {
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    const left = expiresAt.getTime() - Date.now();
+    if (left <= 0) socket.close(4401, 'token expired');
+    else timer = setTimeout(check, Math.min(left, MAX_TIMER_MS)).unref();
+  };
+  check();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 export interface App {
   server: Server;
   listen(port: number, host: string): Promise<number>;
@@ -66,18 +80,14 @@ export interface App {
 
 export function createApp(services: Services): App {
   const { config, log } = services;
-  const authOptions = {
-    secret: config.AUTH_SECRET,
-    allowAnonymous: config.AUTH_ALLOW_ANONYMOUS,
-    anonymousUserId: config.AUTH_ANONYMOUS_USER_ID,
-  };
 
-  async function contextFor(authorization: string | null | undefined): Promise<GraphQLContext> {
+  async function contextFor(authorization: unknown): Promise<GraphQLContext> {
     let userId: string;
     try {
-      userId = authenticate(authorization, authOptions);
+      ({ userId } = await services.auth.authenticate(authorization));
     } catch (error) {
-      throw new GraphQLError(error instanceof Error ? error.message : 'unauthenticated', {
+      if (!(error instanceof InvalidTokenError)) throw error;
+      throw new GraphQLError(error.message, {
         extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
       });
     }
@@ -126,13 +136,14 @@ export function createApp(services: Services): App {
         return new GraphQLError(message);
       },
     },
-    context: async ({ request, connectionParams }) => {
-      const header =
-        (connectionParams?.authorization as string | undefined) ??
-        (connectionParams?.Authorization as string | undefined) ??
-        request?.headers.get('authorization');
-      return contextFor(header);
-    },
+    // over WebSocket the connection parameter, else the upgrade request's header
+    context: async ({ request, req, connectionParams }) =>
+      contextFor(
+        connectionParams?.authorization ??
+          connectionParams?.Authorization ??
+          request?.headers.get('authorization') ??
+          req?.headers.authorization,
+      ),
   });
 
   const server = createServer(async (req, res) => {
@@ -159,10 +170,14 @@ export function createApp(services: Services): App {
         // HTTP hooks do not run for WebSocket: authenticate here
         const params = ctx.connectionParams ?? {};
         try {
-          authenticate((params.authorization ?? params.Authorization) as string | undefined, authOptions);
+          const identity = await services.auth.authenticate(
+            params.authorization ?? params.Authorization ?? ctx.extra.request.headers.authorization,
+          );
+          if (identity.expiresAt) closeAtExpiry(ctx.extra.socket, identity.expiresAt);
           return true;
-        } catch {
-          return false;
+        } catch (error) {
+          if (error instanceof InvalidTokenError) return false;
+          throw error;
         }
       },
     },

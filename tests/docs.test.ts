@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config.ts';
-import { verifyToken } from '../src/services/auth.service.ts';
+import { TOKEN_DEFAULTS, verifyToken } from '../src/services/auth.service.ts';
 
 // README.md and .env.example say only what the code does: every variable they name is read,
 // every command they show exists, and every file a package.json script runs is there.
@@ -94,14 +94,15 @@ describe('documentation', () => {
     expect(missing).toEqual([]);
   });
 
-  it('npm run token prints a bearer token and npm run migration:create explains its usage', () => {
+  it('npm run token prints a bearer token and npm run migration:create explains its usage', async () => {
     const secret = 'docs-test-secret-0123456789';
     const token = execFileSync('npm', ['run', '-s', 'token', '--', 'alice'], {
       cwd: root,
       encoding: 'utf8',
       env: { ...process.env, AUTH_SECRET: secret },
     });
-    expect(verifyToken(secret, token.trim())).toBe('alice');
+    const verifier = { keys: [{ keyId: TOKEN_DEFAULTS.keyId, secret }], audience: TOKEN_DEFAULTS.audience };
+    expect((await verifyToken(token.trim(), verifier)).userId).toBe('alice');
     let usage = '';
     try {
       execFileSync('npm', ['run', '-s', 'migration:create'], { cwd: root, encoding: 'utf8', stdio: 'pipe' });

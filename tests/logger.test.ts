@@ -9,6 +9,12 @@ const program = `
 const { logger } = await import('./src/logger.ts');
 logger.info({ userId: 'u1', headers: { authorization: 'Bearer secret-token' } }, 'hello from the test');
 `;
+// production refuses to start with the development secret or anonymous access (config.ts)
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  AUTH_SECRET: 'logger-test-secret-0123456789',
+  AUTH_ALLOW_ANONYMOUS: 'false',
+};
 const hasScript = (() => {
   try {
     execFileSync('script', ['--version'], { stdio: 'ignore' });
@@ -60,7 +66,7 @@ describe.skipIf(!hasScript)('src/logger.ts', () => {
   it('LOG_FORMAT=json keeps JSON on a terminal; production is JSON on a terminal too', async () => {
     for (const env of [
       { NODE_ENV: 'development', LOG_FORMAT: 'json' },
-      { NODE_ENV: 'production', LOG_FORMAT: 'auto' },
+      { ...PRODUCTION, LOG_FORMAT: 'auto' },
     ]) {
       const [line] = jsonLines(await logOutput(env, true));
       expect(line?.msg, JSON.stringify(env)).toBe('hello from the test');
@@ -68,9 +74,7 @@ describe.skipIf(!hasScript)('src/logger.ts', () => {
   });
 
   it('LOG_FORMAT=pretty gives readable lines through a pipe', async () => {
-    const out = stripVTControlCharacters(
-      await logOutput({ NODE_ENV: 'production', LOG_FORMAT: 'pretty' }, false),
-    );
+    const out = stripVTControlCharacters(await logOutput({ ...PRODUCTION, LOG_FORMAT: 'pretty' }, false));
     expect(out).toMatch(/INFO: hello from the test/);
   });
 });

@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import './scalars.ts';
 import './errors.ts';
 import './user.ts';
+import './api-key.ts';
 import './ingest-progress.ts';
 import './document.ts';
 import './deleted-document.ts';

@@ -92,11 +92,40 @@ export interface UsersRepository {
   ensure(userId: string): Promise<void>;
 }
 
+export interface ApiKeyRow {
+  id: string;
+  userId: string;
+  name: string;
+  /** The first characters of the key, to tell keys apart; never enough to use it. */
+  prefix: string;
+  scopes: string[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ApiKeysRepository {
+  insert(
+    row: Pick<ApiKeyRow, 'id' | 'userId' | 'name' | 'prefix' | 'scopes'> & { keyHash: string },
+  ): Promise<ApiKeyRow>;
+  /** Keys not revoked. */
+  countActive(userId: string): Promise<number>;
+  /** Newest first. */
+  list(userId: string): Promise<ApiKeyRow[]>;
+  /** Sets revoked_at unless already set; null when the user has no such key. */
+  revoke(userId: string, id: string): Promise<ApiKeyRow | null>;
+  /** Across tenants: the hash of a key names it. */
+  findByHash(keyHash: string): Promise<ApiKeyRow | null>;
+  /** Sets last_used_at to `at` unless another replica set it after `unlessAfter`. */
+  touch(id: string, at: Date, unlessAfter: Date): Promise<void>;
+}
+
 /** The relational store as a whole: its repositories, a health probe, and shutdown. */
 export interface Database {
   documents: DocumentsRepository;
   chatSessions: ChatSessionsRepository;
   users: UsersRepository;
+  apiKeys: ApiKeysRepository;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Database, UsersRepository } from '../../ports/repositories.ts';
+import { PgApiKeysRepository } from './api-keys.repository.pg.ts';
 import { PgChatSessionsRepository } from './chat-sessions.repository.pg.ts';
 import { PgDocumentsRepository } from './documents.repository.pg.ts';
 
@@ -23,6 +24,7 @@ export function pgDatabase(orm: MikroORM): Database {
     documents: new PgDocumentsRepository(orm),
     chatSessions: new PgChatSessionsRepository(orm),
     users: new PgUsersRepository(orm),
+    apiKeys: new PgApiKeysRepository(orm),
     async ping() {
       await orm.em.getConnection().execute('SELECT 1');
     },
