@@ -60,16 +60,23 @@ const NON_UPLOAD_BODY_MAX_BYTES = 25_000_000;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A socket opened with an access token lives no longer than the token: 4401 when it expires. */
-function closeAtExpiry(socket: Extra['socket'], expiresAt: Date): void {
+/**
+ * A WebSocket or SSE stream opened with an access token lives no longer than the token: `end`
+ * runs when it expires, unless the connection closed first.
+ */
+function endAtExpiry(
+  connection: { once(event: 'close', listener: () => void): unknown },
+  expiresAt: Date,
+  end: () => void,
+): void {
   let timer: NodeJS.Timeout | undefined;
   const check = () => {
     const left = expiresAt.getTime() - Date.now();
-    if (left <= 0) socket.close(4401, 'token expired');
+    if (left <= 0) end();
     else timer = setTimeout(check, Math.min(left, MAX_TIMER_MS)).unref();
   };
   check();
-  socket.once('close', () => clearTimeout(timer));
+  connection.once('close', () => clearTimeout(timer));
 }
 
 export interface App {
@@ -81,10 +88,13 @@ export interface App {
 export function createApp(services: Services): App {
   const { config, log } = services;
 
-  async function contextFor(authorization: unknown): Promise<GraphQLContext> {
+  async function contextFor(authorization: unknown, sse?: ServerResponse): Promise<GraphQLContext> {
     let userId: string;
     try {
-      ({ userId } = await services.auth.authenticate(authorization));
+      const identity = await services.auth.authenticate(authorization);
+      ({ userId } = identity);
+      // the client sees the stream end; reconnecting needs a fresh token
+      if (sse && identity.expiresAt) endAtExpiry(sse, identity.expiresAt, () => sse.destroy());
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) throw error;
       throw new GraphQLError(error.message, {
@@ -137,12 +147,13 @@ export function createApp(services: Services): App {
       },
     },
     // over WebSocket the connection parameter, else the upgrade request's header
-    context: async ({ request, req, connectionParams }) =>
+    context: async ({ request, req, res, connectionParams }) =>
       contextFor(
         connectionParams?.authorization ??
           connectionParams?.Authorization ??
           request?.headers.get('authorization') ??
           req?.headers.authorization,
+        request?.headers.get('accept')?.includes('text/event-stream') ? res : undefined,
       ),
   });
 
@@ -173,7 +184,9 @@ export function createApp(services: Services): App {
           const identity = await services.auth.authenticate(
             params.authorization ?? params.Authorization ?? ctx.extra.request.headers.authorization,
           );
-          if (identity.expiresAt) closeAtExpiry(ctx.extra.socket, identity.expiresAt);
+          const { socket } = ctx.extra;
+          if (identity.expiresAt)
+            endAtExpiry(socket, identity.expiresAt, () => socket.close(4401, 'token expired'));
           return true;
         } catch (error) {
           if (error instanceof InvalidTokenError) return false;

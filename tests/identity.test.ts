@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import {
   ApiKeysDocument,
   CreateApiKeyDocument,
+  IngestProgressDocument,
   MeDocument,
   RevokeApiKeyDocument,
   TwinReplyDocument,
@@ -140,6 +141,26 @@ describe('access tokens', () => {
     expect(await closed).toBe(4401);
     expect(Date.now() - started).toBeGreaterThan(500);
     expect(await ended).toMatchObject({ code: 4401 });
+  });
+
+  it('ends an SSE subscription when its token expires', async () => {
+    const userId = app.newUserId();
+    const sse = createTestClient({
+      url: app.url,
+      wsUrl: app.wsUrl,
+      token: issueToken(TEST_AUTH_SECRET, userId, { ttlSec: 2 }),
+      userId,
+    });
+    try {
+      const sub = sse.subscribeSse(IngestProgressDocument, {});
+      const started = Date.now();
+      await expect(sub.next(10_000)).rejects.toThrow();
+      expect(Date.now() - started).toBeGreaterThan(500);
+      // the server releases the stream's listener as the connection closes: let it before the app closes
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      sse.dispose();
+    }
   });
 });
 
