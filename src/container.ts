@@ -1,5 +1,6 @@
 import { type Config, chatBackendOf } from './config.ts';
 import type { Logger } from './logger.ts';
+import { AccountService } from './services/account/account.service.ts';
 import type { Orm } from './services/adapters/postgres/orm.ts';
 import { ApiKeysService } from './services/api-keys.service.ts';
 import { AuthService } from './services/auth.service.ts';
@@ -51,6 +52,8 @@ export interface Services {
   chatMemory: ChatMemoryService;
   users: UsersService;
   apiKeys: ApiKeysService;
+  /** Deleting a chat or the whole account, and exporting everything stored (DESIGN §10). */
+  account: AccountService;
   /** Who a request's Authorization names: an access token, an API key, or anonymous (development). */
   auth: AuthService;
   readiness(timeoutMs?: number): ReturnType<typeof checkReadiness>;
@@ -228,6 +231,18 @@ export async function createServices(
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
   const apiKeys = new ApiKeysService({ apiKeys: db.apiKeys });
+  const users = new UsersService(db.users);
+  const account = new AccountService({
+    account: db.account,
+    sessions: db.chatSessions,
+    chats,
+    transcripts,
+    documents,
+    users,
+    blobs,
+    vectors,
+    queue,
+  });
   const auth = new AuthService(
     { apiKeys },
     {
@@ -264,8 +279,9 @@ export async function createServices(
     chats,
     replies,
     chatMemory,
-    users: new UsersService(db.users),
+    users,
     apiKeys,
+    account,
     auth,
     readiness: (timeoutMs) => checkReadiness({ db, queue, vectors, blobs }, timeoutMs),
     reembedOnStart: (signal) =>

@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
 import { corsPolicy, useCsrfPrevention, webSocketDefences } from './http/browser-defences.ts';
+import { serveExport } from './http/export.route.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
 import { useRequestLimits } from './http/request-limits.plugin.ts';
 import { createLoaders } from './loaders.ts';
@@ -162,6 +163,7 @@ export function createApp(services: Services): App {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       return;
     }
+    if (req.url === '/export') return serveExport(services, req, res);
     if (req.url === '/readyz') {
       const status = await services.readiness();
       res

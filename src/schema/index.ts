@@ -4,6 +4,7 @@ import './scalars.ts';
 import './errors.ts';
 import './user.ts';
 import './api-key.ts';
+import './account.ts';
 import './ingest-progress.ts';
 import './document.ts';
 import './deleted-document.ts';

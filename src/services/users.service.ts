@@ -18,4 +18,9 @@ export class UsersService {
     await this.users.ensure(userId);
     this.known.set(userId, true);
   }
+
+  /** After the account's deletion: the next request creates the user again. */
+  forget(userId: string): void {
+    this.known.delete(userId);
+  }
 }

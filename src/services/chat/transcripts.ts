@@ -60,6 +60,16 @@ export class TranscriptStore {
     return token === held.token ? held.chat : null;
   }
 
+  /**
+   * Drops this process's copy and makes every other process's stale (a fresh token), so a reply
+   * still finishing after the session was deleted reads storage, finds nothing, and writes nothing.
+   */
+  async forget(sessionId: string): Promise<void> {
+    this.held.delete(sessionId);
+    await this.turns.setTranscriptToken(sessionId, randomBytes(12).toString('base64url'));
+    await this.turns.write(sessionId, []);
+  }
+
   /** Writes messages.json and metadata.json (and the turn cache); then this process holds it. */
   async write(userId: string, chat: ChatRecord): Promise<void> {
     const { messages, ...metadata } = chat;

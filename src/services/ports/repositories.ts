@@ -85,6 +85,8 @@ export interface ChatSessionsRepository {
   list(userId: string, limit: number, after?: { createdAt: string; id: string }): Promise<ChatSessionRow[]>;
   /** Sets the summary, and the title when it has none yet. */
   updateTitleSummary(userId: string, id: string, title: string | null, summary: string | null): Promise<void>;
+  /** Removes the row; false when the user has no such session. */
+  delete(userId: string, id: string): Promise<boolean>;
 }
 
 export interface UsersRepository {
@@ -120,12 +122,29 @@ export interface ApiKeysRepository {
   touch(id: string, at: Date, unlessAfter: Date): Promise<void>;
 }
 
+/** What an account's deletion took out of each table. */
+export interface DeletedAccountRows {
+  rows: { users: number; documents: number; chatSessions: number; apiKeys: number; trainingJobs: number };
+  /** Ingest jobs of documents that were still queued or processing. */
+  pendingIngestJobIds: string[];
+  sessionIds: string[];
+}
+
+/** The whole of one user's rows: an export, and the deletion of the account (DESIGN §10). */
+export interface AccountRepository {
+  /** Every row of the user's, by table, as the columns say (secrets such as key hashes left out). */
+  exportRows(userId: string): Promise<Record<string, Record<string, unknown>[]>>;
+  /** Deletes every row of the user's in one transaction, the users row last. */
+  deleteUser(userId: string): Promise<DeletedAccountRows>;
+}
+
 /** The relational store as a whole: its repositories, a health probe, and shutdown. */
 export interface Database {
   documents: DocumentsRepository;
   chatSessions: ChatSessionsRepository;
   users: UsersRepository;
   apiKeys: ApiKeysRepository;
+  account: AccountRepository;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

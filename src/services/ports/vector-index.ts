@@ -45,6 +45,10 @@ export interface VectorIndex {
   deleteByDocument(userId: string, documentId: string): Promise<number>;
   /** The document's vectors in the collection of `embeddingModel`, or in all of them. */
   countByDocument(userId: string, documentId: string, embeddingModel?: string): Promise<number>;
+  /** Removes the user's tenant from every model's collection; the vectors it held. */
+  deleteTenant(userId: string): Promise<number>;
+  /** The user's vectors across every model's collection. */
+  countTenant(userId: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

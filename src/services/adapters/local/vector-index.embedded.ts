@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   acceptedModelTags,
@@ -19,6 +19,8 @@ type LogLine = { op: 'put'; entry: Entry } | { op: 'del'; documentId: string };
 interface TenantState {
   entries: Map<string, Entry>;
   size: number;
+  /** Which log file (inode and birth time): a tenant deleted and written again is read from its start. */
+  ino: string;
 }
 
 /**
@@ -61,17 +63,24 @@ export class EmbeddedVectorIndex implements VectorIndex {
   private async load(file: string): Promise<TenantState> {
     let state = this.tenants.get(file);
     if (!state) {
-      state = { entries: new Map(), size: 0 };
+      state = { entries: new Map(), size: 0, ino: '' };
       this.tenants.set(file, state);
     }
-    const size = await stat(file).then(
-      (s) => s.size,
-      () => 0,
+    const { size, ino } = await stat(file).then(
+      (s) => ({ size: s.size, ino: `${s.ino}:${s.birthtimeMs}` }),
+      () => ({ size: 0, ino: '' }),
     );
-    if (size === state.size) return state;
-    if (size < state.size) state.entries.clear();
+    if (size === state.size && ino === state.ino) return state;
+    // shorter, or another file: the tenant was deleted (deleteTenant) by this or another process
+    const reread = size < state.size || ino !== state.ino;
+    if (reread) {
+      state.entries.clear();
+      state.size = 0;
+      state.ino = ino;
+    }
+    if (size === 0) return state;
     const buf = await readFile(file);
-    const start = size < state.size ? 0 : state.size;
+    const start = state.size;
     const end = buf.lastIndexOf(0x0a) + 1;
     for (const line of buf.subarray(start, end).toString('utf8').split('\n')) {
       if (!line) continue;
@@ -149,6 +158,25 @@ export class EmbeddedVectorIndex implements VectorIndex {
     let n = 0;
     for (const e of state.entries.values()) if (e.documentId === documentId) n++;
     return n;
+  }
+
+  async deleteTenant(userId: string): Promise<number> {
+    let count = 0;
+    for (const collection of await this.collections()) {
+      const file = this.file(collection, userId);
+      count += (await this.load(file)).entries.size;
+      await rm(file, { force: true });
+      this.tenants.delete(file);
+    }
+    return count;
+  }
+
+  async countTenant(userId: string): Promise<number> {
+    let count = 0;
+    for (const collection of await this.collections()) {
+      count += (await this.load(this.file(collection, userId))).entries.size;
+    }
+    return count;
   }
 
   async ping(): Promise<void> {

@@ -69,4 +69,13 @@ export class PgChatSessionsRepository implements ChatSessionsRepository {
       [title, summary, id, userId],
     );
   }
+
+  async delete(userId: string, id: string): Promise<boolean> {
+    const deleted = await this.db.execute<{ affectedRows: number }>(
+      'DELETE FROM chat_sessions WHERE id = ? AND user_id = ?',
+      [id, userId],
+      'run',
+    );
+    return deleted.affectedRows > 0;
+  }
 }

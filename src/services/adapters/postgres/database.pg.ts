@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Database, UsersRepository } from '../../ports/repositories.ts';
+import { PgAccountRepository } from './account.repository.pg.ts';
 import { PgApiKeysRepository } from './api-keys.repository.pg.ts';
 import { PgChatSessionsRepository } from './chat-sessions.repository.pg.ts';
 import { PgDocumentsRepository } from './documents.repository.pg.ts';
@@ -25,6 +26,7 @@ export function pgDatabase(orm: MikroORM): Database {
     chatSessions: new PgChatSessionsRepository(orm),
     users: new PgUsersRepository(orm),
     apiKeys: new PgApiKeysRepository(orm),
+    account: new PgAccountRepository(orm),
     async ping() {
       await orm.em.getConnection().execute('SELECT 1');
     },

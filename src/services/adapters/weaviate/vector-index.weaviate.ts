@@ -211,11 +211,18 @@ export class WeaviateVectorIndex implements VectorIndex {
     }
     const results = await Promise.all(
       [...byCollection].map(async ([collection, group]) => {
-        await this.ensureTenantIn(collection, tenant);
-        return this.writes.write(
-          `${collection}/${tenant}`,
-          group.map((c) => toObject(collection, userId, c)),
-        );
+        const write = async () => {
+          await this.ensureTenantIn(collection, tenant);
+          return this.writes.write(
+            `${collection}/${tenant}`,
+            group.map((c) => toObject(collection, userId, c)),
+          );
+        };
+        const errors = await write();
+        if (![...errors.values()].some(isTenantMissing)) return errors;
+        // another process deleted the tenant (deleteTenant) since this one created it
+        this.tenants.delete(`${collection}/${tenant}`);
+        return write();
       }),
     );
     // only this caller's objects: another document's failure in the same batch is not ours
@@ -268,16 +275,23 @@ export class WeaviateVectorIndex implements VectorIndex {
     const collection = this.tenant(name, userId);
     const models = acceptedModelTags(this.naming, options.embeddingModel);
     const byModel = collection.filter.byProperty('embedding_model');
-    const result = await collection.query.nearVector([...vector], {
-      limit: options.limit,
-      filters: models.length === 1 ? byModel.equal(models[0]!) : byModel.containsAny(models),
-      returnMetadata: ['distance'],
-      returnProperties: [
-        ...PROPERTIES,
-        { name: 'metadata', properties: ['filename', 'content_type', 'timestamp'] },
-      ] as never,
-      ...(options.minScore !== undefined ? { distance: 1 - options.minScore } : {}),
-    });
+    const result = await collection.query
+      .nearVector([...vector], {
+        limit: options.limit,
+        filters: models.length === 1 ? byModel.equal(models[0]!) : byModel.containsAny(models),
+        returnMetadata: ['distance'],
+        returnProperties: [
+          ...PROPERTIES,
+          { name: 'metadata', properties: ['filename', 'content_type', 'timestamp'] },
+        ] as never,
+        ...(options.minScore !== undefined ? { distance: 1 - options.minScore } : {}),
+      })
+      .catch((error: unknown) => {
+        if (!isTenantMissing(error)) throw error;
+        this.tenants.delete(`${name}/${tenantName(userId)}`);
+        return null;
+      });
+    if (!result) return [];
     return result.objects.map((o) => {
       const p = o.properties as Record<string, unknown>;
       const meta = (p.metadata ?? {}) as Record<string, unknown>;
@@ -300,37 +314,71 @@ export class WeaviateVectorIndex implements VectorIndex {
   }
 
   /** The user's tenants among the given collections (all of this naming's when none are given). */
-  private async tenantsOf(userId: string, embeddingModel?: string): Promise<Collection[]> {
+  private async tenantsOf(userId: string, embeddingModel?: string): Promise<string[]> {
     const names =
       embeddingModel === undefined ? await this.existingCollections() : [this.collectionOf(embeddingModel)];
     const present = await Promise.all(
       names.map((name) => this.hasTenant(name, userId, embeddingModel === undefined)),
     );
-    return names.filter((_, i) => present[i]).map((name) => this.tenant(name, userId));
+    return names.filter((_, i) => present[i]);
+  }
+
+  /**
+   * Sums `count` over the user's tenants. A tenant another process deleted (deleteTenant) while
+   * this one still remembered it counts 0 and is forgotten, so the next write creates it again.
+   */
+  private async sumOverTenants(
+    userId: string,
+    embeddingModel: string | undefined,
+    count: (collection: Collection) => Promise<number>,
+  ): Promise<number> {
+    const counts = await Promise.all(
+      (await this.tenantsOf(userId, embeddingModel)).map((name) =>
+        count(this.tenant(name, userId)).catch((error: unknown) => {
+          if (!isTenantMissing(error)) throw error;
+          this.tenants.delete(`${name}/${tenantName(userId)}`);
+          return 0;
+        }),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async deleteByDocument(userId: string, documentId: string): Promise<number> {
-    const deleted = await Promise.all(
-      (await this.tenantsOf(userId)).map(async (collection) => {
-        const result = await collection.data.deleteMany(
-          collection.filter.byProperty('document_id').equal(documentId),
-        );
-        return result.successful;
-      }),
-    );
-    return deleted.reduce((a, b) => a + b, 0);
+    return this.sumOverTenants(userId, undefined, async (collection) => {
+      const result = await collection.data.deleteMany(
+        collection.filter.byProperty('document_id').equal(documentId),
+      );
+      return result.successful;
+    });
   }
 
   async countByDocument(userId: string, documentId: string, embeddingModel?: string): Promise<number> {
+    return this.sumOverTenants(userId, embeddingModel, async (collection) => {
+      const result = await collection.aggregate.overAll({
+        filters: collection.filter.byProperty('document_id').equal(documentId),
+      });
+      return result.totalCount;
+    });
+  }
+
+  async deleteTenant(userId: string): Promise<number> {
+    const name = tenantName(userId);
     const counts = await Promise.all(
-      (await this.tenantsOf(userId, embeddingModel)).map(async (collection) => {
-        const result = await collection.aggregate.overAll({
-          filters: collection.filter.byProperty('document_id').equal(documentId),
-        });
-        return result.totalCount;
+      (await this.existingCollections()).map(async (collection) => {
+        this.tenants.delete(`${collection}/${name}`);
+        if (!(await this.hasTenant(collection, userId, true))) return 0;
+        this.tenants.delete(`${collection}/${name}`);
+        const { totalCount } = await this.tenant(collection, userId).aggregate.overAll();
+        await this.client.collections.use(collection).tenants.remove([name]);
+        return totalCount;
       }),
     );
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async countTenant(userId: string): Promise<number> {
+    return this.sumOverTenants(userId, undefined, async (c) => (await c.aggregate.overAll()).totalCount);
   }
 
   async ping(): Promise<void> {
@@ -363,4 +411,11 @@ function toObject(collection: string, userId: string, c: ChunkVector): InsertObj
       },
     },
   };
+}
+
+/** Weaviate's answer about a tenant that does not exist (deleted by another process). */
+function isTenantMissing(error: unknown): boolean {
+  return (
+    error instanceof Error && /tenant not found|tenant .* does not exist|no tenant found/i.test(error.message)
+  );
 }

@@ -1,0 +1,59 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { AccountRepository, DeletedAccountRows } from '../../ports/repositories.ts';
+
+// A user's rows as a whole (DESIGN §10): the export reads every table that holds a user_id, the
+// deletion removes them in one transaction. A table added later belongs in both lists.
+const EXPORTED = {
+  users: 'SELECT * FROM users WHERE id = ?',
+  documents: 'SELECT * FROM documents WHERE user_id = ? ORDER BY uploaded_at, id',
+  chat_sessions: 'SELECT * FROM chat_sessions WHERE user_id = ? ORDER BY created_at, id',
+  // the key hash is a credential's fingerprint, not the person's data
+  api_keys:
+    'SELECT id, user_id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = ? ORDER BY created_at, id',
+  training_jobs: 'SELECT * FROM training_jobs WHERE user_id = ? ORDER BY started_at NULLS FIRST, id',
+} as const;
+
+export class PgAccountRepository implements AccountRepository {
+  private readonly orm: MikroORM;
+
+  constructor(orm: MikroORM) {
+    this.orm = orm;
+  }
+
+  async exportRows(userId: string): Promise<Record<string, Record<string, unknown>[]>> {
+    const db = this.orm.em.getConnection();
+    const entries = await Promise.all(
+      Object.entries(EXPORTED).map(
+        async ([table, sql]) => [table, await db.execute<Record<string, unknown>[]>(sql, [userId])] as const,
+      ),
+    );
+    return Object.fromEntries(entries);
+  }
+
+  async deleteUser(userId: string): Promise<DeletedAccountRows> {
+    return this.orm.em.fork().transactional(async (em) => {
+      const tx = em.getTransactionContext();
+      const db = em.getConnection();
+      const run = (sql: string) => db.execute<Record<string, unknown>[]>(sql, [userId], 'all', tx);
+      // children first and explicitly, so the receipt counts each table (the FKs would cascade)
+      const documents = await run('DELETE FROM documents WHERE user_id = ? RETURNING status, ingest_job_id');
+      const sessions = await run('DELETE FROM chat_sessions WHERE user_id = ? RETURNING id');
+      const apiKeys = await run('DELETE FROM api_keys WHERE user_id = ? RETURNING id');
+      const trainingJobs = await run('DELETE FROM training_jobs WHERE user_id = ? RETURNING id');
+      const users = await run('DELETE FROM users WHERE id = ? RETURNING id');
+      return {
+        rows: {
+          users: users.length,
+          documents: documents.length,
+          chatSessions: sessions.length,
+          apiKeys: apiKeys.length,
+          trainingJobs: trainingJobs.length,
+        },
+        pendingIngestJobIds: documents
+          .filter((d) => (d.status === 'queued' || d.status === 'processing') && d.ingest_job_id)
+          .map((d) => String(d.ingest_job_id)),
+        sessionIds: sessions.map((s) => String(s.id)),
+      };
+    });
+  }
+}
