@@ -3,9 +3,10 @@ import { InvalidInputError } from './errors.ts';
 import type { UsersRepository } from './ports/repositories.ts';
 import { isStorageSafeId } from './tenant-keys.ts';
 
-// Users are created on first authenticated use; the cache keeps that to one INSERT per user.
+// Users are created on first authenticated use; the cache keeps that to one INSERT per user. It
+// forgets after a while: an account deleted through another replica is created again here in time.
 export class UsersService {
-  private readonly known = new LRUCache<string, true>({ max: 10_000 });
+  private readonly known = new LRUCache<string, true>({ max: 10_000, ttl: 5 * 60_000 });
   private readonly users: UsersRepository;
 
   constructor(users: UsersRepository) {
