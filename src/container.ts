@@ -210,7 +210,7 @@ export async function createServices(
     chunkMinTokens: config.CHUNK_MIN_TOKENS,
     chunkMaxTokens: config.CHUNK_MAX_TOKENS,
   };
-  const chunks = new ChunkTextLoader(blobs);
+  const chunks = new ChunkTextLoader(blobs, db.documents);
   const retrieval = new RetrievalService(
     { embedder, vectors, chunks, log },
     { topK: config.CHAT_TOP_K, minScore: config.CHAT_MIN_SCORE },

@@ -18,13 +18,31 @@ export interface SeededChunk {
   text: string;
 }
 
-/** Writes chunk objects and their vectors for `userId` as L0 would, one document per call. */
+/** Writes a processed document's row, chunk objects and vectors for `userId` as L0 would, one document per call. */
 export async function seedChunks(
   services: Services,
   userId: string,
   texts: string[],
 ): Promise<SeededChunk[]> {
   const documentId = randomUUID();
+  const ingestJobId = `seed-${documentId}`;
+  // chunk text is served only for a document whose row exists (a deleted one's never is)
+  await services.users.ensure(userId);
+  await services.db.documents.insertIfNew({
+    id: documentId,
+    userId,
+    filename: `notes-${documentId.slice(0, 4)}.md`,
+    contentType: 'text/markdown',
+    s3Path: `raw/${documentId}/notes.md`,
+    contentHash: documentId,
+    kind: 'document',
+    bytes: texts.join('').length,
+    ingestJobId,
+  });
+  await services.db.documents.markProcessed(userId, documentId, ingestJobId, {
+    chunkCount: texts.length,
+    embeddingModel: services.embedder.model,
+  });
   const vectors = await services.embedder.embed(texts);
   const chunks = texts.map((text, chunkIndex) => ({
     documentId,

@@ -16,6 +16,7 @@ import {
   UnsupportedFileTypeError,
   type UploadRejection,
 } from './documents.errors.ts';
+import { displayFilename } from './filename.ts';
 import { MIME, sniffFormat } from './ingest/sniff.ts';
 
 export type { DocumentCursor, DocumentListFilter as ListFilter } from '../ports/repositories.ts';
@@ -97,8 +98,9 @@ export class DocumentsService {
     this.uploadMaxBytes = options.uploadMaxBytes;
   }
 
-  async upload(userId: string, input: UploadInput): Promise<DocumentRecord | UploadRejection> {
+  async upload(userId: string, upload: UploadInput): Promise<DocumentRecord | UploadRejection> {
     const { blobs } = this.deps;
+    const input = { ...upload, filename: displayFilename(upload.filename) };
     const limit = this.uploadMaxBytes;
     if (input.size !== undefined && input.size > limit) return new FileTooLargeError(input.filename, limit);
     const id = randomUUID();
@@ -141,7 +143,7 @@ export class DocumentsService {
     const inserted = await this.deps.documents.insertIfNew({
       id,
       userId,
-      filename: input.filename.slice(0, 1000),
+      filename: input.filename,
       contentType: MIME[format],
       s3Path: key,
       contentHash,

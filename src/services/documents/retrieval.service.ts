@@ -5,25 +5,38 @@ import type { BlobStore } from '../ports/blob-store.ts';
 import { BlobNotFoundError } from '../ports/blob-store.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { ReplySource } from '../ports/events.ts';
+import type { DocumentsRepository } from '../ports/repositories.ts';
 import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
 import { tenantPrefix } from '../tenant-keys.ts';
+import { isUuid } from './documents.service.ts';
 
 export interface RetrievedChunk extends ReplySource {
   filename: string;
   text: string;
 }
 
+/** The document rows a chunk's text belongs to: present, and which ingest wrote its chunks. */
+export type DocumentVersions = Pick<DocumentsRepository, 'getMany'>;
+
+const CHUNK_DOCUMENT = /^chunks\/([^/]+)\//;
+
 /**
  * Chunk text lives only in S3 (DESIGN §5). Loads are batched per tick (DataLoader) and kept in a
- * process-wide LRU bounded by size: a chunk object never changes once its document is ingested.
+ * process-wide LRU bounded by size. A chunk's key is reused when its document is reprocessed, and
+ * the API and the worker are separate processes, so an entry is keyed by the ingest job that wrote
+ * it and every load checks the document's row (one `$in` query per batch): a deleted document's
+ * text is never served, a reprocessed one's old text is never found again (it ages out), and no
+ * process has to be told.
  */
 export class ChunkTextLoader {
   private readonly cache: LRUCache<string, string>;
   private readonly loader: DataLoader<string, string | null>;
   private readonly blobs: BlobStore;
+  private readonly documents: DocumentVersions;
 
-  constructor(blobs: BlobStore, maxBytes = 64 * 1024 * 1024) {
+  constructor(blobs: BlobStore, documents: DocumentVersions, maxBytes = 64 * 1024 * 1024) {
     this.blobs = blobs;
+    this.documents = documents;
     this.cache = new LRUCache<string, string>({
       maxSize: maxBytes,
       sizeCalculation: (v) => v.length * 2 || 1,
@@ -31,12 +44,9 @@ export class ChunkTextLoader {
     this.loader = new DataLoader((keys) => this.batch(keys), { cache: false });
   }
 
-  /** Text of a chunk of `userId`'s, or null when the object is gone (its document was deleted). */
-  async load(userId: string, s3Path: string): Promise<string | null> {
-    const key = `${userId}\u0000${tenantRelative(userId, s3Path)}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return hit;
-    return this.loader.load(key);
+  /** Text of a chunk of `userId`'s, or null when its document or the object is gone. */
+  load(userId: string, s3Path: string): Promise<string | null> {
+    return this.loader.load(`${userId}\u0000${tenantRelative(userId, s3Path)}`);
   }
 
   private async batch(keys: readonly string[]): Promise<(string | null)[]> {
@@ -48,22 +58,43 @@ export class ChunkTextLoader {
       byUser.set(userId, list);
     });
     const out: (string | null)[] = new Array(keys.length).fill(null);
-    await Promise.all(
-      [...byUser].map(async ([userId, items]) => {
-        const bodies = await this.blobs.getMany(
-          userId,
-          items.map((i) => i.path),
-        );
-        bodies.forEach((body, j) => {
-          const item = items[j]!;
-          if (body instanceof BlobNotFoundError) return;
-          const text = body.toString('utf8');
-          this.cache.set(keys[item.index]!, text);
-          out[item.index] = text;
-        });
-      }),
-    );
+    await Promise.all([...byUser].map(([userId, items]) => this.batchOf(userId, items, out)));
     return out;
+  }
+
+  private async batchOf(userId: string, items: { index: number; path: string }[], out: (string | null)[]) {
+    const documentOf = (path: string) => CHUNK_DOCUMENT.exec(path)?.[1];
+    const ids = [...new Set(items.map((i) => documentOf(i.path)).filter((id) => id !== undefined))];
+    const uuids = ids.filter(isUuid);
+    const rows = uuids.length > 0 ? await this.documents.getMany(userId, uuids) : [];
+    const byId = new Map(rows.filter((r) => r !== null).map((r) => [r.id, r]));
+    const fetch: { index: number; path: string; cacheKey?: string }[] = [];
+    for (const item of items) {
+      const id = documentOf(item.path);
+      if (id === undefined) {
+        fetch.push(item); // not a document's chunk: read through, never cached
+        continue;
+      }
+      const doc = byId.get(id);
+      if (!doc) continue; // deleted (or never existed): null
+      const cacheKey = `${userId}\u0000${item.path}\u0000${doc.ingestJobId ?? ''}`;
+      const hit = this.cache.get(cacheKey);
+      if (hit !== undefined) out[item.index] = hit;
+      // only a processed document's chunks are final for its ingest job
+      else fetch.push(doc.status === 'processed' ? { ...item, cacheKey } : item);
+    }
+    if (fetch.length === 0) return;
+    const bodies = await this.blobs.getMany(
+      userId,
+      fetch.map((i) => i.path),
+    );
+    bodies.forEach((body, j) => {
+      const item = fetch[j]!;
+      if (body instanceof BlobNotFoundError) return;
+      const text = body.toString('utf8');
+      if (item.cacheKey) this.cache.set(item.cacheKey, text);
+      out[item.index] = text;
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import { convert as htmlToText } from 'html-to-text';
 import type { PageSpan } from './chunker.ts';
 import { ArchiveLimitError, CorruptArchiveError, repack, safeUnzip } from './safe-zip.ts';
-import { type Format, sniffFormat } from './sniff.ts';
+import { type Format, sniffFormat, textProblem } from './sniff.ts';
 import { attr, decodeXml, elements, stripTags, textOf } from './xml-text.ts';
 
 export interface Extracted {
@@ -186,6 +186,18 @@ function zipFormat(files: Map<string, Uint8Array>): Format | undefined {
   return undefined;
 }
 
+function unsupported(bytes: Uint8Array): string {
+  // a file that passed the upload's sniff of its head, then failed on the whole: say why
+  switch (textProblem(bytes, true)) {
+    case 'binary':
+      return 'the file is binary, not text';
+    case 'not-utf8':
+      return 'the file is not UTF-8 text (nor UTF-16 with a byte-order mark)';
+    default:
+      return 'unsupported file type';
+  }
+}
+
 /** Text of a stored upload. Throws ExtractionError for anything a retry cannot fix. */
 export async function extractText(
   bytes: Uint8Array,
@@ -193,7 +205,7 @@ export async function extractText(
   options: ExtractOptions,
 ): Promise<Extracted> {
   const format = await sniffFormat(bytes, true, filename);
-  if (!format) throw new ExtractionError('unsupported file type');
+  if (!format) throw new ExtractionError(unsupported(bytes));
   switch (format) {
     case 'txt':
     case 'md':

@@ -14,6 +14,8 @@ export class CorruptArchiveError extends Error {
 export interface SafeUnzipOptions {
   /** Total inflated bytes allowed across the entries read. */
   maxTotalBytes: number;
+  /** Inflated bytes allowed for one entry (default: maxTotalBytes). */
+  maxEntryBytes?: number;
   /** Largest inflated/compressed ratio for an entry of more than 1 MiB. */
   maxRatio?: number;
   maxEntries?: number;
@@ -21,12 +23,14 @@ export interface SafeUnzipOptions {
   want?: (name: string) => boolean;
 }
 
-// Compressed input is fed in small steps: deflate expands at most ~1032×, so one step can
-// overshoot the cap by at most ~16 MiB before the check below stops it.
-const STEP = 16 * 1024;
+// Every limit counts the bytes inflate actually produced: the sizes an entry's local header and
+// the central directory declare are never trusted. Compressed input is fed in small steps: deflate
+// expands at most ~1032×, so one step can overshoot a cap by at most ~4 MiB before a check stops it.
+const STEP = 4 * 1024;
 
 export function safeUnzip(buffer: Uint8Array, options: SafeUnzipOptions): Map<string, Uint8Array> {
   const { maxTotalBytes, maxRatio = 200, maxEntries = 10_000, want = () => true } = options;
+  const maxEntryBytes = options.maxEntryBytes ?? maxTotalBytes;
   const files = new Map<string, Uint8Array>();
   let total = 0;
   let entries = 0;
@@ -46,7 +50,11 @@ export function safeUnzip(buffer: Uint8Array, options: SafeUnzipOptions): Map<st
       }
       size += data.length;
       total += data.length;
-      if (total > maxTotalBytes) {
+      if (size > maxEntryBytes) {
+        failure = new ArchiveLimitError(
+          `entry ${file.name} inflates to more than ${maxEntryBytes} bytes (possible zip bomb)`,
+        );
+      } else if (total > maxTotalBytes) {
         failure = new ArchiveLimitError(
           `archive inflates to more than ${maxTotalBytes} bytes (possible zip bomb)`,
         );

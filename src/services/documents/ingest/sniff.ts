@@ -35,24 +35,63 @@ export function formatOfMime(mime: string): Format | undefined {
   return (Object.keys(MIME) as Format[]).find((f) => MIME[f] === mime);
 }
 
-/** Whether the bytes look like text: valid UTF-8 (or UTF-16 with BOM) without binary control bytes. */
-export function looksLikeText(head: Uint8Array, complete: boolean): boolean {
-  if (head.length === 0) return true;
-  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) return true;
-  // a multi-byte character cut at the end of a partial head is not an error
-  const end = complete ? head.length : Math.max(0, head.length - 4);
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, end));
-  } catch {
-    return false;
+/** Why bytes are not text, or undefined when they are. */
+export type TextProblem = 'binary' | 'not-utf8';
+
+// A stray Latin-1 byte or a truncated last character must not cost the whole document: up to one
+// invalid UTF-8 sequence per 1000 characters is decoded as U+FFFD (visible in citations). More
+// than that is a legacy encoding or binary, which would index as garbage: refused.
+const MAX_INVALID_PER_CHAR = 1 / 1000;
+
+function utf16Bom(bytes: Uint8Array): 'utf-16le' | 'utf-16be' | undefined {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return 'utf-16le';
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return 'utf-16be';
+  return undefined;
+}
+
+/**
+ * Whether the bytes are text: UTF-8 (or UTF-16 with a BOM) without NULs or binary control
+ * characters. `complete` is false for a head cut from a longer file.
+ */
+export function textProblem(bytes: Uint8Array, complete: boolean): TextProblem | undefined {
+  if (bytes.length === 0) return undefined;
+  const utf16 = utf16Bom(bytes);
+  let text: string;
+  if (utf16) {
+    // a head may end inside a surrogate pair: drop its last code units
+    const end = complete ? bytes.length : Math.max(2, bytes.length - (bytes.length % 2) - 4);
+    try {
+      text = new TextDecoder(utf16, { fatal: true }).decode(bytes.subarray(2, end));
+    } catch {
+      return 'binary';
+    }
+  } else {
+    // a multi-byte character cut at the end of a partial head is not an error
+    const body = bytes.subarray(0, complete ? bytes.length : Math.max(0, bytes.length - 4));
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    } catch {
+      text = new TextDecoder('utf-8').decode(body);
+      let invalid = 0;
+      for (let i = text.indexOf('\uFFFD'); i >= 0; i = text.indexOf('\uFFFD', i + 1)) invalid++;
+      if (invalid > text.length * 0.3) return 'binary';
+      if (invalid > Math.max(1, text.length * MAX_INVALID_PER_CHAR)) return 'not-utf8';
+    }
   }
+  let nul = 0;
   let control = 0;
-  for (let i = 0; i < end; i++) {
-    const b = head[i]!;
-    if (b === 0) return false;
-    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) control++;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0) nul++;
+    else if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c) control++;
   }
-  return control <= end / 100;
+  if (nul > Math.floor(text.length / 10_000) || control > text.length / 100) return 'binary';
+  return undefined;
+}
+
+/** Whether the bytes look like text (see textProblem). */
+export function looksLikeText(head: Uint8Array, complete: boolean): boolean {
+  return textProblem(head, complete) === undefined;
 }
 
 function isChatJson(value: unknown): boolean {
