@@ -49,6 +49,7 @@ const SDKS = [
   '@aws-sdk/[^/]+',
   'openai',
   '@graphql-yoga/redis-event-target',
+  'rate-limiter-flexible',
 ];
 
 // Matches a package resolved (node_modules/pg/esm/index.mjs, also through a symlinked

@@ -170,6 +170,26 @@ export const configSchema = z.object({
     .default(30 * 60_000),
   CHAT_CONCURRENCY: z.coerce.number().int().min(1).default(256),
   CHAT_MESSAGE_MAX_CHARS: z.coerce.number().int().min(1).default(16_000),
+
+  // Cost limits (DESIGN §10; src/http/operation-limits.plugin.ts, ws-limits.ts): refused at
+  // validation, before any resolver runs. The defaults leave room for the SDK's operations and
+  // GraphiQL's introspection (not counted by depth or cost).
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(10),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(15),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(5000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
+  GRAPHQL_MAX_VARIABLES_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
+  WS_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(50),
+  // Per-user quotas in Redis: points per RATE_LIMIT_WINDOW_SEC (an upload is one point per file)
+  RATE_LIMIT_WINDOW_SEC: z.coerce.number().int().min(1).default(60),
+  RATE_LIMIT_SEARCH: z.coerce.number().int().min(1).default(60),
+  RATE_LIMIT_REPLIES: z.coerce.number().int().min(1).default(20),
+  RATE_LIMIT_UPLOADS: z.coerce.number().int().min(1).default(60),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -19,6 +19,7 @@ import type { Embedder } from './services/ports/embedder.ts';
 import type { EventBus } from './services/ports/event-bus.ts';
 import type { AnyJobDefinition, JobQueue } from './services/ports/job-queue.ts';
 import type { Locks } from './services/ports/lock.ts';
+import type { RateLimits } from './services/ports/rate-limits.ts';
 import type { Database } from './services/ports/repositories.ts';
 import type { VectorIndex } from './services/ports/vector-index.ts';
 import { checkReadiness } from './services/readiness.service.ts';
@@ -41,6 +42,8 @@ export interface Services {
   chatModel: ChatModel;
   chatTurns: ChatTurnCache;
   locks: Locks;
+  /** Per-user quotas on embedding queries, replies and uploads (DESIGN §10). */
+  rateLimits: RateLimits;
   documents: DocumentsService;
   ingest(run: IngestRun): Promise<IngestOutcome>;
   /** Chunk text by pointer, batched and cached: the worker's prompts and the API's citations. */
@@ -176,6 +179,17 @@ export async function createServices(
   ]);
   const chatModel = await createChatModel(config);
   const locks = new RedisLocks(config.REDIS_URL, config.QUEUE_PREFIX);
+  const { RedisRateLimits } = await import('./services/adapters/redis/rate-limits.redis.ts');
+  const windowSec = config.RATE_LIMIT_WINDOW_SEC;
+  const rateLimits = new RedisRateLimits({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    quotas: {
+      search: { points: config.RATE_LIMIT_SEARCH, windowSec },
+      reply: { points: config.RATE_LIMIT_REPLIES, windowSec },
+      upload: { points: config.RATE_LIMIT_UPLOADS, windowSec },
+    },
+  });
   const chatTurns = new RedisChatTurnCache({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX });
   let lastRedisError = 0;
   const redisError = (err: Error) => {
@@ -271,6 +285,7 @@ export async function createServices(
     chatModel,
     chatTurns,
     locks,
+    rateLimits,
     documents,
     ingest: (run) => ingestDocument(ingestDeps, ingestOptions, run),
     chunks,
@@ -302,6 +317,7 @@ export async function createServices(
         vectors.close(),
         db.close(),
         locks.close(),
+        rateLimits.close(),
         chatTurns.close(),
       ]);
       blobs.close();

@@ -9,8 +9,10 @@ import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
 import { corsPolicy, useCsrfPrevention, webSocketDefences } from './http/browser-defences.ts';
 import { serveExport } from './http/export.route.ts';
+import { useOperationLimits } from './http/operation-limits.plugin.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
 import { useRequestLimits } from './http/request-limits.plugin.ts';
+import { webSocketLimits } from './http/ws-limits.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
 import { InvalidTokenError } from './services/auth.service.ts';
@@ -121,6 +123,7 @@ export function createApp(services: Services): App {
       // first: a cross-site form is refused before its body is read (DESIGN §10)
       useCsrfPrevention(),
       useIntrospectionPolicy(config),
+      ...useOperationLimits(config),
       useRequestLimits({
         maxFileBytes: config.UPLOAD_MAX_BYTES,
         maxFiles: config.UPLOAD_MAX_FILES,
@@ -178,7 +181,10 @@ export function createApp(services: Services): App {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, ...webSocketDefences(config) });
   const wsServer = useServer(
     {
-      ...graphqlWsThroughYoga(yoga),
+      ...webSocketLimits(graphqlWsThroughYoga(yoga), {
+        maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+        maxVariablesBytes: config.GRAPHQL_MAX_VARIABLES_BYTES,
+      }),
       onConnect: async (ctx) => {
         // HTTP hooks do not run for WebSocket: authenticate here
         const params = ctx.connectionParams ?? {};

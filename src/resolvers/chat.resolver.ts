@@ -1,6 +1,7 @@
 import type { GraphQLContext } from '../context.ts';
 import type { ChatSessionView, Citation } from '../services/chat/chat-records.ts';
 import { type ConnectionArgs, forwardConnection } from './pagination.ts';
+import { spendQuota } from './rate-limits.ts';
 
 export const listChatSessions = (_root: unknown, args: ConnectionArgs, ctx: GraphQLContext) =>
   forwardConnection('chatSessions', args, { default: 20, max: 100 }, (page) =>
@@ -13,11 +14,14 @@ export const getChatSession = (_root: unknown, args: { id: string | number }, ct
 export const startChat = (_root: unknown, args: { title?: string | null }, ctx: GraphQLContext) =>
   ctx.services.chats.startChat(ctx.userId, args.title);
 
-export const sendMessage = (
+export async function sendMessage(
   _root: unknown,
   args: { sessionId: string | number; content: string },
   ctx: GraphQLContext,
-) => ctx.services.chats.sendMessage(ctx.userId, String(args.sessionId), args.content);
+) {
+  await spendQuota(ctx, 'reply');
+  return ctx.services.chats.sendMessage(ctx.userId, String(args.sessionId), args.content);
+}
 
 export async function cancelReply(_root: unknown, args: { messageId: string | number }, ctx: GraphQLContext) {
   const messageId = String(args.messageId);

@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import type { GraphQLContext } from '../context.ts';
 import type { DocumentRecord } from '../services/ports/document.ts';
 import type { VectorHit } from '../services/ports/vector-index.ts';
+import { spendQuota } from './rate-limits.ts';
 import { selectsField } from './selection.ts';
 
 export type SearchHit = VectorHit & { document: DocumentRecord };
@@ -12,6 +13,7 @@ export async function search(
   ctx: GraphQLContext,
   info: GraphQLResolveInfo,
 ): Promise<SearchHit[]> {
+  await spendQuota(ctx, 'search');
   const hits = await ctx.services.documents.search(ctx.userId, args.query, args.limit ?? 10);
   // start the S3 reads of the hits' text now, beside the documents' rows, instead of after them
   // (the `text` field then finds them in the request's DataLoader)

@@ -2,6 +2,8 @@ import { hitText, type SearchHit, search } from '../resolvers/search.resolver.ts
 import { InvalidInputError } from '../services/errors.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';
+import './rate-limited.ts';
+import { RateLimitedError } from '../services/ports/rate-limits.ts';
 
 const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
   description: 'A chunk of memory close to the query, with where it came from.',
@@ -22,7 +24,7 @@ builder.queryField('search', (t) =>
     type: [SearchHitRef],
     description: "Semantic search over the caller's processed documents.",
     errors: {
-      types: [InvalidInputError],
+      types: [InvalidInputError, RateLimitedError],
       union: { name: 'SearchResult' },
       result: { name: 'SearchResults' },
     },

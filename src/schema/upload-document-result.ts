@@ -3,9 +3,17 @@ import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';
 import { DocumentKindEnum } from './document-kind.ts';
 import './upload-rejections.ts';
+import './rate-limited.ts';
 
 const UploadResult = builder.unionType('UploadDocumentResult', {
-  types: [DocumentRef, 'UnsupportedFileType', 'FileTooLarge', 'DuplicateDocument', 'EmptyDocument'] as never,
+  types: [
+    DocumentRef,
+    'UnsupportedFileType',
+    'FileTooLarge',
+    'DuplicateDocument',
+    'EmptyDocument',
+    'RateLimited',
+  ] as never,
   resolveType: (value) => (value as { __typename?: string }).__typename ?? 'Document',
 });
 

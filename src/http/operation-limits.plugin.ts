@@ -1,0 +1,73 @@
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+import { operationCostRule } from './operation-cost.ts';
+
+type LimitsConfig = Pick<
+  Config,
+  | 'GRAPHQL_MAX_DEPTH'
+  | 'GRAPHQL_MAX_ALIASES'
+  | 'GRAPHQL_MAX_DIRECTIVES'
+  | 'GRAPHQL_MAX_TOKENS'
+  | 'GRAPHQL_MAX_COST'
+  | 'GRAPHQL_MAX_VARIABLES_BYTES'
+>;
+
+// What one call of a field adds to an operation's cost, beyond 1 per object: an embedding call,
+// a model reply, a chunk's text read from object storage.
+export const FIELD_WEIGHTS: Record<string, number> = {
+  'Query.search': 100,
+  'Mutation.sendMessage': 100,
+  'DocumentChunk.text': 1,
+  'SearchHit.text': 1,
+  'ReplySource.text': 1,
+};
+
+// the largest page a connection serves (src/resolvers: documents and chat sessions 100, chunks 200)
+const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 20;
+
+/** An operation's variables over `maxBytes` of JSON, as a GraphQLError; else undefined. */
+export function variablesTooLarge(variables: unknown, maxBytes: number): GraphQLError | undefined {
+  if (variables == null) return undefined;
+  const bytes = Buffer.byteLength(JSON.stringify(variables) ?? '');
+  if (bytes <= maxBytes) return undefined;
+  return new GraphQLError(`The operation's variables of ${bytes} bytes exceed ${maxBytes} bytes.`, {
+    extensions: { code: 'VARIABLES_TOO_LARGE', http: { status: 413 } },
+  });
+}
+
+/**
+ * Depth, alias, directive and token limits (graphql-armor) and a weighted cost limit, all in
+ * envelop's parse and validate, so operations over graphql-ws meet them as HTTP ones do (DESIGN
+ * §10); variables are limited here for HTTP and in webSocketLimits for WebSocket.
+ */
+export function useOperationLimits(config: LimitsConfig): Plugin[] {
+  const armor = { exposeLimits: true, propagateOnRejection: true };
+  return [
+    maxTokensPlugin({ ...armor, n: config.GRAPHQL_MAX_TOKENS }) as Plugin,
+    maxDepthPlugin({ ...armor, n: config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true }) as Plugin,
+    maxAliasesPlugin({ ...armor, n: config.GRAPHQL_MAX_ALIASES }) as Plugin,
+    maxDirectivesPlugin({ ...armor, n: config.GRAPHQL_MAX_DIRECTIVES }) as Plugin,
+    {
+      onValidate({ addValidationRule }) {
+        addValidationRule(
+          operationCostRule({
+            maxCost: config.GRAPHQL_MAX_COST,
+            weights: FIELD_WEIGHTS,
+            maxPageSize: MAX_PAGE_SIZE,
+            defaultPageSize: DEFAULT_PAGE_SIZE,
+          }),
+        );
+      },
+      onParams({ params }) {
+        const error = variablesTooLarge(params.variables, config.GRAPHQL_MAX_VARIABLES_BYTES);
+        if (error) throw error;
+      },
+    },
+  ];
+}
