@@ -49,6 +49,9 @@ export const configSchema = z.object({
   INTROSPECTION_ENABLED: bool.optional(),
   // the bearer token that gets /readyz's per-dependency detail; without it /readyz answers { ok } only
   READYZ_TOKEN: optionalString.pipe(z.string().min(16).optional()),
+  // the bearer token /metrics requires (src/http/metrics.ts); unset, /metrics answers loopback
+  // callers outside production only, and nobody in production
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16).optional()),
 
   // HS256 access tokens (DESIGN §10): the current key signs and verifies; the previous one, while
   // set, still verifies the tokens it signed, so a rotation logs nobody out

@@ -12,6 +12,7 @@ import { DocumentsService } from './services/documents/documents.service.ts';
 import { type IngestOutcome, type IngestRun, ingestDocument } from './services/documents/ingest/pipeline.ts';
 import { reembedOnStart } from './services/documents/reembed.service.ts';
 import { ChunkTextLoader, RetrievalService } from './services/documents/retrieval.service.ts';
+import { meteredChatModel, meteredEmbedder } from './services/metrics/metered-models.ts';
 import type { BlobStore } from './services/ports/blob-store.ts';
 import type { ChatModel } from './services/ports/chat-model.ts';
 import type { ChatTurnCache } from './services/ports/chat-turns.ts';
@@ -19,6 +20,7 @@ import type { Embedder } from './services/ports/embedder.ts';
 import type { EventBus } from './services/ports/event-bus.ts';
 import type { AnyJobDefinition, JobQueue } from './services/ports/job-queue.ts';
 import type { Locks } from './services/ports/lock.ts';
+import type { Metrics } from './services/ports/metrics.ts';
 import type { RateLimits } from './services/ports/rate-limits.ts';
 import type { Database } from './services/ports/repositories.ts';
 import type { VectorIndex } from './services/ports/vector-index.ts';
@@ -44,6 +46,8 @@ export interface Services {
   locks: Locks;
   /** Per-user quotas on embedding queries, replies and uploads (DESIGN §10). */
   rateLimits: RateLimits;
+  /** Prometheus metrics of this process (DESIGN §10), served at /metrics. */
+  metrics: Metrics;
   documents: DocumentsService;
   ingest(run: IngestRun): Promise<IngestOutcome>;
   /** Chunk text by pointer, batched and cached: the worker's prompts and the API's citations. */
@@ -166,18 +170,20 @@ export async function createServices(
     import('./services/adapters/redis/event-bus.redis.ts'),
     import('./services/adapters/bullmq/job-queue.bullmq.ts'),
   ]);
+  const { PrometheusMetrics } = await import('./services/adapters/prometheus/metrics.prom.ts');
+  const metrics = new PrometheusMetrics();
   const [orm, blobs, vectors, embedder] = await Promise.all([
     createOrm(config.DATABASE_URL, config.DATABASE_POOL_MAX),
     createBlobStore(config),
     createVectorIndex(config),
-    createEmbedder(config),
+    createEmbedder(config).then((e) => meteredEmbedder(e, metrics)),
   ]);
   const db = pgDatabase(orm);
   const [{ RedisLocks }, { RedisChatTurnCache }] = await Promise.all([
     import('./services/adapters/redis/lock.redis.ts'),
     import('./services/adapters/redis/chat-turns.redis.ts'),
   ]);
-  const chatModel = await createChatModel(config);
+  const chatModel = meteredChatModel(await createChatModel(config), metrics, log);
   const locks = new RedisLocks(config.REDIS_URL, config.QUEUE_PREFIX);
   const { RedisRateLimits } = await import('./services/adapters/redis/rate-limits.redis.ts');
   const windowSec = config.RATE_LIMIT_WINDOW_SEC;
@@ -204,7 +210,9 @@ export async function createServices(
     replayTtlSec: config.EVENT_REPLAY_TTL_SEC,
     replayMax: config.EVENT_REPLAY_MAX,
     onError: redisError,
+    onDelivered: (lag) => metrics.eventDelivered(lag),
   });
+  metrics.observeActiveSubscriptions(() => events.listenerCount());
   const queue: JobQueue = new BullJobQueue(jobs, {
     redisUrl: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
@@ -212,6 +220,7 @@ export async function createServices(
     backoffMs: config.JOB_BACKOFF_MS,
     onError: redisError,
   });
+  metrics.observeQueueDepth(() => queue.depth());
 
   // the domain services, each given exactly the ports it uses
   const documents = new DocumentsService(
@@ -286,6 +295,7 @@ export async function createServices(
     chatTurns,
     locks,
     rateLimits,
+    metrics,
     documents,
     ingest: (run) => ingestDocument(ingestDeps, ingestOptions, run),
     chunks,

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { loadConfig } from './config.ts';
+import { currentRequestId } from './http/request-context.ts';
 
 const config = loadConfig();
 // JSON for machines; readable lines (pino-pretty) for a person at a terminal in development.
@@ -10,6 +11,11 @@ const pretty =
 // Secrets never reach the logs: redact the places they could appear.
 export const logger = pino({
   level: config.LOG_LEVEL,
+  // every line written while serving an HTTP request names it (src/http/request-context.ts)
+  mixin: () => {
+    const requestId = currentRequestId();
+    return requestId ? { requestId } : {};
+  },
   ...(pretty
     ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } }
     : {}),

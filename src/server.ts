@@ -9,8 +9,10 @@ import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
 import { corsPolicy, useCsrfPrevention, webSocketDefences } from './http/browser-defences.ts';
 import { serveExport } from './http/export.route.ts';
+import { routeOf, serveMetrics, useOperationMetrics } from './http/metrics.ts';
 import { useOperationLimits } from './http/operation-limits.plugin.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
+import { currentRequestId, requestIdOf, withRequestId } from './http/request-context.ts';
 import { useRequestLimits } from './http/request-limits.plugin.ts';
 import { webSocketLimits } from './http/ws-limits.ts';
 import { createLoaders } from './loaders.ts';
@@ -124,6 +126,7 @@ export function createApp(services: Services): App {
       useCsrfPrevention(),
       useIntrospectionPolicy(config),
       ...useOperationLimits(config),
+      useOperationMetrics(services.metrics),
       useRequestLimits({
         maxFileBytes: config.UPLOAD_MAX_BYTES,
         maxFiles: config.UPLOAD_MAX_FILES,
@@ -146,8 +149,10 @@ export function createApp(services: Services): App {
         const original = (error as { originalError?: unknown }).originalError;
         // errors raised on purpose (syntax, validation, authentication) pass through unchanged
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
-        log.error({ err: original ?? error }, 'unexpected error in a GraphQL operation');
-        return new GraphQLError(message);
+        const requestId = currentRequestId();
+        log.error({ err: original ?? error, requestId }, 'unexpected error in a GraphQL operation');
+        // the id the response header carries: a user's report of the error finds this log line
+        return new GraphQLError(message, requestId ? { extensions: { requestId } } : undefined);
       },
     },
     // over WebSocket the connection parameter, else the upgrade request's header
@@ -161,7 +166,23 @@ export function createApp(services: Services): App {
       ),
   });
 
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.setHeader('x-request-id', requestId);
+    const started = performance.now();
+    res.once('close', () =>
+      services.metrics.httpRequest(
+        req.method ?? 'GET',
+        routeOf(req.url),
+        res.statusCode,
+        (performance.now() - started) / 1000,
+      ),
+    );
+    return withRequestId(requestId, () => route(req, res));
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    if (req.url === '/metrics') return serveMetrics(config, services.metrics, req, res);
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       return;
@@ -175,7 +196,7 @@ export function createApp(services: Services): App {
       return;
     }
     return yoga.handle(req, res);
-  });
+  }
 
   // graphql-ws over the same port; Yoga's envelop runs, so plugins and masking apply over WS too.
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, ...webSocketDefences(config) });

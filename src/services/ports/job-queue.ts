@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Logger } from '../../logger.ts';
+import type { QueueDepth } from './metrics.ts';
 
 // Port for background jobs. Producers (services) enqueue by name with the payloads below; the job
 // files in src/jobs/ supply the handlers for the same names, and the worker refuses to start
@@ -73,6 +74,8 @@ export interface JobQueue<P extends object = JobPayloads> {
   get(queue: QueueName, jobId: string): Promise<JobInfo | null>;
   /** Removes a waiting job, or aborts a running one in whichever worker holds it. */
   cancel(queue: QueueName, jobId: string): Promise<boolean>;
+  /** Jobs per state of every queue (the metrics scrape reads it). */
+  depth(): Promise<Record<QueueName, QueueDepth>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,10 +11,12 @@ import {
   type JobState,
   type PayloadsOf,
   PermanentJobError,
+  QUEUE_NAMES,
   type QueueName,
   validateRegistry,
   WorkerShutdownError,
 } from '../../ports/job-queue.ts';
+import type { JobOutcome, QueueDepth } from '../../ports/metrics.ts';
 
 export interface BullOptions {
   redisUrl: string;
@@ -117,6 +119,21 @@ export class BullJobQueue<D extends readonly AnyJobDefinition[]> implements JobQ
     return false;
   }
 
+  async depth(): Promise<Record<QueueName, QueueDepth>> {
+    const counts = await Promise.all(
+      QUEUE_NAMES.map((name) => this.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed')),
+    );
+    return Object.fromEntries(
+      QUEUE_NAMES.map((name, i) => {
+        const c = counts[i]!;
+        return [
+          name,
+          { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 },
+        ];
+      }),
+    ) as Record<QueueName, QueueDepth>;
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }
@@ -141,6 +158,8 @@ export interface WorkerPoolOptions extends BullOptions {
   context: object;
   /** Jobs that must have a handler here, with their queues (the ports' JOBS). */
   declared?: Record<string, { queue: QueueName }>;
+  /** How each attempt ended (a shutdown's hand-back is none of these): the metrics count them. */
+  onOutcome?: (queue: QueueName, jobName: string, outcome: JobOutcome) => void;
 }
 
 export interface WorkerPool {
@@ -181,8 +200,11 @@ export async function startWorkerPool(
       throw new UnrecoverableError(`invalid payload for ${job.name}: ${payload.error.message}`);
     }
     running.set(key, controller);
+    const outcome = (o: JobOutcome) => options.onOutcome?.(def.queue, def.name, o);
     try {
-      return await def.handle(payload.data, ctx);
+      const result = await def.handle(payload.data, ctx);
+      outcome('completed');
+      return result;
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
@@ -201,6 +223,7 @@ export async function startWorkerPool(
         }
       }
       ctx.log.warn({ err: error, final }, 'job attempt failed');
+      outcome(final ? 'failed' : 'retried');
       if (final && !(error instanceof UnrecoverableError)) throw new UnrecoverableError(error.message);
       throw error;
     } finally {

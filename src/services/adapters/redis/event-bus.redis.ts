@@ -66,6 +66,8 @@ export interface RedisEventBusOptions {
   replayMax: number;
   /** Connection errors (Redis down): ioredis reconnects by itself, the caller only logs. */
   onError?: (error: Error) => void;
+  /** Seconds from an event's arrival from Redis to its delivery to a subscriber (live events only). */
+  onDelivered?: (lagSeconds: number) => void;
 }
 
 export class RedisEventBus implements EventBus {
@@ -206,9 +208,12 @@ export class RedisEventBus implements EventBus {
   ): AsyncGenerator<Sequenced<EventMap[K]>> {
     const channel = this.channel(kind, scope);
     const queue: Sequenced<EventMap[K]>[] = [];
+    const arrivedAt: number[] = [];
+    const onDelivered = this.options.onDelivered;
     let wake: (() => void) | undefined;
     const listener = (e: Event) => {
       queue.push((e as CustomEvent).detail as Sequenced<EventMap[K]>);
+      arrivedAt.push(performance.now());
       wake?.();
     };
     const onAbort = () => wake?.();
@@ -231,6 +236,7 @@ export class RedisEventBus implements EventBus {
       }
       while (!signal.aborted) {
         const event = queue.shift();
+        const arrived = arrivedAt.shift();
         if (!event) {
           await new Promise<void>((resolve) => {
             wake = resolve;
@@ -249,6 +255,8 @@ export class RedisEventBus implements EventBus {
           }
         }
         last = event.seq;
+        // measured when the subscriber pulls the event: a slow client's backlog shows as lag
+        if (onDelivered && arrived !== undefined) onDelivered((performance.now() - arrived) / 1000);
         yield event;
       }
     } finally {
