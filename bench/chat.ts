@@ -67,6 +67,10 @@ const env = {
   EVENT_PREFIX: prefix,
   AUTH_SECRET: secret,
   AUTH_ALLOW_ANONYMOUS: 'false',
+  // a benchmark is one user at full speed: the per-user quotas would measure themselves
+  RATE_LIMIT_SEARCH: '1000000000',
+  RATE_LIMIT_REPLIES: '1000000000',
+  RATE_LIMIT_UPLOADS: '1000000000',
   CHAT_BACKEND: 'openai',
   CHAT_BASE_URL: standinUrl,
   CHAT_MODEL: 'bench-standin',
