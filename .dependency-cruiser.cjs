@@ -50,6 +50,7 @@ const SDKS = [
   'openai',
   '@graphql-yoga/redis-event-target',
   'rate-limiter-flexible',
+  'prom-client',
 ];
 
 // Matches a package resolved (node_modules/pg/esm/index.mjs, also through a symlinked

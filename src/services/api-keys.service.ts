@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { InvalidInputError, NotFoundError } from './errors.ts';
+import { isUuid } from './ids.ts';
 import type { ApiKeyRow, ApiKeysRepository } from './ports/repositories.ts';
 
 // Per-user API keys for programs (DESIGN §10): `twin_` and 32 random bytes, shown once at creation
@@ -18,8 +19,6 @@ export const LAST_USED_RESOLUTION_MS = 60_000;
 export const isApiKeyShaped = (credential: string) => credential.startsWith(MARKER);
 
 export const hashApiKey = (secret: string) => createHash('sha256').update(secret).digest('hex');
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type ApiKeyView = Omit<ApiKeyRow, 'userId'>;
 
@@ -60,7 +59,7 @@ export class ApiKeysService {
 
   /** Revoked from now on (a second revoke keeps the first time); another user's key is NotFound. */
   async revoke(userId: string, id: string): Promise<ApiKeyView> {
-    const row = UUID.test(id) ? await this.apiKeys.revoke(userId, id) : null;
+    const row = isUuid(id) ? await this.apiKeys.revoke(userId, id) : null;
     if (!row) throw new NotFoundError('ApiKey', id);
     return view(row);
   }

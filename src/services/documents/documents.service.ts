@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
 import { type BlobStore, BlobTooLargeError } from '../ports/blob-store.ts';
 import type { DocumentKind, DocumentRecord } from '../ports/document.ts';
 import type { Embedder } from '../ports/embedder.ts';
@@ -40,9 +41,6 @@ export interface DocumentsDeps {
 
 // Enough of the start of a file for file-type to see the entries that name an office format.
 const HEAD_BYTES = 1024 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const isUuid = (id: string) => UUID.test(id);
 
 /** One chunk of a document: where its text lives in the tenant's storage. */
 export interface ChunkRef {

@@ -8,7 +8,6 @@ import type { ReplySource } from '../ports/events.ts';
 import type { DocumentsRepository } from '../ports/repositories.ts';
 import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
 import { tenantPrefix } from '../tenant-keys.ts';
-import { isUuid } from './documents.service.ts';
 
 export interface RetrievedChunk extends ReplySource {
   filename: string;
@@ -65,8 +64,8 @@ export class ChunkTextLoader {
   private async batchOf(userId: string, items: { index: number; path: string }[], out: (string | null)[]) {
     const documentOf = (path: string) => CHUNK_DOCUMENT.exec(path)?.[1];
     const ids = [...new Set(items.map((i) => documentOf(i.path)).filter((id) => id !== undefined))];
-    const uuids = ids.filter(isUuid);
-    const rows = uuids.length > 0 ? await this.documents.getMany(userId, uuids) : [];
+    // getMany refuses ids that are not document ids (they read as deleted)
+    const rows = ids.length > 0 ? await this.documents.getMany(userId, ids) : [];
     const byId = new Map(rows.filter((r) => r !== null).map((r) => [r.id, r]));
     const fetch: { index: number; path: string; cacheKey?: string }[] = [];
     for (const item of items) {

@@ -1,5 +1,6 @@
 import type { EntityDictionary } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { isUuid } from '../../ids.ts';
 import type { DocumentRecord } from '../../ports/document.ts';
 import type {
   DocumentCursor,
@@ -9,8 +10,6 @@ import type {
   NewDocument,
 } from '../../ports/repositories.ts';
 import { Document, type IDocument } from './entities.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 // Hot paths (every upload, ingest and search) use plain SQL mapped by MikroORM's metadata: em.find
 // costs ~1 ms of CPU per call in query building and hydration (BENCHMARKS.md, search and ingest).
@@ -63,7 +62,7 @@ export class PgDocumentsRepository implements DocumentsRepository {
   }
 
   async getMany(userId: string, ids: readonly string[]): Promise<(DocumentRecord | null)[]> {
-    const valid = ids.filter((id) => UUID.test(id));
+    const valid = ids.filter(isUuid);
     if (valid.length === 0) return ids.map(() => null);
     const rows = await this.db.execute<EntityDictionary<IDocument>[]>(
       'SELECT * FROM documents WHERE user_id = ? AND id IN (?)',
