@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TEST_AUTH_SECRET, testConfig } from './helpers/harness.ts';
+import { childEnv, testConfig } from './helpers/harness.ts';
 
 // The real entry point as `npm start` runs it: one process with API and workers.
 const children: ChildProcess[] = [];
@@ -11,15 +11,7 @@ afterAll(() => {
 function start(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const config = testConfig();
   const child = spawn(process.execPath, ['src/main.ts', '--with-workers'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      PORT: '0',
-      QUEUE_PREFIX: config.QUEUE_PREFIX,
-      EVENT_PREFIX: config.EVENT_PREFIX,
-      AUTH_SECRET: TEST_AUTH_SECRET,
-    },
+    env: childEnv(config, { LOG_LEVEL: 'info', PORT: '0' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

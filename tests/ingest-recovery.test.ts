@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestProgressDocument } from '../src/sdk/generated/graphql.ts';
 import type { TestApp } from './helpers/harness.ts';
-import { startTestApp } from './helpers/harness.ts';
+import { childEnv, startTestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
 
 // A worker process killed with SIGKILL mid-document: BullMQ's stalled-job check hands the job to
@@ -19,18 +19,13 @@ afterAll(async () => {
 
 function startWorker(): ChildProcess {
   const child = spawn(process.execPath, ['src/worker.ts'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
+    env: childEnv(app.config, {
       LOG_LEVEL: 'silent',
-      QUEUE_PREFIX: app.config.QUEUE_PREFIX,
-      EVENT_PREFIX: app.config.EVENT_PREFIX,
-      AUTH_SECRET: app.config.AUTH_SECRET,
       WORKER_CONCURRENCY: '2',
       // a killed worker's job is picked up after its lock expires: keep that short in the test
       JOB_LOCK_MS: '3000',
       JOB_STALLED_INTERVAL_MS: '1000',
-    },
+    }),
     stdio: 'ignore',
   });
   workers.push(child);

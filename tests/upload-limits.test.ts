@@ -8,7 +8,7 @@ import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DocumentsDocument } from '../src/sdk/generated/graphql.ts';
 import { issueToken } from '../src/services/auth.service.ts';
-import { startTestApp, TEST_AUTH_SECRET, type TestApp, testConfig } from './helpers/harness.ts';
+import { childEnv, startTestApp, TEST_AUTH_SECRET, type TestApp, testConfig } from './helpers/harness.ts';
 
 // Defect 5: uploads were buffered whole by the multipart parser before any size check. These
 // tests stream request bodies from generators (never holding them) and check that a file over
@@ -179,18 +179,13 @@ describe('a 300 MB upload to the API in its own process', () => {
   function startApi(): Promise<string> {
     const config = testConfig();
     child = spawn(process.execPath, ['src/main.ts'], {
-      env: {
-        ...process.env,
-        NODE_ENV: 'test',
+      env: childEnv(config, {
         LOG_LEVEL: 'info',
         PORT: '0',
-        QUEUE_PREFIX: config.QUEUE_PREFIX,
-        EVENT_PREFIX: config.EVENT_PREFIX,
-        AUTH_SECRET: TEST_AUTH_SECRET,
         AUTH_ALLOW_ANONYMOUS: 'false',
         // the first 8 MB of the file stream to S3 (and are removed) before it is known too large
         UPLOAD_MAX_BYTES: String(8 * MiB),
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -8,7 +8,7 @@ import {
 } from '../src/sdk/generated/graphql.ts';
 import { events, isTerminal, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
 import { removeUsers } from './helpers/cleanup.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
+import { childEnv, startTestApp, type TestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
@@ -51,19 +51,14 @@ interface WorkerProcess {
 
 function startWorker(shutdownGraceMs: number): WorkerProcess {
   const child = spawn(process.execPath, ['src/worker.ts'], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
+    env: childEnv(app.config, {
       LOG_LEVEL: 'info',
-      QUEUE_PREFIX: app.config.QUEUE_PREFIX,
-      EVENT_PREFIX: app.config.EVENT_PREFIX,
-      AUTH_SECRET: app.config.AUTH_SECRET,
       CHAT_BASE_URL: model.url,
       WORKER_CONCURRENCY: '2',
       SHUTDOWN_TIMEOUT_MS: String(shutdownGraceMs),
       JOB_LOCK_MS: '3000',
       JOB_STALLED_INTERVAL_MS: '1000',
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   workers.push(child);

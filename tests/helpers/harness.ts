@@ -44,6 +44,21 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
+/**
+ * The environment of an entry point (`src/main.ts`, `src/worker.ts`) run as a child process of a
+ * test: the suite's services, the queue and event prefixes and auth secret of `config`, plus `extra`.
+ */
+export function childEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'test',
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    EVENT_PREFIX: config.EVENT_PREFIX,
+    AUTH_SECRET: config.AUTH_SECRET,
+    ...extra,
+  };
+}
+
 /** The real API (and optionally the workers) in this process, on a random loopback port. */
 export async function startTestApp(options: StartOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
