@@ -151,6 +151,16 @@ export const configSchema = z.object({
   CHUNK_MIN_TOKENS: z.coerce.number().int().min(1).default(64),
   CHUNK_MAX_TOKENS: z.coerce.number().int().min(8).default(400),
 
+  // L1 memory (MEMORY-TRAINING.md A). MEMORY_LLM=auto labels, extracts and writes the bio with the
+  // OpenAI-compatible chat server when one is configured (CHAT_BACKEND openai), else offline.
+  MEMORY_LLM: z.enum(['auto', 'openai', 'off']).default('auto'),
+  MEMORY_LLM_MODEL: optionalString,
+  MEMORY_DEBOUNCE_MS: z.coerce.number().int().min(0).default(30_000),
+  MEMORY_SEED: z.coerce.number().int().min(0).default(42),
+  MEMORY_ENTITY_BUDGET: z.coerce.number().int().min(0).default(5000),
+  MEMORY_LLM_CONCURRENCY: z.coerce.number().int().min(1).default(4),
+  MEMORY_COMPUTE_THREADS: z.coerce.number().int().min(1).default(1),
+
   // Chat (issue 5). CHAT_BACKEND=auto: Modal when MODAL_INFERENCE_URL is set, else an
   // OpenAI-compatible server when CHAT_BASE_URL / CHAT_API_KEY / OPENAI_API_KEY is set, else extractive.
   CHAT_BACKEND: z.enum(['auto', 'openai', 'modal', 'extractive']).default('auto'),

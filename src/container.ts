@@ -12,6 +12,7 @@ import { DocumentsService } from './services/documents/documents.service.ts';
 import { type IngestOutcome, type IngestRun, ingestDocument } from './services/documents/ingest/pipeline.ts';
 import { reembedOnStart } from './services/documents/reembed.service.ts';
 import { ChunkTextLoader, RetrievalService } from './services/documents/retrieval.service.ts';
+import { MemoryService } from './services/memory/memory.service.ts';
 import { meteredChatModel, meteredEmbedder } from './services/metrics/metered-models.ts';
 import type { BlobStore } from './services/ports/blob-store.ts';
 import type { ChatModel } from './services/ports/chat-model.ts';
@@ -57,6 +58,8 @@ export interface Services {
   chats: ChatService;
   replies: TwinReplyService;
   chatMemory: ChatMemoryService;
+  /** L1 memory: builds (the worker's `memory-update` job) and the version GraphQL reads. */
+  memory: MemoryService;
   users: UsersService;
   apiKeys: ApiKeysService;
   /** Deleting a chat or the whole account, and exporting everything stored (DESIGN §10). */
@@ -253,6 +256,20 @@ export async function createServices(
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
+  const memory = new MemoryService(
+    {
+      repo: db.memory,
+      documents: db.documents,
+      blobs,
+      queue,
+      events,
+      builder: {
+        build: () => Promise.reject(new Error('TODO memory build')),
+        failed: () => Promise.resolve(),
+      },
+    },
+    { debounceMs: config.MEMORY_DEBOUNCE_MS },
+  );
   const apiKeys = new ApiKeysService({ apiKeys: db.apiKeys });
   const users = new UsersService(db.users);
   const account = new AccountService({
@@ -304,6 +321,7 @@ export async function createServices(
     chats,
     replies,
     chatMemory,
+    memory,
     users,
     apiKeys,
     account,

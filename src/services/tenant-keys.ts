@@ -48,4 +48,16 @@ export const chatKeys = {
 export const memoryKeys = {
   /** The current L1 biography (a view of the current memory version). */
   bio: () => 'metadata/bio.json',
+  /** A view of the current version: `topics.json`, `entities.json`, `clusters.json`, `bio.json`. */
+  view: (name: string) => `metadata/${name}`,
+  version: (version: string) => `memory/l1/${version}/`,
+  /** A snapshot file: `chunks.parquet` … `relations.parquet`, `bio.json`, `manifest.json` (last). */
+  versionFile: (version: string, name: string) => `memory/l1/${version}/${name}`,
+  extraction: (documentId: string) => `memory/extractions/${documentId}.json`,
+  /** training_data/L1/graphrag_indexing/{subjective,objective}/{entities,relations}.parquet */
+  graphrag: (perspective: 'subjective' | 'objective', name: 'entities' | 'relations') =>
+    `training_data/L1/graphrag_indexing/${perspective}/${name}.parquet`,
+  /** training_data/L1/processed_data/{subjective,objective}/{documentId}.txt */
+  processed: (perspective: 'subjective' | 'objective', documentId: string) =>
+    `training_data/L1/processed_data/${perspective}/${documentId}.txt`,
 };

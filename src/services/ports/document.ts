@@ -23,4 +23,6 @@ export interface DocumentRecord {
   embeddingModel?: string | null;
   bytes: number;
   ingestJobId?: string | null;
+  /** `auto` (decided from the text), or set by setDocumentPerspective (MEMORY-TRAINING.md A5). */
+  perspective: 'auto' | 'subjective' | 'objective';
 }

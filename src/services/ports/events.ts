@@ -1,3 +1,5 @@
+import type { MemoryStage } from '../memory/model.ts';
+
 // The typed event map (DESIGN §7). Every topic is scoped by tenant or by message, so a
 // subscriber can only ever name a topic it owns.
 
@@ -15,6 +17,17 @@ export type IngestStage = (typeof INGEST_STAGES)[number];
 export interface IngestProgressEvent {
   documentId: string;
   stage: IngestStage;
+  done: number;
+  total: number;
+  attempt: number;
+  error: string | null;
+}
+
+/** A step of an L1 memory build (MEMORY-TRAINING.md A8), on `memory:{userId}`. */
+export interface MemoryProgressEvent {
+  /** The version being built. */
+  version: string;
+  stage: MemoryStage;
   done: number;
   total: number;
   attempt: number;
@@ -56,6 +69,7 @@ export type ReplyEvent =
 
 export interface EventMap {
   ingest: IngestProgressEvent;
+  memory: MemoryProgressEvent;
   training: TrainingStatusEvent;
   reply: ReplyEvent;
 }

@@ -31,6 +31,17 @@ export const JOBS = {
       userMessage,
     }),
   },
+  'memory-update': {
+    queue: 'memory',
+    payload: z.object({
+      userId: z.string().min(1),
+      /** Recompute everything (clusters matched to the old ones so ids survive). */
+      full: z.boolean().default(false),
+      /** The version rebuildMemory announced; a debounced update names its own when it starts. */
+      version: z.string().min(1).optional(),
+      reason: z.enum(['ingest', 'delete', 'rebuild', 'perspective']),
+    }),
+  },
   'chat-memory': {
     queue: 'chat',
     payload: z.object({

@@ -1,4 +1,6 @@
+import type { PerspectiveSetting } from '../memory/model.ts';
 import type { DocumentKind, DocumentRecord, DocumentStatus } from './document.ts';
+import type { MemoryRepository } from './memory-repository.ts';
 
 // Ports for the relational store (DESIGN §3). Every method takes the tenant explicitly; a row of
 // another user's is never found, updated or deleted.
@@ -40,6 +42,10 @@ export interface DocumentsRepository {
     after?: DocumentCursor,
   ): Promise<DocumentRecord[]>;
   delete(userId: string, id: string): Promise<void>;
+  /** Sets the document's perspective (MEMORY-TRAINING.md A5); null when the user has no such document. */
+  setPerspective(userId: string, id: string, perspective: PerspectiveSetting): Promise<DocumentRecord | null>;
+  /** Every processed document of the user's, oldest first: what an L1 build reads. */
+  listProcessed(userId: string): Promise<DocumentRecord[]>;
   /** Queued again under a new ingest job (reprocess). */
   requeue(userId: string, id: string, ingestJobId: string): Promise<void>;
   startProcessing(userId: string, id: string): Promise<void>;
@@ -145,6 +151,7 @@ export interface Database {
   users: UsersRepository;
   apiKeys: ApiKeysRepository;
   account: AccountRepository;
+  memory: MemoryRepository;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
