@@ -113,6 +113,12 @@ describe.each(backends)('vector index: %s', (backend, make) => {
     expect(hits[0]!.score).toBeGreaterThan(0.99);
     expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
     expect(await index.countByDocument(alice, docA)).toBe(2);
+    // the document's own vectors, in chunk order, for L1 memory; nobody else's
+    const scanned = await index.scan(alice, { documentId: docA, embeddingModel: MODEL });
+    expect(scanned.map((v) => v.chunkIndex)).toEqual([0, 1]);
+    unit(1).forEach((x, i) => expect(scanned[1]!.vector[i]).toBeCloseTo(x, 5));
+    expect(await index.scan(bob, { documentId: docA, embeddingModel: MODEL })).toEqual([]);
+    expect(await index.scan(alice, { documentId: docA, embeddingModel: 'other-model@8' })).toEqual([]);
 
     expect(await index.search(bob, unit(1), { limit: 3, embeddingModel: MODEL })).toEqual([]);
     expect(await index.search(alice, unit(1), { limit: 3, embeddingModel: 'other-model@8' })).toEqual([]);

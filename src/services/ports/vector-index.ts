@@ -27,6 +27,11 @@ export interface VectorHit extends ChunkPointer {
   score: number;
 }
 
+export interface ScannedVector {
+  chunkIndex: number;
+  vector: number[];
+}
+
 export interface SearchOptions {
   limit: number;
   /** The query vector's model tag: only that model's collection is searched. */
@@ -41,6 +46,11 @@ export interface VectorIndex {
   /** Each chunk goes to the collection of its own `embeddingModel`. */
   upsert(userId: string, chunks: readonly ChunkVector[]): Promise<void>;
   search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]>;
+  /**
+   * The document's vectors in the collection of `embeddingModel`, in chunk order: L1 memory
+   * projects them once per document (MEMORY-TRAINING.md A1) and caches the result.
+   */
+  scan(userId: string, options: { documentId: string; embeddingModel: string }): Promise<ScannedVector[]>;
   /** Removes the document's vectors from every model's collection. */
   deleteByDocument(userId: string, documentId: string): Promise<number>;
   /** The document's vectors in the collection of `embeddingModel`, or in all of them. */

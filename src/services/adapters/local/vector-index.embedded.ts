@@ -7,6 +7,7 @@ import {
   chunkVectorId,
   collectionName,
   isCollectionOf,
+  type ScannedVector,
   type SearchOptions,
   tenantName,
   type VectorHit,
@@ -130,6 +131,20 @@ export class EmbeddedVectorIndex implements VectorIndex {
     }
     hits.sort((a, b) => b.score - a.score);
     return hits.slice(0, options.limit);
+  }
+
+  async scan(
+    userId: string,
+    options: { documentId: string; embeddingModel: string },
+  ): Promise<ScannedVector[]> {
+    const state = await this.load(this.file(collectionName(this.naming, options.embeddingModel), userId));
+    const models = new Set(acceptedModelTags(this.naming, options.embeddingModel));
+    const out: ScannedVector[] = [];
+    for (const e of state.entries.values()) {
+      if (e.documentId === options.documentId && models.has(e.embeddingModel))
+        out.push({ chunkIndex: e.chunkIndex, vector: e.vector });
+    }
+    return out.sort((a, b) => a.chunkIndex - b.chunkIndex);
   }
 
   async deleteByDocument(userId: string, documentId: string): Promise<number> {

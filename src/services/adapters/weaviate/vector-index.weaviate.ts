@@ -1,4 +1,4 @@
-import weaviate, { type Collection, type WeaviateClient } from 'weaviate-client';
+import weaviate, { type Collection, Filters, type WeaviateClient } from 'weaviate-client';
 import {
   acceptedModelTags,
   type ChunkVector,
@@ -6,6 +6,7 @@ import {
   chunkVectorId,
   collectionName,
   isCollectionOf,
+  type ScannedVector,
   type SearchOptions,
   tenantName,
   type VectorHit,
@@ -51,6 +52,7 @@ const PROPERTIES = [
 // cheaper graphs lose (BENCHMARKS.md, search); options.hnsw overrides them.
 const HNSW_EF_CONSTRUCTION = 128;
 const HNSW_MAX_CONNECTIONS = 32;
+const SCAN_PAGE = 2000;
 
 /** A weaviate-client for a REST URL and a gRPC `host:port` (the adapter's own, and the benches'). */
 export function connectWeaviate(options: { url: string; grpcUrl: string; apiKey?: string }) {
@@ -311,6 +313,40 @@ export class WeaviateVectorIndex implements VectorIndex {
         timestamp: String(meta.timestamp ?? ''),
       };
     });
+  }
+
+  async scan(
+    userId: string,
+    options: { documentId: string; embeddingModel: string },
+  ): Promise<ScannedVector[]> {
+    const name = this.collectionOf(options.embeddingModel);
+    if (!(await this.hasTenant(name, userId))) return [];
+    const collection = this.tenant(name, userId);
+    const out: ScannedVector[] = [];
+    // paged by chunk index, not offset: an offset page stops at QUERY_MAXIMUM_RESULTS (10,000)
+    for (let after = -1; ; ) {
+      const result = await collection.query.fetchObjects({
+        filters: Filters.and(
+          collection.filter.byProperty('document_id').equal(options.documentId),
+          collection.filter.byProperty('chunk_index').greaterThan(after),
+        ),
+        sort: collection.sort.byProperty('chunk_index' as never),
+        limit: SCAN_PAGE,
+        includeVector: true,
+        returnProperties: ['chunk_index'] as never,
+      });
+      for (const o of result.objects) {
+        const vector = o.vectors?.default ?? Object.values(o.vectors ?? {})[0];
+        if (!Array.isArray(vector)) continue;
+        out.push({
+          chunkIndex: Number((o.properties as Record<string, unknown>).chunk_index),
+          vector: vector as number[],
+        });
+      }
+      if (result.objects.length < SCAN_PAGE) break;
+      after = out[out.length - 1]!.chunkIndex;
+    }
+    return out;
   }
 
   /** The user's tenants among the given collections (all of this naming's when none are given). */
