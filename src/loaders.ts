@@ -1,6 +1,14 @@
 import DataLoader from 'dataloader';
 import type { Services } from './container.ts';
+import type { ClusterRow, EntityRow, RelationRow, TopicRow } from './services/memory/model.ts';
 import type { DocumentRecord } from './services/ports/document.ts';
+import type { EntityMention } from './services/ports/memory-repository.ts';
+
+/** A row of one L1 memory version: ids are stable across versions, so the version is in the key. */
+export interface MemoryKey {
+  version: string;
+  id: string;
+}
 
 /**
  * Per-request batching: every document and object read in one tick of a request becomes one SQL
@@ -11,10 +19,43 @@ export interface Loaders {
   document: DataLoader<string, DocumentRecord | null>;
   /** Tenant-relative object key → UTF-8 text (null when the object is gone). */
   objectText: DataLoader<string, string | null>;
+  /** Every topic of a memory version (the tree's `children` are read from it). */
+  memoryTopics: DataLoader<string, TopicRow[]>;
+  memoryTopic: DataLoader<MemoryKey, TopicRow | null, string>;
+  memoryCluster: DataLoader<MemoryKey, ClusterRow | null, string>;
+  memoryEntity: DataLoader<MemoryKey, EntityRow | null, string>;
+  /** By entity id. */
+  entityMentions: DataLoader<MemoryKey, EntityMention[], string>;
+  /** By entity id: relations where it is the source or the target. */
+  entityRelations: DataLoader<MemoryKey, RelationRow[], string>;
+}
+
+/** One service call per version in the batch (a request reads one version, so one query). */
+function perVersion<V>(load: (version: string, ids: string[]) => Promise<V[]>) {
+  return new DataLoader<MemoryKey, V, string>(
+    async (keys) => {
+      const groups = new Map<string, number[]>();
+      for (const [i, k] of keys.entries()) groups.set(k.version, [...(groups.get(k.version) ?? []), i]);
+      const out: V[] = new Array(keys.length);
+      await Promise.all(
+        [...groups].map(async ([version, at]) => {
+          const rows = await load(
+            version,
+            at.map((i) => keys[i]!.id),
+          );
+          at.forEach((i, j) => {
+            out[i] = rows[j] as V;
+          });
+        }),
+      );
+      return out;
+    },
+    { cacheKeyFn: (k) => `${k.version}\u0000${k.id}`, maxBatchSize: 1000 },
+  );
 }
 
 export function createLoaders(services: Services, userId: string): Loaders {
-  const { documents } = services;
+  const { documents, memory } = services;
   return {
     document: new DataLoader((ids) => documents.getMany(userId, ids), { maxBatchSize: 1000 }),
     objectText: new DataLoader(
@@ -24,5 +65,11 @@ export function createLoaders(services: Services, userId: string): Loaders {
         ),
       { maxBatchSize: 500 },
     ),
+    memoryTopics: new DataLoader((versions) => Promise.all(versions.map((v) => memory.topics(userId, v)))),
+    memoryTopic: perVersion((v, ids) => memory.topicsById(userId, v, ids)),
+    memoryCluster: perVersion((v, ids) => memory.clustersById(userId, v, ids)),
+    memoryEntity: perVersion((v, ids) => memory.entitiesById(userId, v, ids)),
+    entityMentions: perVersion((v, ids) => memory.mentionsOf(userId, v, ids)),
+    entityRelations: perVersion((v, ids) => memory.relationsOf(userId, v, ids)),
   };
 }

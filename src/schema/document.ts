@@ -5,6 +5,7 @@ import { builder } from './builder.ts';
 import { DocumentChunkRef } from './document-chunk.ts';
 import { DocumentKindEnum } from './document-kind.ts';
 import { DocumentStatusEnum } from './document-status.ts';
+import { PerspectiveEnum } from './perspective.ts';
 
 export const DocumentRef = builder.objectRef<DocumentRecord>('Document').implement({
   description: 'An uploaded document and the state of its ingest into memory.',
@@ -20,6 +21,11 @@ export const DocumentRef = builder.objectRef<DocumentRecord>('Document').impleme
     contentHash: t.exposeString('contentHash', { description: 'sha256 of the raw bytes.' }),
     embeddingModel: t.exposeString('embeddingModel', { nullable: true }),
     error: t.exposeString('error', { nullable: true }),
+    perspective: t.field({
+      type: PerspectiveEnum,
+      description: "Whether memory treats it as the person's own words; AUTO until set.",
+      resolve: (d) => d.perspective,
+    }),
     uploadedAt: t.field({ type: 'DateTime', resolve: (d) => d.uploadedAt }),
     chunks: t.connection({
       type: DocumentChunkRef,

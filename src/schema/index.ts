@@ -15,6 +15,10 @@ import './chat-session.ts';
 import './send-message-payload.ts';
 import './cancel-reply-payload.ts';
 import './twin-reply.ts';
+import './memory.ts';
+import './memory-version.ts';
+import './memory-progress.ts';
+import './document-perspective.ts';
 
 builder.queryType({});
 builder.subscriptionType({});
