@@ -1,0 +1,80 @@
+// Projects embeddings of any model to the 128 dims L1 clustering works in (MEMORY-TRAINING A1):
+// cheap enough to run once per document and cache, and deterministic given the seed so a cached
+// vector and a fresh one always agree. The name goes into the manifest and the extraction cache:
+// a different name means the cached vectors are not comparable and must be recomputed.
+import { PROJECTED_DIMS } from '../model.ts';
+import { deriveSeed, mulberry32 } from './numeric.ts';
+
+/** OpenAI text-embedding-3 models are Matryoshka-trained: their first dims are an embedding. */
+const isMatryoshka = (embeddingModel: string) => /(^|\/)text-embedding-3/.test(embeddingModel);
+
+export function projectionName(embeddingModel: string, inputDims: number, seed: number): string {
+  if (isMatryoshka(embeddingModel) && inputDims >= PROJECTED_DIMS) return `truncate-${PROJECTED_DIMS}`;
+  if (inputDims <= PROJECTED_DIMS) return `identity-${inputDims}`;
+  return `sparse-rp-${PROJECTED_DIMS}-s${seed}`;
+}
+
+/** Per output dim, the input indexes it sums and their signs (Li et al.'s very sparse projection). */
+interface SparseProjection {
+  offsets: Int32Array;
+  indexes: Int32Array;
+  signs: Float32Array;
+}
+
+const projections = new Map<string, SparseProjection>();
+
+/**
+ * Entries are ±√s with probability 1/(2s) each and 0 otherwise, s = √d, scaled by 1/√128 so norms
+ * are kept in expectation. The output is renormalised anyway; the scale only keeps values sane.
+ */
+function sparseProjection(inputDims: number, seed: number): SparseProjection {
+  const key = `${inputDims}:${seed}`;
+  const cached = projections.get(key);
+  if (cached) return cached;
+  const s = Math.sqrt(inputDims);
+  const half = 1 / (2 * s);
+  const value = Math.sqrt(s) / Math.sqrt(PROJECTED_DIMS);
+  const rand = mulberry32(deriveSeed(seed, inputDims));
+  const offsets = new Int32Array(PROJECTED_DIMS + 1);
+  const indexes: number[] = [];
+  const signs: number[] = [];
+  for (let o = 0; o < PROJECTED_DIMS; o++) {
+    for (let i = 0; i < inputDims; i++) {
+      const r = rand();
+      if (r < half) {
+        indexes.push(i);
+        signs.push(value);
+      } else if (r < 2 * half) {
+        indexes.push(i);
+        signs.push(-value);
+      }
+    }
+    offsets[o + 1] = indexes.length;
+  }
+  const projection = { offsets, indexes: Int32Array.from(indexes), signs: Float32Array.from(signs) };
+  projections.set(key, projection);
+  return projection;
+}
+
+/** A unit vector of PROJECTED_DIMS values rounded to 4 decimals (all zeros for a zero input). */
+export function projectVector(vector: ArrayLike<number>, embeddingModel: string, seed: number): number[] {
+  const d = vector.length;
+  const out = new Float64Array(PROJECTED_DIMS);
+  if (d <= PROJECTED_DIMS || isMatryoshka(embeddingModel)) {
+    const m = Math.min(d, PROJECTED_DIMS);
+    for (let j = 0; j < m; j++) out[j] = vector[j]!;
+  } else {
+    const { offsets, indexes, signs } = sparseProjection(d, seed);
+    for (let o = 0; o < PROJECTED_DIMS; o++) {
+      let sum = 0;
+      for (let e = offsets[o]!; e < offsets[o + 1]!; e++) sum += vector[indexes[e]!]! * signs[e]!;
+      out[o] = sum;
+    }
+  }
+  let norm = 0;
+  for (let j = 0; j < PROJECTED_DIMS; j++) norm += out[j]! * out[j]!;
+  const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  const result = new Array<number>(PROJECTED_DIMS);
+  for (let j = 0; j < PROJECTED_DIMS; j++) result[j] = Math.round(out[j]! * inv * 1e4) / 1e4;
+  return result;
+}
