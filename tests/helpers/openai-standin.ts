@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 
 // A local stand-in for an OpenAI-compatible chat server (DESIGN §2: a protocol-level stand-in for
 // a paid remote API). It streams scripted tokens as `chat.completion.chunk` SSE events with a
-// configurable time to first token and inter-token delay, and records every request it gets.
+// configurable time to first token and inter-token delay, and records every request it gets. A
+// script's `complete` answers non-streaming (JSON) requests, as the memory build sends them.
 
 export interface StandinScript {
   /** Tokens to stream; a function sees the request body (to echo part of the prompt, say). */
@@ -20,7 +21,15 @@ export interface StandinScript {
    */
   backend?: 'openai' | 'modal';
   apiToken?: string;
+  /**
+   * Answers non-streaming requests (`stream` absent or false) with one `chat.completion` whose
+   * message is the returned text, or with an HTTP error status (and body). Unset: such requests
+   * are streamed like the others.
+   */
+  complete?: (body: ChatRequestBody) => StandinCompletion | Promise<StandinCompletion>;
 }
+
+export type StandinCompletion = string | { status: number; body?: unknown };
 
 export interface ChatRequestBody {
   model: string;
@@ -29,6 +38,7 @@ export interface ChatRequestBody {
   stream_options?: { include_usage?: boolean };
   max_tokens?: number;
   temperature?: number;
+  response_format?: { type: string };
 }
 
 export interface RecordedRequest {
@@ -99,6 +109,46 @@ function pythonRepr(text: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function answerCompletion(
+  script: StandinScript,
+  body: ChatRequestBody,
+  record: RecordedRequest,
+  res: ServerResponse,
+  seq: number,
+) {
+  const answer = await script.complete!(body);
+  if (record.aborted) return;
+  record.finished = true;
+  if (typeof answer !== 'string') {
+    const error = answer.body ?? { error: { message: 'stand-in failure', type: 'server_error' } };
+    res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(error));
+    return;
+  }
+  const promptTokens = body.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4), 0);
+  const completionTokens = Math.ceil(answer.length / 4);
+  res.writeHead(200, { 'content-type': 'application/json' }).end(
+    JSON.stringify({
+      id: `chatcmpl-standin-${seq}`,
+      object: 'chat.completion',
+      created: Math.floor(Date.now() / 1000),
+      model: script.model ?? body.model,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: answer, refusal: null },
+          logprobs: null,
+          finish_reason: script.finishReason ?? 'stop',
+        },
+      ],
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+      },
+    }),
+  );
+}
+
 export async function startOpenAIStandin(initial: StandinScript = {}): Promise<OpenAIStandin> {
   const requests: RecordedRequest[] = [];
   const state: { script: StandinScript } = { script: initial };
@@ -136,6 +186,10 @@ export async function startOpenAIStandin(initial: StandinScript = {}): Promise<O
       res
         .writeHead(script.failStatus, { 'content-type': 'application/json' })
         .end(JSON.stringify({ error: { message: 'stand-in failure', type: 'server_error' } }));
+      return;
+    }
+    if (!body.stream && script.complete) {
+      await answerCompletion(script, body, record, res, ++seq);
       return;
     }
     const tokens =
