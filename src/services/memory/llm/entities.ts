@@ -144,13 +144,21 @@ export async function extractWithModel(
     { concurrency: Math.max(1, options.concurrency), signal: options.signal },
   );
 
-  answers.forEach((answer, i) => {
-    const target = result.extractions.get(batches[i]!.documentId);
-    if (!answer || !target) return;
-    target.entities = mergeEntities([...target.entities, ...answer.entities]);
-    target.relations = mergeRelations([...target.relations, ...answer.relations]);
-  });
   for (const documentId of unsent) result.extractions.delete(documentId);
+  const found = new Map<string, BatchExtraction>();
+  answers.forEach((answer, i) => {
+    const documentId = batches[i]!.documentId;
+    if (!answer || !result.extractions.has(documentId)) return;
+    const all = found.get(documentId) ?? { entities: [], relations: [] };
+    all.entities.push(...answer.entities);
+    all.relations.push(...answer.relations);
+    found.set(documentId, all);
+  });
+  for (const [documentId, all] of found) {
+    const target = result.extractions.get(documentId)!;
+    target.entities = mergeEntities(all.entities);
+    target.relations = mergeRelations(all.relations);
+  }
   return result;
 }
 
