@@ -5,5 +5,6 @@ import { buffersOf, runTask, type TaskName } from './tasks.ts';
 
 export default function compute({ task, input }: { task: TaskName; input: never }) {
   const output = runTask(task, input);
-  return Piscina.move({ [Piscina.transferableSymbol]: buffersOf(output), [Piscina.valueSymbol]: output });
+  const movable = { [Piscina.transferableSymbol]: buffersOf(output), [Piscina.valueSymbol]: output };
+  return Piscina.move(movable as Parameters<typeof Piscina.move>[0]);
 }

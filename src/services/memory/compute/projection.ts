@@ -22,6 +22,7 @@ interface SparseProjection {
 }
 
 const projections = new Map<string, SparseProjection>();
+let scratch = new Float64Array(0);
 
 /**
  * Entries are ±√s with probability 1/(2s) each and 0 otherwise, s = √d, scaled by 1/√128 so norms
@@ -65,9 +66,14 @@ export function projectVector(vector: ArrayLike<number>, embeddingModel: string,
     for (let j = 0; j < m; j++) out[j] = vector[j]!;
   } else {
     const { offsets, indexes, signs } = sparseProjection(d, seed);
+    // one copy into a typed array keeps the gather loop monomorphic whatever the caller passes
+    if (scratch.length < d) scratch = new Float64Array(d);
+    const x = scratch;
+    for (let j = 0; j < d; j++) x[j] = vector[j]!;
     for (let o = 0; o < PROJECTED_DIMS; o++) {
       let sum = 0;
-      for (let e = offsets[o]!; e < offsets[o + 1]!; e++) sum += vector[indexes[e]!]! * signs[e]!;
+      const end = offsets[o + 1]!;
+      for (let e = offsets[o]!; e < end; e++) sum += x[indexes[e]!]! * signs[e]!;
       out[o] = sum;
     }
   }
