@@ -11,7 +11,28 @@ const EXPORTED = {
   api_keys:
     'SELECT id, user_id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = ? ORDER BY created_at, id',
   training_jobs: 'SELECT * FROM training_jobs WHERE user_id = ? ORDER BY started_at NULLS FIRST, id',
+  memory_versions: 'SELECT * FROM memory_versions WHERE user_id = ? ORDER BY created_at, version',
+  memory_topics: 'SELECT * FROM memory_topics WHERE user_id = ? ORDER BY version, depth, topic_id',
+  memory_clusters: 'SELECT * FROM memory_clusters WHERE user_id = ? ORDER BY version, cluster_id',
+  memory_chunk_assignments:
+    'SELECT * FROM memory_chunk_assignments WHERE user_id = ? ORDER BY version, document_id, chunk_index',
+  memory_entities: 'SELECT * FROM memory_entities WHERE user_id = ? ORDER BY version, entity_id',
+  memory_entity_mentions:
+    'SELECT * FROM memory_entity_mentions WHERE user_id = ? ORDER BY version, entity_id, chunk_id',
+  memory_relations: 'SELECT * FROM memory_relations WHERE user_id = ? ORDER BY version, relation_id',
 } as const;
+
+// L1 memory rows are derived data, deleted before the rest (the receipt counts the tables a
+// person recognises; these would cascade with the users row anyway)
+const MEMORY_TABLES = [
+  'memory_relations',
+  'memory_entity_mentions',
+  'memory_entities',
+  'memory_chunk_assignments',
+  'memory_clusters',
+  'memory_topics',
+  'memory_versions',
+] as const;
 
 export class PgAccountRepository implements AccountRepository {
   private readonly orm: MikroORM;
@@ -35,6 +56,7 @@ export class PgAccountRepository implements AccountRepository {
       const tx = em.getTransactionContext();
       const db = em.getConnection();
       const run = (sql: string) => db.execute<Record<string, unknown>[]>(sql, [userId], 'all', tx);
+      for (const table of MEMORY_TABLES) await run(`DELETE FROM ${table} WHERE user_id = ?`);
       // children first and explicitly, so the receipt counts each table (the FKs would cascade)
       const documents = await run('DELETE FROM documents WHERE user_id = ? RETURNING status, ingest_job_id');
       const sessions = await run('DELETE FROM chat_sessions WHERE user_id = ? RETURNING id');

@@ -4,6 +4,7 @@ import { PgAccountRepository } from './account.repository.pg.ts';
 import { PgApiKeysRepository } from './api-keys.repository.pg.ts';
 import { PgChatSessionsRepository } from './chat-sessions.repository.pg.ts';
 import { PgDocumentsRepository } from './documents.repository.pg.ts';
+import { PgMemoryRepository } from './memory.repository.pg.ts';
 
 class PgUsersRepository implements UsersRepository {
   private readonly orm: MikroORM;
@@ -27,6 +28,7 @@ export function pgDatabase(orm: MikroORM): Database {
     users: new PgUsersRepository(orm),
     apiKeys: new PgApiKeysRepository(orm),
     account: new PgAccountRepository(orm),
+    memory: new PgMemoryRepository(orm),
     async ping() {
       await orm.em.getConnection().execute('SELECT 1');
     },

@@ -1,6 +1,7 @@
 import type { EntityDictionary } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { isUuid } from '../../ids.ts';
+import type { PerspectiveSetting } from '../../memory/model.ts';
 import type { DocumentRecord } from '../../ports/document.ts';
 import type {
   DocumentCursor,
@@ -100,6 +101,27 @@ export class PgDocumentsRepository implements DocumentsRepository {
 
   async delete(userId: string, id: string): Promise<void> {
     await this.db.execute('DELETE FROM documents WHERE user_id = ? AND id = ?', [userId, id]);
+  }
+
+  async setPerspective(
+    userId: string,
+    id: string,
+    perspective: PerspectiveSetting,
+  ): Promise<DocumentRecord | null> {
+    if (!isUuid(id)) return null;
+    const rows = await this.db.execute<EntityDictionary<IDocument>[]>(
+      'UPDATE documents SET perspective = ? WHERE user_id = ? AND id = ? RETURNING *',
+      [perspective, userId, id],
+    );
+    return rows[0] ? this.map(rows[0]) : null;
+  }
+
+  async listProcessed(userId: string): Promise<DocumentRecord[]> {
+    const rows = await this.db.execute<EntityDictionary<IDocument>[]>(
+      "SELECT * FROM documents WHERE user_id = ? AND status = 'processed' ORDER BY uploaded_at, id",
+      [userId],
+    );
+    return rows.map((r) => this.map(r));
   }
 
   async requeue(userId: string, id: string, ingestJobId: string): Promise<void> {

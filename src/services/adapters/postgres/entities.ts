@@ -1,6 +1,8 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { DOCUMENT_KINDS, DOCUMENT_STATUSES } from '../../ports/document.ts';
 
+const PERSPECTIVE_SETTINGS = ['auto', 'subjective', 'objective'] as const;
+
 // Tables of DESIGN §3. `user_id` columns are plain TEXT references (FKs live in the migration),
 // so every query states its tenant explicitly instead of navigating relations.
 
@@ -33,6 +35,7 @@ export const Document = defineEntity({
     embeddingModel: p.text().nullable(),
     bytes: p.bigint('number').default(0),
     ingestJobId: p.text().nullable(),
+    perspective: p.enum(PERSPECTIVE_SETTINGS).default('auto'),
   },
 });
 export type IDocument = InferEntity<typeof Document>;

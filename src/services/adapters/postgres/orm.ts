@@ -4,12 +4,14 @@ import { entities } from './entities.ts';
 import { InitialSchema } from './migrations/0001-initial-schema.ts';
 import { DocumentIngestJob } from './migrations/0002-document-ingest-job.ts';
 import { ApiKeys } from './migrations/0003-api-keys.ts';
+import { Memory } from './migrations/0004-memory.ts';
 
 // Migrations are listed explicitly: no file globbing, so they run the same from source and tests.
 export const migrations = [
   { name: '0001-initial-schema', class: InitialSchema },
   { name: '0002-document-ingest-job', class: DocumentIngestJob },
   { name: '0003-api-keys', class: ApiKeys },
+  { name: '0004-memory', class: Memory },
 ];
 
 export type Orm = MikroORM;
