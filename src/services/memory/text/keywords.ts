@@ -7,7 +7,7 @@ import { isStopword } from './terms.ts';
 export function mergeCounts(
   target: Record<string, number>,
   source: Readonly<Record<string, number>>,
-  sign: 1 | -1 = 1,
+  sign = 1,
 ): Record<string, number> {
   for (const term in source) {
     const next = (Object.hasOwn(target, term) ? target[term]! : 0) + sign * source[term]!;

@@ -50,7 +50,7 @@ describe('termCounts', () => {
     console.log(
       `termCounts: 100000 chunks (${(bytes / 1e6).toFixed(1)} MB) in ${ms.toFixed(0)} ms, ${terms} terms`,
     );
-    expect(ms).toBeLessThan(10_000);
+    expect(ms).toBeLessThan(30_000);
   });
 });
 

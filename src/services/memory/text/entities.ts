@@ -1,0 +1,541 @@
+// Offline entities and relations (MEMORY-TRAINING A3 fallback): `compromise` tags names, kinship
+// phrases ("my sister Anna") give the author's relations and sentence co-occurrence gives the rest.
+// mergeEntities turns per-document extractions (from this or the LLM) into the snapshot's rows.
+import { createHash } from 'node:crypto';
+import nlp from 'compromise';
+import type {
+  EntityRow,
+  EntityType,
+  ExtractedEntity,
+  ExtractedRelation,
+  ExtractorSource,
+  RelationRow,
+} from '../model.ts';
+import { splitSentences } from './sentences.ts';
+import { isStopword } from './terms.ts';
+
+/** A kinship relation's source: the person whose memory this is (the integrator maps it). */
+export const AUTHOR = '(author)';
+export const CO_OCCURS = 'co-occurs';
+
+const KIN = new Set([
+  'sister',
+  'brother',
+  'wife',
+  'husband',
+  'mother',
+  'father',
+  'mom',
+  'mum',
+  'mommy',
+  'mummy',
+  'dad',
+  'daddy',
+  'son',
+  'daughter',
+  'friend',
+  'colleague',
+  'coworker',
+  'co-worker',
+  'boss',
+  'manager',
+  'partner',
+  'girlfriend',
+  'boyfriend',
+  'fiance',
+  'fiancé',
+  'fiancee',
+  'fiancée',
+  'aunt',
+  'uncle',
+  'cousin',
+  'niece',
+  'nephew',
+  'grandmother',
+  'grandfather',
+  'grandma',
+  'grandpa',
+  'granddaughter',
+  'grandson',
+  'neighbour',
+  'neighbor',
+  'mentor',
+  'roommate',
+  'flatmate',
+  'stepmother',
+  'stepfather',
+  'stepson',
+  'stepdaughter',
+]);
+// "my best friend Anna", "my older sister Anna".
+const KIN_ADJECTIVES = new Set([
+  'best',
+  'old',
+  'older',
+  'elder',
+  'eldest',
+  'younger',
+  'youngest',
+  'little',
+  'big',
+  'dear',
+  'late',
+  'new',
+  'good',
+  'close',
+]);
+const POSSESSIVES = new Set(['my', 'our']);
+// Lower-case words allowed inside a name: "Bank of America", "Vincent van Gogh".
+const NAME_JOINERS = new Set([
+  'of',
+  'de',
+  'da',
+  'di',
+  'du',
+  'van',
+  'von',
+  'der',
+  'den',
+  'la',
+  'le',
+  'del',
+  'dos',
+  '&',
+]);
+const PLACE_PREPOSITIONS = new Set([
+  'in',
+  'from',
+  'to',
+  'near',
+  'visited',
+  'visiting',
+  'visit',
+  'around',
+  'across',
+]);
+const HONORIFICS = new Set([
+  'dr',
+  'doctor',
+  'mr',
+  'mrs',
+  'ms',
+  'mx',
+  'miss',
+  'mister',
+  'prof',
+  'professor',
+  'sir',
+  'dame',
+  'lord',
+  'lady',
+  'rev',
+  'revd',
+  'reverend',
+  'hon',
+  'sen',
+  'gen',
+  'col',
+  'capt',
+  'lt',
+  'sgt',
+  'madam',
+  'madame',
+]);
+// A name holding one of these is an organisation whatever its other words say ("Bank of America").
+const ORGANIZATION_WORDS = new Set([
+  'bank',
+  'university',
+  'college',
+  'school',
+  'institute',
+  'hospital',
+  'ministry',
+  'foundation',
+  'association',
+  'club',
+  'council',
+  'agency',
+  'company',
+  'corp',
+  'corporation',
+  'inc',
+  'ltd',
+  'llc',
+  'gmbh',
+  'group',
+  'museum',
+  'department',
+  'office',
+  'society',
+  'academy',
+  'church',
+  'party',
+  'committee',
+  'studio',
+  'studios',
+  'labs',
+]);
+const MAX_PER_SENTENCE = 12;
+
+// compromise's term (its `misc` types are not exported).
+type Term = ReturnType<typeof nlp>['document'][number][number];
+
+const startsUpper = (text: string): boolean => {
+  const c = text.charCodeAt(0);
+  return (c >= 65 && c <= 90) || (c > 127 && text[0] !== text[0]!.toLowerCase());
+};
+
+/** The merge key of a name: no honorifics, possessive, surrounding punctuation, case or extra spaces. */
+export function normalizeEntityName(name: string): string {
+  const flat = name
+    .normalize('NFKC')
+    .replaceAll('’', "'")
+    .toLowerCase()
+    .replace(/^[\s\p{P}\p{S}]+|[\s\p{P}\p{S}]+$/gu, '')
+    .replace(/'s$/u, '')
+    .replace(/\s+/g, ' ');
+  const tokens = flat.split(' ');
+  let first = 0;
+  while (first < tokens.length - 1 && HONORIFICS.has(tokens[first]!.replace(/\.$/, ''))) first++;
+  const key = tokens
+    .slice(first)
+    .join(' ')
+    .replace(/^[\s\p{P}\p{S}]+|[\s\p{P}\p{S}]+$/gu, '');
+  return key || flat;
+}
+
+/** A name as written, without trailing punctuation or a possessive: "Dr. Maria Chen." → "Dr. Maria Chen". */
+function cleanName(name: string): string {
+  return name
+    .replace(/^[\s"'“‘([{]+|[\s.,;:!?"'”’)\]}]+$/gu, '')
+    .replace(/['’]s$/u, '')
+    .replace(/\s+/g, ' ');
+}
+
+const isDate = (tags: Set<string>) => tags.has('Date') && !tags.has('Holiday');
+const isNameTerm = (term: Term): boolean => {
+  const tags = term.tags;
+  if (!tags || !startsUpper(term.text) || isDate(tags) || tags.has('Pronoun')) return false;
+  return (
+    tags.has('ProperNoun') ||
+    tags.has('Person') ||
+    tags.has('Place') ||
+    tags.has('Organization') ||
+    tags.has('Holiday')
+  );
+};
+// Punctuation after a term ends a name, except the period of an abbreviation ("Dr. Chen").
+const breaksAfter = (term: Term): boolean => {
+  const post = term.post.trim();
+  if (post === '') return false;
+  return !(post === '.' && (term.tags?.has('Abbreviation') || term.tags?.has('Honorific')));
+};
+
+function typeOf(run: readonly Term[], before: Term | undefined, sentenceStart: boolean): EntityType | null {
+  let person = false;
+  let place = false;
+  let organization = false;
+  for (const term of run) {
+    const tags = term.tags!;
+    if (ORGANIZATION_WORDS.has(term.normal.replace(/\.$/, ''))) return 'organization';
+    if (tags.has('Organization')) organization = true;
+    if (tags.has('Place')) place = true;
+    if (tags.has('Person') || tags.has('FirstName') || tags.has('LastName') || tags.has('Honorific'))
+      person = true;
+    if (tags.has('Holiday')) return 'event';
+  }
+  if (organization) return 'organization';
+  if (place) return 'place';
+  if (person) return 'person';
+  if (before && PLACE_PREPOSITIONS.has(before.normal)) return 'place';
+  // An untyped capitalised word opening a sentence is as likely a common word as a name.
+  return sentenceStart ? null : 'concept';
+}
+
+interface Found {
+  forms: Map<string, number>;
+  types: Map<EntityType, number>;
+  chunks: Set<number>;
+  mentions: number;
+}
+interface Link {
+  source: string;
+  target: string;
+  description: string;
+  weight: number;
+  chunks: Set<number>;
+}
+
+/** Kin word of "my (best) sister Anna" before a name starting at `start`, or of "Anna, my sister" after `end`. */
+function kinOf(terms: readonly Term[], start: number, end: number): string | null {
+  const at = (i: number) => terms[i]?.normal ?? '';
+  let k = start - 1;
+  if (KIN.has(at(k))) {
+    const p = KIN_ADJECTIVES.has(at(k - 1)) ? k - 2 : k - 1;
+    if (POSSESSIVES.has(at(p)) && terms[k]!.post.trim() === '') return at(k);
+  }
+  if (terms[end - 1]!.post.trim() === ',' && POSSESSIVES.has(at(end))) {
+    k = KIN_ADJECTIVES.has(at(end + 1)) ? end + 2 : end + 1;
+    if (KIN.has(at(k))) return at(k);
+  }
+  return null;
+}
+
+// compromise costs ~15 µs a character; a sentence whose only capital opens it with a function word
+// ("The weather was fine.") cannot hold a name, so it never reaches the tagger.
+function mayHoldName(sentence: string): boolean {
+  const capitals = /(?<![\p{L}\p{N}'’])\p{Lu}[\p{L}'’-]*/gu;
+  for (const match of sentence.matchAll(capitals)) {
+    const word = match[0];
+    if (match.index > 0 && word !== 'I' && !/^I['’]/u.test(word)) return true;
+    if (match.index === 0 && !isStopword(word.toLowerCase()) && !/^I['’]/u.test(word)) return true;
+  }
+  return false;
+}
+
+/** People, places, organisations (and other proper nouns) of one document's chunks, with relations. */
+export function extractEntities(chunks: readonly { index: number; text: string }[]): {
+  entities: ExtractedEntity[];
+  relations: ExtractedRelation[];
+} {
+  const found = new Map<string, Found>();
+  const links = new Map<string, Link>();
+  const link = (source: string, target: string, description: string, chunk: number) => {
+    const id = `${source}\0${target}\0${description}`;
+    let l = links.get(id);
+    if (!l) {
+      l = { source, target, description, weight: 0, chunks: new Set() };
+      links.set(id, l);
+    }
+    l.weight++;
+    l.chunks.add(chunk);
+  };
+
+  for (const chunk of chunks) {
+    const kept = splitSentences(chunk.text).filter(mayHoldName);
+    if (kept.length === 0) continue;
+    for (const terms of nlp(kept.join(' ')).document) {
+      const inSentence: string[] = [];
+      let i = 0;
+      while (i < terms.length) {
+        if (
+          !isNameTerm(terms[i]!) ||
+          (terms[i]!.pre.trim() !== '' && !/^["'“‘(]+$/u.test(terms[i]!.pre.trim()))
+        ) {
+          i++;
+          continue;
+        }
+        const start = i;
+        let end = i + 1;
+        while (end < terms.length && !breaksAfter(terms[end - 1]!) && terms[end]!.pre.trim() === '') {
+          if (isNameTerm(terms[end]!)) end++;
+          else if (
+            NAME_JOINERS.has(terms[end]!.normal) &&
+            !breaksAfter(terms[end]!) &&
+            terms[end + 1] &&
+            isNameTerm(terms[end + 1]!)
+          )
+            end += 2;
+          else break;
+        }
+        i = end;
+        const run = terms.slice(start, end);
+        if (run.every((t) => t.tags!.has('Honorific'))) continue;
+        const name = cleanName(
+          run.map((t, j) => (j < run.length - 1 && t.post.trim() === '.' ? `${t.text}.` : t.text)).join(' '),
+        );
+        const key = normalizeEntityName(name);
+        if (key.length < 2 || isStopword(key)) continue;
+        const kin = kinOf(terms, start, end);
+        const type = kin ? 'person' : typeOf(run, terms[start - 1], start === 0);
+        if (!type) continue;
+        let entry = found.get(key);
+        if (!entry) {
+          entry = { forms: new Map(), types: new Map(), chunks: new Set(), mentions: 0 };
+          found.set(key, entry);
+        }
+        entry.forms.set(name, (entry.forms.get(name) ?? 0) + 1);
+        entry.types.set(type, (entry.types.get(type) ?? 0) + 1);
+        entry.chunks.add(chunk.index);
+        entry.mentions++;
+        if (kin) link(AUTHOR, key, kin, chunk.index);
+        if (!inSentence.includes(key) && inSentence.length < MAX_PER_SENTENCE) inSentence.push(key);
+      }
+      inSentence.sort();
+      for (let a = 0; a < inSentence.length; a++)
+        for (let b = a + 1; b < inSentence.length; b++)
+          link(inSentence[a]!, inSentence[b]!, CO_OCCURS, chunk.index);
+    }
+  }
+
+  const nameOf = new Map<string, string>();
+  const entities: ExtractedEntity[] = [];
+  for (const [key, entry] of found) {
+    const name = mostFrequent(entry.forms);
+    nameOf.set(key, name);
+    entities.push({
+      name,
+      type: mostFrequent(entry.types),
+      chunkIndexes: [...entry.chunks].sort((a, b) => a - b),
+      mentions: entry.mentions,
+    });
+  }
+  const relations: ExtractedRelation[] = [...links.values()].map((l) => ({
+    source: l.source === AUTHOR ? AUTHOR : nameOf.get(l.source)!,
+    target: nameOf.get(l.target)!,
+    description: l.description,
+    weight: l.weight,
+    chunkIndexes: [...l.chunks].sort((a, b) => a - b),
+  }));
+  return { entities, relations };
+}
+
+/** The most counted key; ties go to the longest, then the first in sort order. */
+function mostFrequent<T extends string>(counts: Map<T, number>): T {
+  let best: T | null = null;
+  let bestCount = -1;
+  for (const [value, count] of counts) {
+    if (
+      best === null ||
+      count > bestCount ||
+      (count === bestCount && (value.length > best.length || (value.length === best.length && value < best)))
+    ) {
+      best = value;
+      bestCount = count;
+    }
+  }
+  return best!;
+}
+
+const hash16 = (text: string) => createHash('sha1').update(text).digest('hex').slice(0, 16);
+export const entityIdOf = (type: EntityType, key: string) => `e-${hash16(`${type}\0${key}`)}`;
+
+export interface DocumentEntities {
+  documentId: string;
+  chunkIdOf: (index: number) => string;
+  entities: readonly ExtractedEntity[];
+  relations: readonly ExtractedRelation[];
+  source: ExtractorSource;
+}
+
+/**
+ * One row per (type, normalised name) over all documents. A one-word person name joins the only
+ * longer person name of its document that starts or ends with it ("Maria" → "Maria Chen").
+ */
+export function mergeEntities(perDocument: readonly DocumentEntities[]): {
+  entities: EntityRow[];
+  relations: RelationRow[];
+} {
+  interface Merged {
+    type: EntityType;
+    key: string;
+    fullForms: Map<string, number>;
+    textUnitIds: Set<string>;
+    documentIds: Set<string>;
+    mentionCount: number;
+    llm: boolean;
+    description: string | undefined;
+  }
+  const merged = new Map<string, Merged>();
+  interface MergedRelation {
+    source: string;
+    target: string;
+    description: string;
+    weight: number;
+    textUnitIds: Set<string>;
+  }
+  const relations = new Map<string, MergedRelation>();
+  const documents = [...perDocument].sort((a, b) =>
+    a.documentId < b.documentId ? -1 : a.documentId > b.documentId ? 1 : 0,
+  );
+
+  for (const doc of documents) {
+    const keyed = doc.entities
+      .map((entity) => ({ entity, name: normalizeEntityName(entity.name) }))
+      .filter((e) => e.name.length > 0);
+    const longerPeople = keyed
+      .filter((e) => e.entity.type === 'person' && e.name.includes(' '))
+      .map((e) => e.name);
+    const idByName = new Map<string, string>();
+    for (const { entity, name } of keyed) {
+      let key = name;
+      let full = true;
+      if (entity.type === 'person' && !name.includes(' ')) {
+        const owners = new Set(
+          longerPeople.filter((long) => long.startsWith(`${name} `) || long.endsWith(` ${name}`)),
+        );
+        if (owners.size === 1) {
+          key = [...owners][0]!;
+          full = false;
+        }
+      }
+      const id = entityIdOf(entity.type, key);
+      if (!idByName.has(entity.name)) idByName.set(entity.name, id);
+      let row = merged.get(id);
+      if (!row) {
+        row = {
+          type: entity.type,
+          key,
+          fullForms: new Map(),
+          textUnitIds: new Set(),
+          documentIds: new Set(),
+          mentionCount: 0,
+          llm: false,
+          description: undefined,
+        };
+        merged.set(id, row);
+      }
+      const title = cleanName(entity.name);
+      if (full) row.fullForms.set(title, (row.fullForms.get(title) ?? 0) + Math.max(1, entity.mentions));
+      for (const index of [...entity.chunkIndexes].sort((a, b) => a - b))
+        row.textUnitIds.add(doc.chunkIdOf(index));
+      row.documentIds.add(doc.documentId);
+      row.mentionCount += entity.mentions;
+      if (doc.source === 'llm') {
+        row.llm = true;
+        if (!row.description && entity.description?.trim()) row.description = entity.description.trim();
+      }
+    }
+    const resolve = (name: string): string | undefined =>
+      name === AUTHOR ? AUTHOR : (idByName.get(name) ?? idByName.get(cleanName(name)));
+    for (const relation of doc.relations) {
+      let source = resolve(relation.source);
+      let target = resolve(relation.target);
+      if (!source || !target || source === target) continue;
+      // Co-occurrence has no direction: one row per pair.
+      if (relation.description === CO_OCCURS && target < source) [source, target] = [target, source];
+      const id = `r-${hash16(`${source}\0${target}\0${relation.description}`)}`;
+      let row = relations.get(id);
+      if (!row) {
+        row = { source, target, description: relation.description, weight: 0, textUnitIds: new Set() };
+        relations.set(id, row);
+      }
+      row.weight += relation.weight;
+      for (const index of [...relation.chunkIndexes].sort((a, b) => a - b))
+        row.textUnitIds.add(doc.chunkIdOf(index));
+    }
+  }
+
+  const entities: EntityRow[] = [];
+  for (const [id, row] of merged) {
+    const forms = row.fullForms.size > 0 ? row.fullForms : new Map([[row.key, 1]]);
+    const passages = row.textUnitIds.size;
+    entities.push({
+      id,
+      title: mostFrequent(forms),
+      type: row.type,
+      description:
+        row.description ?? `${row.type} mentioned in ${passages} ${passages === 1 ? 'passage' : 'passages'}`,
+      textUnitIds: [...row.textUnitIds],
+      documentIds: [...row.documentIds].sort(),
+      mentionCount: row.mentionCount,
+      source: row.llm ? 'llm' : 'compromise',
+    });
+  }
+  entities.sort((a, b) => b.mentionCount - a.mentionCount || (a.id < b.id ? -1 : 1));
+  const rows = [...relations]
+    .filter(([, r]) => (r.source === AUTHOR || merged.has(r.source)) && merged.has(r.target))
+    .map(([id, r]) => ({ id, ...r, textUnitIds: [...r.textUnitIds] }))
+    .sort((a, b) => b.weight - a.weight || (a.id < b.id ? -1 : 1));
+  return { entities, relations: rows };
+}
