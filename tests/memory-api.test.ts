@@ -474,4 +474,34 @@ describe('memory API', () => {
     await expect(other.next(500)).rejects.toThrow(/timed out/);
     other.close();
   });
+
+  it('ends a resume with ReplayGap once the events asked for are gone', async () => {
+    const short = await startTestApp({ env: { EVENT_REPLAY_TTL_SEC: '1' } });
+    try {
+      const erin = short.client();
+      const progress = {
+        version: 'v-gap',
+        stage: 'VECTORS' as const,
+        done: 0,
+        total: 1,
+        attempt: 1,
+        error: null,
+      };
+      await short.services.events.publish('memory', erin.userId, progress);
+      const last = await short.services.events.publish('memory', erin.userId, progress);
+      await new Promise((r) => setTimeout(r, 1500));
+      const resumed = erin.subscribeWs(MemoryProgressDocument, { afterSeq: 0 });
+      const [gap] = await resumed.take(1);
+      expect(gap!.data!.memoryProgress).toEqual({
+        __typename: 'ReplayGap',
+        afterSeq: 0,
+        oldestSeq: last + 1,
+        message: expect.any(String),
+        code: 'REPLAY_GAP',
+      });
+      resumed.close();
+    } finally {
+      await short.close();
+    }
+  });
 });

@@ -1,17 +1,10 @@
-import {
-  chunkDocument,
-  chunkText,
-  clusterChunks,
-  clusterTopic,
-  type InVersion,
-} from '../resolvers/memory.resolver.ts';
+import { chunkDocument, chunkText, clusterChunks, type InVersion } from '../resolvers/memory.resolver.ts';
 import { InvalidInputError } from '../services/errors.ts';
 import type { ChunkAssignment, ClusterRow } from '../services/memory/model.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';
 import { upperCaseValues } from './enum-values.ts';
 import { PerspectiveEnum } from './perspective.ts';
-import { TopicRef } from './topic.ts';
 
 const LabelSourceEnum = builder.enumType('LabelSource', {
   description: 'LLM: named by the chat model; KEYWORDS: its top keywords (offline, or the model failed).',
@@ -61,12 +54,6 @@ MemoryClusterRef.implement({
     cohesion: t.exposeFloat('cohesion', { description: 'Mean similarity of members to the centre, 0..1.' }),
     subjectiveShare: t.exposeFloat('subjectiveShare', {
       description: "Share of members from the person's own words, 0..1.",
-    }),
-    topic: t.field({
-      type: TopicRef,
-      nullable: true,
-      description: 'The lowest topic holding it.',
-      resolve: clusterTopic,
     }),
     chunks: t.connection({
       type: MemoryChunkRef,

@@ -1,4 +1,10 @@
-import { type InVersion, topicChildren, topicClusters, topicParent } from '../resolvers/memory.resolver.ts';
+import {
+  clusterTopic,
+  type InVersion,
+  topicChildren,
+  topicClusters,
+  topicParent,
+} from '../resolvers/memory.resolver.ts';
 import type { TopicRow } from '../services/memory/model.ts';
 import { builder } from './builder.ts';
 import { MemoryClusterRef } from './memory-cluster.ts';
@@ -30,3 +36,13 @@ TopicRef.implement({
     }),
   }),
 });
+
+// here rather than in memory-cluster.ts, so the two files do not import each other
+builder.objectField(MemoryClusterRef, 'topic', (t) =>
+  t.field({
+    type: TopicRef,
+    nullable: true,
+    description: 'The lowest topic holding it.',
+    resolve: clusterTopic,
+  }),
+);
