@@ -359,6 +359,19 @@ describe('L1 memory in PostgreSQL', () => {
     expect(await memory.placementOf(user, 'v1', [])).toEqual([]);
   });
 
+  it('a publish that fails part-way leaves no rows and the ready version as it was', async () => {
+    const user = await newUser();
+    await memory.publish(user, snapshot('v1'));
+    const broken = snapshot('v2');
+    // the entities go in after topics, clusters and chunks; a fractional INTEGER fails the insert
+    broken.entities[0]!.mentionCount = 1.5;
+    await expect(memory.publish(user, broken)).rejects.toThrow();
+    for (const table of ['memory_topics', 'memory_clusters', 'memory_chunk_assignments', 'memory_entities'])
+      expect(await count(table, user, 'v2')).toBe(0);
+    expect((await memory.current(user))!.version).toBe('v1');
+    expect(await count('memory_chunk_assignments', user, 'v1')).toBe(6);
+  });
+
   it("never reads another user's memory", async () => {
     const owner = await newUser();
     const other = await newUser();

@@ -19,16 +19,16 @@ import type {
 } from '../../ports/memory-repository.ts';
 
 // The PostgreSQL mirror of L1 memory (MEMORY-TRAINING.md A7). Plain SQL: a publish writes up to
-// ~100k rows per table, and the reads sit behind GraphQL dataloaders. MikroORM inlines parameters
-// as escaped literals, so each column goes in as one array literal (`'{"a",NULL}'::text[]`) and
-// `unnest` zips the columns into rows; a list column travels as text array literals, cast per row.
+// ~100k rows per table, and the reads sit behind GraphQL dataloaders. The bulk inserts go to the
+// driver with bind parameters, one array per column zipped by `unnest`: MikroORM's `execute`
+// inlines every value as an escaped literal, which took half of a 100k-row publish.
 
 type Db = ReturnType<MikroORM['em']['getConnection']>;
 type Tx = Parameters<Db['execute']>[3];
 type Row = Record<string, unknown>;
 type Value = string | number | boolean | null;
 
-/** Rows per INSERT: the statement stays a few MB. */
+/** Rows per INSERT. */
 const BATCH = 20_000;
 const DATA_TABLES = [
   'memory_topics',
@@ -39,19 +39,23 @@ const DATA_TABLES = [
   'memory_relations',
 ] as const;
 
-const quoted = (s: string) => `"${s.replace(/[\\"]/g, '\\$&')}"`;
+/** A PostgreSQL text array literal (`{"a","b\\"c"}`): a list column travels as one per row. */
+function textArray(items: readonly string[]): string {
+  return `{${items.map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
 
-/** A PostgreSQL array literal (`{"a","b\\"c",NULL,1.5,t}`). */
-function arrayLiteral(values: readonly Value[]): string {
-  const parts = new Array<string>(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) parts[i] = 'NULL';
-    else if (typeof v === 'string') parts[i] = quoted(v);
-    else if (typeof v === 'boolean') parts[i] = v ? 't' : 'f';
-    else parts[i] = Number.isFinite(v) ? String(v) : '0';
-  }
-  return `{${parts.join(',')}}`;
+/** `$1`-style SQL with bind parameters, on the transaction's connection (Kysely underneath). */
+async function bound(db: Db, tx: Tx, sql: string, parameters: unknown[]): Promise<void> {
+  const compiled = {
+    sql,
+    parameters,
+    query: { kind: 'RawNode', sqlFragments: [sql], parameters: [] },
+    queryId: { queryId: 'memory-bulk-insert' },
+  };
+  const executor = (tx ?? db.getClient()) as unknown as {
+    executeQuery(query: typeof compiled): Promise<unknown>;
+  };
+  await executor.executeQuery(compiled);
 }
 
 interface Column<R> {
@@ -71,26 +75,20 @@ async function insertRows<R>(
 ): Promise<void> {
   const names = ['user_id', 'version', ...columns.map((c) => c.name)].join(', ');
   // a list column is unnested as text (each an array literal) and cast back per row
-  const arrays = columns.map((c) => (c.type === 'text[]' ? '?::text[]' : `?::${c.type}[]`)).join(', ');
+  const arrays = columns.map((c, i) => `$${i + 3}::${c.type === 'text[]' ? 'text' : c.type}[]`).join(', ');
   const selects = columns.map((c, i) => (c.type === 'text[]' ? `c${i}::text[]` : `c${i}`)).join(', ');
   const aliases = columns.map((_, i) => `c${i}`).join(', ');
+  const sql = `INSERT INTO ${table} (${names}) SELECT $1, $2, ${selects} FROM unnest(${arrays}) AS t(${aliases})`;
   for (let start = 0; start < rows.length; start += BATCH) {
     const slice = rows.slice(start, start + BATCH);
     const params = columns.map((c) =>
-      arrayLiteral(
-        slice.map((r) => {
-          const v = c.get(r);
-          return Array.isArray(v) ? arrayLiteral(v) : (v as Value);
-        }),
-      ),
+      slice.map((r) => {
+        const v = c.get(r);
+        if (Array.isArray(v)) return textArray(v);
+        return typeof v === 'number' && !Number.isFinite(v) ? 0 : v;
+      }),
     );
-    await db.execute(
-      `INSERT INTO ${table} (${names})
-       SELECT ?, ?, ${selects} FROM unnest(${arrays}) AS t(${aliases})`,
-      [head.userId, head.version, ...params],
-      'run',
-      tx,
-    );
+    await bound(db, tx, sql, [head.userId, head.version, ...params]);
   }
 }
 
