@@ -16,6 +16,8 @@ export interface KMeansOptions {
   seed: number;
   maxIter?: number;
   fitSample?: number;
+  /** Start Lloyd from these k×d centroids instead of seeding (a warm start). */
+  init?: Float32Array;
 }
 
 export interface KMeansResult {
@@ -102,12 +104,50 @@ function assignNearest(
   return changed;
 }
 
+/** out[i·kc + c] = points_i · C_c, four rows of C per pass over a point like `assignNearest`. */
+function allDots(
+  points: Float32Array,
+  m: number,
+  d: number,
+  C: Float32Array,
+  kc: number,
+  out: Float32Array,
+): void {
+  const k4 = kc - (kc % 4);
+  for (let i = 0; i < m; i++) {
+    const po = i * d;
+    const oo = i * kc;
+    for (let c = 0; c < k4; c += 4) {
+      const c0 = c * d;
+      const c1 = c0 + d;
+      const c2 = c1 + d;
+      const c3 = c2 + d;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let j = 0; j < d; j++) {
+        const x = points[po + j]!;
+        s0 += x * C[c0 + j]!;
+        s1 += x * C[c1 + j]!;
+        s2 += x * C[c2 + j]!;
+        s3 += x * C[c3 + j]!;
+      }
+      out[oo + c] = s0;
+      out[oo + c + 1] = s1;
+      out[oo + c + 2] = s2;
+      out[oo + c + 3] = s3;
+    }
+    for (let c = k4; c < kc; c++) out[oo + c] = dotRows(points, i, C, c, d);
+  }
+}
+
 /**
  * Greedy k-means++ tries several D²-drawn seeds per step (as scikit-learn does), and small fits
  * are restarted, where m·k says that is cheap: small corpora are where a wrong k shows most.
  */
 const SMALL_FIT = 100_000;
-const GREEDY_BUDGET = 1_000_000;
+const GREEDY_BUDGET = 2_000_000;
 const seedTrials = (m: number, k: number) =>
   m * k <= SMALL_FIT ? 8 : m * k <= GREEDY_BUDGET ? 2 + Math.floor(Math.log(k)) : 1;
 
@@ -121,7 +161,9 @@ function seedCentroids(points: Float32Array, m: number, d: number, k: number, se
   const centroids = new Float32Array(k * d);
   const trials = seedTrials(m, k);
   const weight = new Float64Array(m).fill(Infinity);
-  const trial = Array.from({ length: trials }, () => new Float64Array(m));
+  const candidates = new Float32Array(trials * d);
+  const sims = new Float32Array(m * trials);
+  const picks = new Int32Array(trials);
   let total = Infinity;
   const draw = () => {
     if (!(total > 0) || total === Infinity) return Math.floor(rand() * m);
@@ -134,27 +176,24 @@ function seedCentroids(points: Float32Array, m: number, d: number, k: number, se
     return m - 1;
   };
   for (let c = 0; c < k; c++) {
-    let bestPick = 0;
-    let bestTotal = Infinity;
-    let bestTrial = 0;
     const tries = c === 0 ? 1 : trials;
     for (let t = 0; t < tries; t++) {
-      const pick = draw();
-      const dist = trial[t]!;
+      picks[t] = draw();
+      candidates.set(points.subarray(picks[t]! * d, picks[t]! * d + d), t * d);
+    }
+    allDots(points, m, d, candidates, tries, sims);
+    let best = 0;
+    let bestTotal = Infinity;
+    for (let t = 0; t < tries; t++) {
       let sum = 0;
-      for (let i = 0; i < m; i++) {
-        const w = Math.min(weight[i]!, Math.max(0, 1 - dotRows(points, i, points, pick, d)));
-        dist[i] = w;
-        sum += w;
-      }
+      for (let i = 0; i < m; i++) sum += Math.min(weight[i]!, Math.max(0, 1 - sims[i * tries + t]!));
       if (sum < bestTotal) {
         bestTotal = sum;
-        bestPick = pick;
-        bestTrial = t;
+        best = t;
       }
     }
-    centroids.set(points.subarray(bestPick * d, bestPick * d + d), c * d);
-    weight.set(trial[bestTrial]!);
+    centroids.set(candidates.subarray(best * d, best * d + d), c * d);
+    for (let i = 0; i < m; i++) weight[i] = Math.min(weight[i]!, Math.max(0, 1 - sims[i * tries + best]!));
     total = bestTotal;
   }
   return centroids;
@@ -193,8 +232,16 @@ function updateCentroids(
 }
 
 /** Lloyd iterations on `m` contiguous points from seeded k-means++ centroids. */
-function lloydOnce(points: Float32Array, m: number, d: number, k: number, seed: number, maxIter: number) {
-  const centroids = seedCentroids(points, m, d, k, seed);
+function lloydOnce(
+  points: Float32Array,
+  m: number,
+  d: number,
+  k: number,
+  seed: number,
+  maxIter: number,
+  init?: Float32Array,
+) {
+  const centroids = init ? init.slice(0, k * d) : seedCentroids(points, m, d, k, seed);
   const assignment = new Int32Array(m).fill(-1);
   const similarity = new Float32Array(m);
   for (let iter = 0; iter < maxIter; iter++) {
@@ -209,7 +256,16 @@ function lloydOnce(points: Float32Array, m: number, d: number, k: number, seed: 
 }
 
 /** The best of a few seeded runs on small fits, one run otherwise. */
-function lloyd(points: Float32Array, m: number, d: number, k: number, seed: number, maxIter: number) {
+function lloyd(
+  points: Float32Array,
+  m: number,
+  d: number,
+  k: number,
+  seed: number,
+  maxIter: number,
+  init?: Float32Array,
+) {
+  if (init) return lloydOnce(points, m, d, k, seed, maxIter, init).centroids;
   const runs = m * k <= SMALL_FIT ? 3 : 1;
   let best = lloydOnce(points, m, d, k, seed, maxIter);
   for (let r = 1; r < runs; r++) {
@@ -225,15 +281,15 @@ export function sphericalKMeans(
   n: number,
   d: number,
   k: number,
-  { seed, maxIter = 15, fitSample = 20_000 }: KMeansOptions,
+  { seed, maxIter = 15, fitSample = 20_000, init }: KMeansOptions,
 ): KMeansResult {
   const m = Math.min(n, Math.max(1, fitSample));
-  const kk = Math.max(1, Math.min(k, m));
+  const kk = init ? init.length / d : Math.max(1, Math.min(k, m));
   const assignment = new Int32Array(n);
   const similarity = new Float32Array(n);
   if (n === 0) return { centroids: new Float32Array(0), assignment, similarity };
   const fit = n > m ? gatherRows(points, d, sampleIndexes(n, m, deriveSeed(seed, 1))) : points;
-  const centroids = lloyd(fit, m, d, kk, deriveSeed(seed, 2), maxIter);
+  const centroids = lloyd(fit, m, d, kk, deriveSeed(seed, 2), maxIter, init);
   assignNearest(points, n, d, centroids, kk, assignment, similarity);
   return { centroids, assignment, similarity };
 }
@@ -317,7 +373,7 @@ export function chooseK(
   n: number,
   d: number,
   { seed, silhouetteSample = 2_000, candidateSample = 5_000, maxIter = 15 }: ChooseKOptions,
-): { k: number; scores: SilhouetteScore[] } {
+): { k: number; scores: SilhouetteScore[]; centroids?: Float32Array } {
   if (n < 3) return { k: Math.min(n, 1), scores: [] };
   const { kStar, candidates } = candidateKs(n);
   const fitIdx = sampleIndexes(n, candidateSample, deriveSeed(seed, 3));
@@ -329,12 +385,14 @@ export function chooseK(
   const labels = new Int32Array(s);
   const labelSims = new Float32Array(s);
   const scores: SilhouetteScore[] = [];
+  const fits = new Map<number, Float32Array>();
   for (const k of candidates) {
     const { centroids } = sphericalKMeans(fit, fitIdx.length, d, k, {
       seed: deriveSeed(seed, 10 + k),
       maxIter,
       fitSample: fitIdx.length,
     });
+    fits.set(k, centroids);
     const kk = centroids.length / d;
     assignNearest(evalPoints, s, d, centroids, kk, labels.fill(-1), labelSims);
     scores.push({ k, score: silhouetteOfSample(sims, s, labels, kk) });
@@ -342,7 +400,8 @@ export function chooseK(
   let best = scores[0]!;
   for (const score of scores) if (score.score > best.score) best = score;
   const star = scores.find((score) => score.k === kStar);
-  return { k: star && star.score >= best.score - 0.01 ? kStar : best.k, scores };
+  const k = star && star.score >= best.score - 0.01 ? kStar : best.k;
+  return { k, scores, centroids: fits.get(k) };
 }
 
 export interface ClusterLeavesOptions extends ChooseKOptions {
@@ -372,7 +431,13 @@ export function clusterLeaves(
       silhouette: chosen.scores,
     };
   }
-  const fitted = sphericalKMeans(points, n, d, chosen.k, { seed: deriveSeed(seed, 5), maxIter, fitSample });
+  // the chosen candidate's centroids (fitted on the smaller sample) warm-start the final fit
+  const fitted = sphericalKMeans(points, n, d, chosen.k, {
+    seed: deriveSeed(seed, 5),
+    maxIter,
+    fitSample,
+    init: chosen.centroids,
+  });
   const { assignment, centroids } = fitted;
   const k0 = centroids.length / d;
   const sizes = new Int32Array(k0);
