@@ -18,6 +18,7 @@ import { decodeEntities, decodeRelations } from '../src/services/memory/snapshot
 import {
   deleteVersion,
   listVersions,
+  pruneVersions,
   readSnapshot,
   writeSnapshot,
   writeViews,
@@ -475,6 +476,12 @@ describe('L1 snapshots in S3', () => {
     await deleteVersion(blobs, user, 'v2');
     expect(await listVersions(blobs, user)).toEqual(['v1']);
     expect(await readSnapshot(blobs, user, 'v1')).toEqual(snap);
+
+    await writeSnapshot(blobs, user, snapshot('v3', 'v1'));
+    await writeSnapshot(blobs, user, snapshot('v4', 'v3'));
+    expect(await pruneVersions(blobs, user, ['v4', 'v3'])).toEqual(['v1']);
+    expect(await listVersions(blobs, user)).toEqual(['v3', 'v4']);
+    expect(await readSnapshot(blobs, user, 'v1')).toBeNull();
   });
 
   it('writes the DESIGN §4 views of the current version', async () => {

@@ -87,6 +87,18 @@ export async function deleteVersion(blobs: BlobStore, userId: string, version: s
   await blobs.deletePrefix(userId, memoryKeys.version(version));
 }
 
+/** Deletes every snapshot but those kept (the current version and the previous one); returns the deleted. */
+export async function pruneVersions(
+  blobs: BlobStore,
+  userId: string,
+  keep: readonly (string | null | undefined)[],
+): Promise<string[]> {
+  const kept = new Set(keep.filter((v): v is string => Boolean(v)));
+  const gone = (await listVersions(blobs, userId)).filter((v) => !kept.has(v));
+  for (const version of gone) await deleteVersion(blobs, userId, version);
+  return gone;
+}
+
 /**
  * Entities whose evidence chunks are mostly (more than half) subjective go to `subjective`, the
  * rest (evidence unknown included) to `objective`; a relation follows its source entity.
