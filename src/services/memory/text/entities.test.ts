@@ -87,6 +87,11 @@ describe('extractEntities', () => {
     ).toBe(true);
   });
 
+  it('keeps acronyms whole and does not take a capitalised kin word for a name', () => {
+    const { entities } = extractEntities([{ index: 0, text: 'The U.S. Navy came. I said goodbye to Mum.' }]);
+    expect(entities.map((e) => e.name)).toEqual(['U.S. Navy']);
+  });
+
   it('finds nothing in text without names', () => {
     expect(extractEntities([{ index: 0, text: 'The weather was grey. I stayed home.' }])).toEqual({
       entities: [],
@@ -102,11 +107,17 @@ describe('extractEntities', () => {
       'We cooked dinner together and talked about the garden and the trees.',
       'My brother Tom visited Paris in the spring with his colleagues.',
       'It rained again, so the walk was short and the dog was unhappy.',
+      'On Monday Zbigniew Brzezinski met Okonkwo near Tarnobrzeg for coffee.',
     ];
     const chunks: { index: number; text: string }[] = [];
     let bytes = 0;
     for (let i = 0; bytes < 1_000_000; i++) {
-      const text = Array.from({ length: 5 }, (_, j) => sentences[(i + j * 5) % sentences.length]).join(' ');
+      // A name unknown to compromise's lexicon in every chunk: its tagger runs each time (the worst case).
+      const unknown = `Okon${i.toString(26).replace(/\d/g, (d) => 'qrstuvwxyz'[Number(d)]!)}`;
+      const text = [
+        ...Array.from({ length: 5 }, (_, j) => sentences[(i + j * 5) % sentences.length]),
+        `We talked with ${unknown} about it.`,
+      ].join(' ');
       chunks.push({ index: i, text });
       bytes += text.length;
     }

@@ -177,8 +177,33 @@ const ORGANIZATION_WORDS = new Set([
 ]);
 const MAX_PER_SENTENCE = 12;
 
-// compromise's term (its `misc` types are not exported).
-type Term = ReturnType<typeof nlp>['document'][number][number];
+// compromise's lexicon types most names by lookup; its tagger (~20 µs a character) only sees the
+// sentences holding a capitalised run the lexicon cannot type.
+interface CompromiseModel {
+  one: {
+    lexicon: Record<string, string | string[]>;
+    tagSet: Record<string, { parents?: string[] }>;
+  };
+}
+const model = nlp.model() as unknown as CompromiseModel;
+const tagsByValue = new Map<string, ReadonlySet<string>>();
+const NO_TAGS: ReadonlySet<string> = new Set();
+function lexiconTags(word: string): ReadonlySet<string> {
+  const value = model.one.lexicon[word];
+  if (value === undefined || !Object.hasOwn(model.one.lexicon, word)) return NO_TAGS;
+  const key = Array.isArray(value) ? value.join('+') : value;
+  let tags = tagsByValue.get(key);
+  if (!tags) {
+    const set = new Set<string>();
+    for (const tag of Array.isArray(value) ? value : [value]) {
+      set.add(tag);
+      for (const parent of model.one.tagSet[tag]?.parents ?? []) set.add(parent);
+    }
+    tags = set;
+    tagsByValue.set(key, tags);
+  }
+  return tags;
+}
 
 const startsUpper = (text: string): boolean => {
   const c = text.charCodeAt(0);
@@ -212,44 +237,77 @@ function cleanName(name: string): string {
     .replace(/\s+/g, ' ');
 }
 
-const isDate = (tags: Set<string>) => tags.has('Date') && !tags.has('Holiday');
-const isNameTerm = (term: Term): boolean => {
-  const tags = term.tags;
-  if (!tags || !startsUpper(term.text) || isDate(tags) || tags.has('Pronoun')) return false;
-  return (
-    tags.has('ProperNoun') ||
-    tags.has('Person') ||
-    tags.has('Place') ||
-    tags.has('Organization') ||
-    tags.has('Holiday')
-  );
-};
-// Punctuation after a term ends a name, except the period of an abbreviation ("Dr. Chen").
-const breaksAfter = (term: Term): boolean => {
-  const post = term.post.trim();
-  if (post === '') return false;
-  return !(post === '.' && (term.tags?.has('Abbreviation') || term.tags?.has('Honorific')));
-};
+interface Token {
+  /** As written, with the period of an abbreviation ("Dr."). */
+  text: string;
+  /** Lower case, no possessive: the lexicon key. */
+  key: string;
+  upper: boolean;
+  /** Punctuation right after it ("," "." ";"), '' when none. */
+  after: string;
+}
 
-function typeOf(run: readonly Term[], before: Term | undefined, sentenceStart: boolean): EntityType | null {
-  let person = false;
-  let place = false;
-  let organization = false;
-  for (const term of run) {
-    const tags = term.tags!;
-    if (ORGANIZATION_WORDS.has(term.normal.replace(/\.$/, ''))) return 'organization';
-    if (tags.has('Organization')) organization = true;
-    if (tags.has('Place')) place = true;
-    if (tags.has('Person') || tags.has('FirstName') || tags.has('LastName') || tags.has('Honorific'))
-      person = true;
-    if (tags.has('Holiday')) return 'event';
+// A word (inner apostrophes, hyphens and periods: "O'Brien", "U.S"), then an optional period; or punctuation.
+const TOKEN = /[\p{L}\p{N}]+(?:['’.&-][\p{L}\p{N}]+)*\.?|[^\s\p{L}\p{N}]+/gu;
+const WORD_START = /[\p{L}\p{N}]/u;
+
+function tokenize(sentence: string): Token[] {
+  const tokens: Token[] = [];
+  for (const match of sentence.matchAll(TOKEN)) {
+    let text = match[0];
+    if (!WORD_START.test(text[0]!)) {
+      const last = tokens.at(-1);
+      if (text === '&') tokens.push({ text, key: text, upper: false, after: '' });
+      else if (last && last.after === '') last.after = text;
+      continue;
+    }
+    let after = '';
+    if (text.endsWith('.')) {
+      text = text.slice(0, -1);
+      const lower = text.toLowerCase();
+      // "Dr.", "U.S.": the period belongs to the word and does not end the name.
+      if (HONORIFICS.has(lower) || lower.includes('.') || lexiconTags(lower).has('Abbreviation'))
+        text = `${text}.`;
+      else after = '.';
+    }
+    const lower = text.toLowerCase().replaceAll('’', "'").replace(/\.$/, '');
+    const possessive = lower.endsWith("'s");
+    tokens.push({
+      text,
+      key: possessive ? lower.slice(0, -2) : lower,
+      upper: startsUpper(text),
+      // "Lisbon's old town": a possessive ends the name.
+      after: after || (possessive ? "'s" : ''),
+    });
   }
-  if (organization) return 'organization';
-  if (place) return 'place';
-  if (person) return 'person';
-  if (before && PLACE_PREPOSITIONS.has(before.normal)) return 'place';
-  // An untyped capitalised word opening a sentence is as likely a common word as a name.
-  return sentenceStart ? null : 'concept';
+  return tokens;
+}
+
+const hasAny = (tags: ReadonlySet<string>, names: readonly string[]) => names.some((n) => tags.has(n));
+const PERSON_TAGS = ['Person', 'FirstName', 'LastName', 'Honorific', 'MaleName', 'FemaleName'];
+const PLACE_TAGS = ['Place', 'City', 'Country', 'Region'];
+const ORGANIZATION_TAGS = ['Organization', 'SportsTeam', 'Company', 'School'];
+const NAME_TAGS = [...PERSON_TAGS, ...PLACE_TAGS, ...ORGANIZATION_TAGS, 'ProperNoun', 'Holiday'];
+const NOT_NAME_TAGS = ['Pronoun', 'Month', 'WeekDay', 'Date', 'Determiner', 'Conjunction', 'Preposition'];
+
+/** A capitalised word that can be part of a name (not "I", "May", "Monday"). */
+function canBeName(token: Token, sentenceStart: boolean): boolean {
+  if (!token.upper || token.key === 'i' || token.key.startsWith("i'")) return false;
+  const tags = lexiconTags(token.key);
+  if (hasAny(tags, NOT_NAME_TAGS) && !tags.has('Holiday')) return false;
+  // Every sentence opens with a capital: there only a word the lexicon calls a name, or one it does
+  // not know, starts one.
+  if (sentenceStart) return !isStopword(token.key) && (tags.size === 0 || hasAny(tags, NAME_TAGS));
+  return true;
+}
+
+function typeFromTags(tags: readonly ReadonlySet<string>[], words: readonly string[]): EntityType | null {
+  if (words.some((w) => ORGANIZATION_WORDS.has(w))) return 'organization';
+  if (tags.some((t) => t.has('Holiday'))) return 'event';
+  if (tags.some((t) => hasAny(t, ORGANIZATION_TAGS))) return 'organization';
+  if (tags.some((t) => hasAny(t, PLACE_TAGS))) return 'place';
+  if (tags.some((t) => hasAny(t, PERSON_TAGS))) return 'person';
+  return null;
 }
 
 interface Found {
@@ -267,30 +325,29 @@ interface Link {
 }
 
 /** Kin word of "my (best) sister Anna" before a name starting at `start`, or of "Anna, my sister" after `end`. */
-function kinOf(terms: readonly Term[], start: number, end: number): string | null {
-  const at = (i: number) => terms[i]?.normal ?? '';
+function kinOf(tokens: readonly Token[], start: number, end: number): string | null {
+  const at = (i: number) => tokens[i]?.key ?? '';
   let k = start - 1;
-  if (KIN.has(at(k))) {
+  if (KIN.has(at(k)) && tokens[k]!.after === '') {
     const p = KIN_ADJECTIVES.has(at(k - 1)) ? k - 2 : k - 1;
-    if (POSSESSIVES.has(at(p)) && terms[k]!.post.trim() === '') return at(k);
+    if (POSSESSIVES.has(at(p))) return at(k);
   }
-  if (terms[end - 1]!.post.trim() === ',' && POSSESSIVES.has(at(end))) {
+  if (tokens[end - 1]!.after === ',' && POSSESSIVES.has(at(end))) {
     k = KIN_ADJECTIVES.has(at(end + 1)) ? end + 2 : end + 1;
     if (KIN.has(at(k))) return at(k);
   }
   return null;
 }
 
-// compromise costs ~15 µs a character; a sentence whose only capital opens it with a function word
-// ("The weather was fine.") cannot hold a name, so it never reaches the tagger.
-function mayHoldName(sentence: string): boolean {
-  const capitals = /(?<![\p{L}\p{N}'’])\p{Lu}[\p{L}'’-]*/gu;
-  for (const match of sentence.matchAll(capitals)) {
-    const word = match[0];
-    if (match.index > 0 && word !== 'I' && !/^I['’]/u.test(word)) return true;
-    if (match.index === 0 && !isStopword(word.toLowerCase()) && !/^I['’]/u.test(word)) return true;
-  }
-  return false;
+/** compromise's tags for the words of one sentence, by lower-cased word. */
+function taggedWords(sentence: string): Map<string, ReadonlySet<string>> {
+  const byWord = new Map<string, ReadonlySet<string>>();
+  for (const terms of nlp(sentence).document)
+    for (const term of terms) {
+      const key = term.normal.replace(/'s$/, '');
+      if (term.tags && !byWord.has(key)) byWord.set(key, term.tags);
+    }
+  return byWord;
 }
 
 /** People, places, organisations (and other proper nouns) of one document's chunks, with relations. */
@@ -311,43 +368,56 @@ export function extractEntities(chunks: readonly { index: number; text: string }
     l.chunks.add(chunk);
   };
 
+  const tagged = new Map<string, EntityType | null>();
   for (const chunk of chunks) {
-    const kept = splitSentences(chunk.text).filter(mayHoldName);
-    if (kept.length === 0) continue;
-    for (const terms of nlp(kept.join(' ')).document) {
+    for (const sentence of splitSentences(chunk.text)) {
+      const tokens = tokenize(sentence);
       const inSentence: string[] = [];
       let i = 0;
-      while (i < terms.length) {
-        if (
-          !isNameTerm(terms[i]!) ||
-          (terms[i]!.pre.trim() !== '' && !/^["'“‘(]+$/u.test(terms[i]!.pre.trim()))
-        ) {
+      while (i < tokens.length) {
+        if (!canBeName(tokens[i]!, i === 0)) {
           i++;
           continue;
         }
         const start = i;
         let end = i + 1;
-        while (end < terms.length && !breaksAfter(terms[end - 1]!) && terms[end]!.pre.trim() === '') {
-          if (isNameTerm(terms[end]!)) end++;
+        while (end < tokens.length && tokens[end - 1]!.after === '') {
+          if (canBeName(tokens[end]!, false)) end++;
           else if (
-            NAME_JOINERS.has(terms[end]!.normal) &&
-            !breaksAfter(terms[end]!) &&
-            terms[end + 1] &&
-            isNameTerm(terms[end + 1]!)
+            NAME_JOINERS.has(tokens[end]!.key) &&
+            tokens[end]!.after === '' &&
+            tokens[end + 1] &&
+            canBeName(tokens[end + 1]!, false)
           )
             end += 2;
           else break;
         }
         i = end;
-        const run = terms.slice(start, end);
-        if (run.every((t) => t.tags!.has('Honorific'))) continue;
-        const name = cleanName(
-          run.map((t, j) => (j < run.length - 1 && t.post.trim() === '.' ? `${t.text}.` : t.text)).join(' '),
-        );
+        const run = tokens.slice(start, end);
+        // A bare title or kin word ("Dr.", "Mum") is not a name of its own.
+        if (run.every((t) => HONORIFICS.has(t.key)) || (run.length === 1 && KIN.has(run[0]!.key))) continue;
+        const name = cleanName(run.map((t) => t.text).join(' '));
         const key = normalizeEntityName(name);
         if (key.length < 2 || isStopword(key)) continue;
-        const kin = kinOf(terms, start, end);
-        const type = kin ? 'person' : typeOf(run, terms[start - 1], start === 0);
+        const words = run.map((t) => t.key);
+        const kin = kinOf(tokens, start, end);
+        let type: EntityType | null = kin
+          ? 'person'
+          : typeFromTags([lexiconTags(words.join(' ')), ...words.map(lexiconTags)], words);
+        const runKey = words.join(' ');
+        if (!type && tagged.has(runKey)) type = tagged.get(runKey)!;
+        else if (!type) {
+          // The tagger's context rarely types what the lexicon missed, so a document asks it once per name.
+          const byWord = taggedWords(sentence);
+          type = typeFromTags(
+            words.map((w) => byWord.get(w) ?? NO_TAGS),
+            words,
+          );
+          tagged.set(runKey, type);
+        }
+        if (!type && PLACE_PREPOSITIONS.has(tokens[start - 1]?.key ?? '')) type = 'place';
+        // An untyped single capitalised word opening a sentence is as likely a common word as a name.
+        if (!type) type = start === 0 && run.length === 1 ? null : 'concept';
         if (!type) continue;
         let entry = found.get(key);
         if (!entry) {
