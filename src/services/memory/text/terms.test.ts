@@ -54,6 +54,23 @@ describe('termCounts', () => {
   });
 });
 
+describe('termCounts over prose', () => {
+  it('prints its time over ~1 MB of prose', () => {
+    const prose =
+      "I went sailing with my friend Anna Kowalski in Gdansk last summer. The weather was grey, so we didn't stay long; " +
+      'Dr. Maria Chen told me about her new job at Google in Lisbon, e.g. the trams and the old harbour. ';
+    const text = prose.repeat(Math.ceil(1_000_000 / prose.length));
+    const chunks = text.match(/[\s\S]{1,360}(?:\s|$)/g)!;
+    const start = performance.now();
+    let terms = 0;
+    for (const chunk of chunks) terms += Object.keys(termCounts(chunk)).length;
+    console.log(
+      `termCounts: ${chunks.length} chunks (${(text.length / 1e6).toFixed(2)} MB) in ${(performance.now() - start).toFixed(0)} ms`,
+    );
+    expect(terms).toBeGreaterThan(chunks.length);
+  });
+});
+
 describe('countWords and firstPersonCount', () => {
   it('counts words with inner apostrophes as one', () => {
     expect(countWords("I don't know, Dr. Chen's 2 cats.")).toBe(7);
