@@ -240,6 +240,7 @@ function lloydOnce(
   seed: number,
   maxIter: number,
   init?: Float32Array,
+  scored = false,
 ) {
   const centroids = init ? init.slice(0, k * d) : seedCentroids(points, m, d, k, seed);
   const assignment = new Int32Array(m).fill(-1);
@@ -249,6 +250,7 @@ function lloydOnce(
     if (iter > 0 && changed < 0.001 * m) break;
     updateCentroids(points, m, d, k, assignment, similarity, centroids);
   }
+  if (!scored) return { centroids, fit: 0 };
   assignNearest(points, m, d, centroids, k, assignment, similarity);
   let fit = 0;
   for (let i = 0; i < m; i++) fit += similarity[i]!;
@@ -267,9 +269,10 @@ function lloyd(
 ) {
   if (init) return lloydOnce(points, m, d, k, seed, maxIter, init).centroids;
   const runs = m * k <= SMALL_FIT ? 3 : 1;
-  let best = lloydOnce(points, m, d, k, seed, maxIter);
+  if (runs === 1) return lloydOnce(points, m, d, k, seed, maxIter).centroids;
+  let best = lloydOnce(points, m, d, k, seed, maxIter, undefined, true);
   for (let r = 1; r < runs; r++) {
-    const run = lloydOnce(points, m, d, k, deriveSeed(seed, r), maxIter);
+    const run = lloydOnce(points, m, d, k, deriveSeed(seed, r), maxIter, undefined, true);
     if (run.fit > best.fit) best = run;
   }
   return best.centroids;
@@ -352,7 +355,8 @@ export interface ChooseKOptions {
   silhouetteSample?: number;
   /** Points each candidate k is fitted on; the chosen k is refitted on more afterwards. */
   candidateSample?: number;
-  maxIter?: number;
+  /** Lloyd iterations per candidate: a wrong k never settles, and ranking needs no full fit. */
+  candidateMaxIter?: number;
 }
 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
@@ -372,7 +376,7 @@ export function chooseK(
   points: Float32Array,
   n: number,
   d: number,
-  { seed, silhouetteSample = 2_000, candidateSample = 5_000, maxIter = 15 }: ChooseKOptions,
+  { seed, silhouetteSample = 2_000, candidateSample = 5_000, candidateMaxIter = 10 }: ChooseKOptions,
 ): { k: number; scores: SilhouetteScore[]; centroids?: Float32Array } {
   if (n < 3) return { k: Math.min(n, 1), scores: [] };
   const { kStar, candidates } = candidateKs(n);
@@ -389,7 +393,7 @@ export function chooseK(
   for (const k of candidates) {
     const { centroids } = sphericalKMeans(fit, fitIdx.length, d, k, {
       seed: deriveSeed(seed, 10 + k),
-      maxIter,
+      maxIter: candidateMaxIter,
       fitSample: fitIdx.length,
     });
     fits.set(k, centroids);
@@ -406,6 +410,7 @@ export function chooseK(
 
 export interface ClusterLeavesOptions extends ChooseKOptions {
   fitSample?: number;
+  maxIter?: number;
 }
 
 /** Fewer members than this and a cluster is folded into the nearest other one. */
