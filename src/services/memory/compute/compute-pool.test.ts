@@ -1,3 +1,4 @@
+// The pool must give the in-thread results and leave the event loop free while it computes.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createComputePool } from './compute-pool.ts';
 import { buildHierarchy } from './hierarchy.ts';

@@ -1,3 +1,4 @@
+// Topics must group clusters by their planted super-topic and be stable enough to match by key.
 import { describe, expect, it } from 'vitest';
 import { buildHierarchy } from './hierarchy.ts';
 import { mulberry32 } from './numeric.ts';

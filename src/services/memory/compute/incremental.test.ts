@@ -1,3 +1,4 @@
+// Incremental updates: newcomers join clusters they resemble, anything new waits in the pool.
 import { describe, expect, it } from 'vitest';
 import { assignToExisting, centroidsOf, clusterStats, percentile } from './incremental.ts';
 import { planted } from './planted.test-helpers.ts';

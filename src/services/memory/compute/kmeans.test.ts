@@ -1,3 +1,4 @@
+// Leaf clustering must find planted topics, choose their number and be reproducible from its seed.
 import { describe, expect, it } from 'vitest';
 import { chooseK, clusterLeaves, silhouette, sphericalKMeans } from './kmeans.ts';
 import { mulberry32 } from './numeric.ts';

@@ -1,3 +1,4 @@
+// Ids survive a rebuild when the new sets mostly match the old ones.
 import { describe, expect, it } from 'vitest';
 import { matchByJaccard } from './matching.ts';
 

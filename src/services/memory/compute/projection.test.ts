@@ -1,3 +1,4 @@
+// The projection must keep similarities, be reproducible per seed and be cheap enough for 100k chunks.
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from './numeric.ts';
 import { gaussian, randomUnit } from './planted.test-helpers.ts';
