@@ -18,163 +18,37 @@ import { isStopword } from './terms.ts';
 export const AUTHOR = '(author)';
 export const CO_OCCURS = 'co-occurs';
 
-const KIN = new Set([
-  'sister',
-  'brother',
-  'wife',
-  'husband',
-  'mother',
-  'father',
-  'mom',
-  'mum',
-  'mommy',
-  'mummy',
-  'dad',
-  'daddy',
-  'son',
-  'daughter',
-  'friend',
-  'colleague',
-  'coworker',
-  'co-worker',
-  'boss',
-  'manager',
-  'partner',
-  'girlfriend',
-  'boyfriend',
-  'fiance',
-  'fiancé',
-  'fiancee',
-  'fiancée',
-  'aunt',
-  'uncle',
-  'cousin',
-  'niece',
-  'nephew',
-  'grandmother',
-  'grandfather',
-  'grandma',
-  'grandpa',
-  'granddaughter',
-  'grandson',
-  'neighbour',
-  'neighbor',
-  'mentor',
-  'roommate',
-  'flatmate',
-  'stepmother',
-  'stepfather',
-  'stepson',
-  'stepdaughter',
-]);
+const KIN = new Set(
+  (
+    'sister brother wife husband mother father mom mum mommy mummy dad daddy son daughter ' +
+    'friend colleague coworker co-worker boss manager partner girlfriend boyfriend fiance ' +
+    'fiancé fiancee fiancée aunt uncle cousin niece nephew grandmother grandfather grandma ' +
+    'grandpa granddaughter grandson neighbour neighbor mentor roommate flatmate stepmother ' +
+    'stepfather stepson stepdaughter'
+  ).split(' '),
+);
 // "my best friend Anna", "my older sister Anna".
-const KIN_ADJECTIVES = new Set([
-  'best',
-  'old',
-  'older',
-  'elder',
-  'eldest',
-  'younger',
-  'youngest',
-  'little',
-  'big',
-  'dear',
-  'late',
-  'new',
-  'good',
-  'close',
-]);
-const POSSESSIVES = new Set(['my', 'our']);
+const KIN_ADJECTIVES = new Set(
+  'best old older elder eldest younger youngest little big dear late new good close'.split(' '),
+);
+const POSSESSIVES = new Set('my our'.split(' '));
 // Lower-case words allowed inside a name: "Bank of America", "Vincent van Gogh".
-const NAME_JOINERS = new Set([
-  'of',
-  'de',
-  'da',
-  'di',
-  'du',
-  'van',
-  'von',
-  'der',
-  'den',
-  'la',
-  'le',
-  'del',
-  'dos',
-  '&',
-]);
-const PLACE_PREPOSITIONS = new Set([
-  'in',
-  'from',
-  'to',
-  'near',
-  'visited',
-  'visiting',
-  'visit',
-  'around',
-  'across',
-]);
-const HONORIFICS = new Set([
-  'dr',
-  'doctor',
-  'mr',
-  'mrs',
-  'ms',
-  'mx',
-  'miss',
-  'mister',
-  'prof',
-  'professor',
-  'sir',
-  'dame',
-  'lord',
-  'lady',
-  'rev',
-  'revd',
-  'reverend',
-  'hon',
-  'sen',
-  'gen',
-  'col',
-  'capt',
-  'lt',
-  'sgt',
-  'madam',
-  'madame',
-]);
+const NAME_JOINERS = new Set('of de da di du van von der den la le del dos &'.split(' '));
+const PLACE_PREPOSITIONS = new Set('in from to near visited visiting visit around across'.split(' '));
+const HONORIFICS = new Set(
+  (
+    'dr doctor mr mrs ms mx miss mister prof professor sir dame lord lady rev revd reverend hon ' +
+    'sen gen col capt lt sgt madam madame'
+  ).split(' '),
+);
 // A name holding one of these is an organisation whatever its other words say ("Bank of America").
-const ORGANIZATION_WORDS = new Set([
-  'bank',
-  'university',
-  'college',
-  'school',
-  'institute',
-  'hospital',
-  'ministry',
-  'foundation',
-  'association',
-  'club',
-  'council',
-  'agency',
-  'company',
-  'corp',
-  'corporation',
-  'inc',
-  'ltd',
-  'llc',
-  'gmbh',
-  'group',
-  'museum',
-  'department',
-  'office',
-  'society',
-  'academy',
-  'church',
-  'party',
-  'committee',
-  'studio',
-  'studios',
-  'labs',
-]);
+const ORGANIZATION_WORDS = new Set(
+  (
+    'bank university college school institute hospital ministry foundation association club ' +
+    'council agency company corp corporation inc ltd llc gmbh group museum department office ' +
+    'society academy church party committee studio studios labs'
+  ).split(' '),
+);
 const MAX_PER_SENTENCE = 12;
 
 // compromise's lexicon types most names by lookup; its tagger (~20 µs a character) only sees the

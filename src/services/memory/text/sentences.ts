@@ -4,67 +4,13 @@
 import { countWords, firstPersonCount, termCounts } from './terms.ts';
 
 // A period after these does not end a sentence ("Dr. Chen", "e.g. at").
-const ABBREVIATIONS = new Set([
-  'dr',
-  'mr',
-  'mrs',
-  'ms',
-  'mx',
-  'prof',
-  'sr',
-  'jr',
-  'st',
-  'mt',
-  'ft',
-  'vs',
-  'etc',
-  'e.g',
-  'i.e',
-  'eg',
-  'ie',
-  'cf',
-  'inc',
-  'ltd',
-  'co',
-  'corp',
-  'no',
-  'nos',
-  'fig',
-  'approx',
-  'dept',
-  'est',
-  'gen',
-  'gov',
-  'lt',
-  'col',
-  'capt',
-  'sgt',
-  'rev',
-  'hon',
-  'sen',
-  'rep',
-  'jan',
-  'feb',
-  'mar',
-  'apr',
-  'jun',
-  'jul',
-  'aug',
-  'sep',
-  'sept',
-  'oct',
-  'nov',
-  'dec',
-  'a.m',
-  'p.m',
-  'u.s',
-  'u.k',
-  'ph.d',
-  'vol',
-  'pp',
-  'ed',
-  'al',
-]);
+const ABBREVIATIONS = new Set(
+  (
+    'dr mr mrs ms mx prof sr jr st mt ft vs etc e.g i.e eg ie cf inc ltd co corp no nos fig ' +
+    'approx dept est gen gov lt col capt sgt rev hon sen rep jan feb mar apr jun jul aug sep ' +
+    'sept oct nov dec a.m p.m u.s u.k ph.d vol pp ed al'
+  ).split(' '),
+);
 const BOUNDARY = /[.!?…]+["'”’)\]]*(?=\s|$)/g;
 const SINGLE_CAPITAL = /^\p{Lu}$/u;
 
