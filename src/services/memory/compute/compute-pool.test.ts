@@ -14,7 +14,7 @@ describe('compute pool', () => {
     const data = planted(Array(5).fill(30), { seed: 12 });
     const expected = clusterLeaves(data.points, data.n, data.d, { seed: 3 });
     const points = data.points.slice();
-    const got = await pool.run('cluster', { points, n: data.n, d: data.d, options: { seed: 3 } });
+    const got = await pool.run('cluster', { points, n: data.n, d: data.d, seed: 3 });
     expect(points.length).toBe(0);
     expect(got).toEqual(expected);
     expect(got.centroids).toBeInstanceOf(Float32Array);
@@ -49,7 +49,8 @@ describe('compute pool', () => {
     };
     const inThread = assignToExisting(existing, data.points, 20);
     const assigned = await pool.run('assign', {
-      existing: { ...existing, centroids: existing.centroids.slice() },
+      ...existing,
+      centroids: existing.centroids.slice(),
       points: data.points.slice(0, 20 * data.d),
       n: 20,
     });
@@ -72,12 +73,7 @@ describe('compute pool', () => {
       lags.push(now - last - 10);
       last = now;
     }, 10);
-    const result = await pool.run('cluster', {
-      points: data.points,
-      n: data.n,
-      d: data.d,
-      options: { seed: 1 },
-    });
+    const result = await pool.run('cluster', { points: data.points, n: data.n, d: data.d, seed: 1 });
     clearInterval(timer);
     lags.sort((a, b) => a - b);
     const p99 = lags[Math.floor(0.99 * (lags.length - 1))]!;

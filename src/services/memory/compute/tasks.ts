@@ -13,11 +13,11 @@ import { type ClusterLeavesOptions, clusterLeaves, type LeafClustering } from '.
 
 export interface ComputeTasks {
   cluster: {
-    input: { points: Float32Array; n: number; d: number; options: ClusterLeavesOptions };
+    input: { points: Float32Array; n: number; d: number } & ClusterLeavesOptions;
     output: LeafClustering;
   };
   assign: {
-    input: { existing: ExistingClusters; points: Float32Array; n: number };
+    input: ExistingClusters & { points: Float32Array; n: number };
     output: IncrementalAssignment;
   };
   hierarchy: {
@@ -42,11 +42,11 @@ export function runTask<T extends TaskName>(task: T, input: TaskInput<T>): TaskO
 function runAny(task: TaskName, input: unknown): unknown {
   switch (task) {
     case 'cluster': {
-      const { points, n, d, options } = input as TaskInput<'cluster'>;
+      const { points, n, d, ...options } = input as TaskInput<'cluster'>;
       return clusterLeaves(points, n, d, options);
     }
     case 'assign': {
-      const { existing, points, n } = input as TaskInput<'assign'>;
+      const { points, n, ...existing } = input as TaskInput<'assign'>;
       return assignToExisting(existing, points, n);
     }
     case 'hierarchy': {
