@@ -74,6 +74,19 @@ describe('extractEntities', () => {
     expect(entities.map((e) => e.name)).toEqual(['U.S. Navy']);
   });
 
+  it('takes no capitalised heading or shouted words for names', () => {
+    const { entities } = extractEntities([
+      {
+        index: 0,
+        text: 'How I Learned To Sail\n\nANNA WENT HOME TODAY. We found the Sailing Club of Sopot closed.',
+      },
+    ]);
+    expect(entities.map((e) => [e.name, e.type])).toEqual([
+      ['ANNA', 'person'],
+      ['Sailing Club of Sopot', 'organization'],
+    ]);
+  });
+
   it('finds nothing in text without names', () => {
     expect(extractEntities([{ index: 0, text: 'The weather was grey. I stayed home.' }])).toEqual({
       entities: [],

@@ -135,6 +135,14 @@ function canBeName(token: Token, sentenceStart: boolean): boolean {
   if (!token.upper || token.key === 'i' || token.key.startsWith("i'")) return false;
   const tags = lexiconTags(token.key);
   if (hasAny(tags, NOT_NAME_TAGS) && !tags.has('Holiday')) return false;
+  // Shouted text ("WENT HOME"): an all-capitals common word is not a name; acronyms are unknown words.
+  if (
+    tags.size > 0 &&
+    token.text.length > 1 &&
+    token.text === token.text.toUpperCase() &&
+    !hasAny(tags, NAME_TAGS)
+  )
+    return false;
   // Every sentence opens with a capital: there only a word the lexicon calls a name, or one it does
   // not know, starts one.
   if (sentenceStart) return !isStopword(token.key) && (tags.size === 0 || hasAny(tags, NAME_TAGS));
@@ -244,6 +252,10 @@ export function extractEntities(chunks: readonly { index: number; text: string }
         let type: EntityType | null = kin
           ? 'person'
           : typeFromTags([lexiconTags(words.join(' ')), ...words.map(lexiconTags)], words);
+        // Capitalised common words only ("How I Learned To Sail", "WENT HOME"): a heading or
+        // emphasis, not a name.
+        if (!type && words.every((w) => lexiconTags(w).size > 0 && !hasAny(lexiconTags(w), NAME_TAGS)))
+          continue;
         const runKey = words.join(' ');
         if (!type && tagged.has(runKey)) type = tagged.get(runKey)!;
         else if (!type) {
