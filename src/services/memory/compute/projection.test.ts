@@ -44,6 +44,7 @@ describe('projection', () => {
     const v = Float32Array.from(randomUnit(384, gaussian(mulberry32(1))));
     const start = performance.now();
     for (let i = 0; i < 100_000; i++) projectVector(v, 'all-MiniLM-L6-v2', 1);
-    expect(performance.now() - start).toBeLessThan(5_000);
+    // generous: about 1–3 s here, and CI machines are shared
+    expect(performance.now() - start).toBeLessThan(8_000);
   });
 });
