@@ -12,7 +12,9 @@ import { DocumentsService } from './services/documents/documents.service.ts';
 import { type IngestOutcome, type IngestRun, ingestDocument } from './services/documents/ingest/pipeline.ts';
 import { reembedOnStart } from './services/documents/reembed.service.ts';
 import { ChunkTextLoader, RetrievalService } from './services/documents/retrieval.service.ts';
+import { type ComputePool, createComputePool } from './services/memory/compute/compute-pool.ts';
 import { MemoryService } from './services/memory/memory.service.ts';
+import { MemoryBuild } from './services/memory/memory-build.ts';
 import { meteredChatModel, meteredEmbedder } from './services/metrics/metered-models.ts';
 import type { BlobStore } from './services/ports/blob-store.ts';
 import type { ChatModel } from './services/ports/chat-model.ts';
@@ -24,6 +26,7 @@ import type { Locks } from './services/ports/lock.ts';
 import type { Metrics } from './services/ports/metrics.ts';
 import type { RateLimits } from './services/ports/rate-limits.ts';
 import type { Database } from './services/ports/repositories.ts';
+import type { TextModel } from './services/ports/text-model.ts';
 import type { VectorIndex } from './services/ports/vector-index.ts';
 import { checkReadiness } from './services/readiness.service.ts';
 import { UsersService } from './services/users.service.ts';
@@ -162,6 +165,35 @@ export async function createChatModel(config: Config): Promise<ChatModel> {
   });
 }
 
+/** The LLM that builds memory: the OpenAI-compatible chat server when configured (MEMORY_LLM). */
+export async function createTextModel(config: Config): Promise<TextModel | null> {
+  const use =
+    config.MEMORY_LLM === 'openai' || (config.MEMORY_LLM === 'auto' && chatBackendOf(config) === 'openai');
+  if (!use) return null;
+  const { OpenAITextModel } = await import('./services/adapters/openai/text-model.openai.ts');
+  return new OpenAITextModel({
+    baseURL: config.CHAT_BASE_URL ?? config.OPENAI_BASE_URL,
+    apiKey: config.CHAT_API_KEY ?? config.OPENAI_API_KEY,
+    model: config.MEMORY_LLM_MODEL ?? config.CHAT_MODEL,
+    timeoutMs: Math.min(config.CHAT_REQUEST_TIMEOUT_MS, 60_000),
+    maxRetries: 2,
+  });
+}
+
+/** The clustering thread pool, started on first use: the API process never needs one. */
+function lazyComputePool(maxThreads: number): ComputePool {
+  let pool: ComputePool | null = null;
+  return {
+    run: ((task: never, input: never) => {
+      pool ??= createComputePool({ maxThreads });
+      return pool.run(task, input);
+    }) as ComputePool['run'],
+    close: async () => {
+      await pool?.close();
+    },
+  };
+}
+
 export async function createServices(
   config: Config,
   log: Logger,
@@ -226,8 +258,23 @@ export async function createServices(
   metrics.observeQueueDepth(() => queue.depth());
 
   // the domain services, each given exactly the ports it uses
+  const pool = lazyComputePool(config.MEMORY_COMPUTE_THREADS);
+  const textModel = await createTextModel(config);
+  const memoryBuild = new MemoryBuild(
+    { repo: db.memory, documents: db.documents, blobs, vectors, events, locks, pool, textModel, log },
+    {
+      seed: config.MEMORY_SEED,
+      entityBudget: config.MEMORY_ENTITY_BUDGET,
+      llmConcurrency: config.MEMORY_LLM_CONCURRENCY,
+      embeddingModel: embedder.model,
+    },
+  );
+  const memory = new MemoryService(
+    { repo: db.memory, documents: db.documents, blobs, queue, events, builder: memoryBuild },
+    { debounceMs: config.MEMORY_DEBOUNCE_MS },
+  );
   const documents = new DocumentsService(
-    { documents: db.documents, blobs, vectors, embedder, events, queue },
+    { documents: db.documents, blobs, vectors, embedder, events, queue, memory },
     { uploadMaxBytes: config.UPLOAD_MAX_BYTES },
   );
   const ingestDeps = { documents: db.documents, blobs, vectors, embedder, events };
@@ -247,7 +294,7 @@ export async function createServices(
     { messageMaxChars: config.CHAT_MESSAGE_MAX_CHARS, idleMs: config.CHAT_IDLE_MS },
   );
   const replies = new TwinReplyService(
-    { chat: chats, transcripts, retrieval, chatModel, events, queue, blobs },
+    { chat: chats, transcripts, retrieval, chatModel, events, queue, blobs, memory },
     {
       contextTokens: config.CHAT_CONTEXT_TOKENS,
       historyTokens: config.CHAT_HISTORY_TOKENS,
@@ -256,20 +303,6 @@ export async function createServices(
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
-  const memory = new MemoryService(
-    {
-      repo: db.memory,
-      documents: db.documents,
-      blobs,
-      queue,
-      events,
-      builder: {
-        build: () => Promise.reject(new Error('TODO memory build')),
-        failed: () => Promise.resolve(),
-      },
-    },
-    { debounceMs: config.MEMORY_DEBOUNCE_MS },
-  );
   const apiKeys = new ApiKeysService({ apiKeys: db.apiKeys });
   const users = new UsersService(db.users);
   const account = new AccountService({
@@ -347,6 +380,7 @@ export async function createServices(
         locks.close(),
         rateLimits.close(),
         chatTurns.close(),
+        pool.close(),
       ]);
       blobs.close();
     },

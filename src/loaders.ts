@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Services } from './container.ts';
-import type { ClusterRow, EntityRow, RelationRow, TopicRow } from './services/memory/model.ts';
 import type { DocumentRecord } from './services/ports/document.ts';
+import type { ClusterRow, EntityRow, RelationRow, TopicRow } from './services/ports/memory.ts';
 import type { EntityMention } from './services/ports/memory-repository.ts';
 
 /** A row of one L1 memory version: ids are stable across versions, so the version is in the key. */

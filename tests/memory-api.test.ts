@@ -18,8 +18,8 @@ import type {
   MemorySnapshot,
   RelationRow,
   TopicRow,
-} from '../src/services/memory/model.ts';
-import { chunkIdOf } from '../src/services/memory/model.ts';
+} from '../src/services/ports/memory.ts';
+import { chunkIdOf } from '../src/services/ports/memory.ts';
 import { documentKeys, memoryKeys } from '../src/services/tenant-keys.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';

@@ -6,14 +6,6 @@ import { PgAccountRepository } from '../src/services/adapters/postgres/account.r
 import { PgDocumentsRepository } from '../src/services/adapters/postgres/documents.repository.pg.ts';
 import { PgMemoryRepository } from '../src/services/adapters/postgres/memory.repository.pg.ts';
 import { createOrm } from '../src/services/adapters/postgres/orm.ts';
-import type {
-  ChunkAssignment,
-  ClusterRow,
-  EntityRow,
-  MemorySnapshot,
-  RelationRow,
-  TopicRow,
-} from '../src/services/memory/model.ts';
 import { decodeEntities, decodeRelations } from '../src/services/memory/snapshot/parquet.ts';
 import {
   deleteVersion,
@@ -24,6 +16,14 @@ import {
   writeViews,
 } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { BlobStore } from '../src/services/ports/blob-store.ts';
+import type {
+  ChunkAssignment,
+  ClusterRow,
+  EntityRow,
+  MemorySnapshot,
+  RelationRow,
+  TopicRow,
+} from '../src/services/ports/memory.ts';
 import { memoryKeys } from '../src/services/tenant-keys.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { testConfig } from './helpers/harness.ts';

@@ -116,7 +116,7 @@ describe.each(backends)('vector index: %s', (backend, make) => {
     // the document's own vectors, in chunk order, for L1 memory; nobody else's
     const scanned = await index.scan(alice, { documentId: docA, embeddingModel: MODEL });
     expect(scanned.map((v) => v.chunkIndex)).toEqual([0, 1]);
-    unit(1).forEach((x, i) => expect(scanned[1]!.vector[i]).toBeCloseTo(x, 5));
+    for (const [i, x] of unit(1).entries()) expect(scanned[1]!.vector[i]).toBeCloseTo(x, 5);
     expect(await index.scan(bob, { documentId: docA, embeddingModel: MODEL })).toEqual([]);
     expect(await index.scan(alice, { documentId: docA, embeddingModel: 'other-model@8' })).toEqual([]);
 

@@ -10,12 +10,15 @@ export const ingestDocumentJob = defineJob({
   payload: JOBS['ingest-document'].payload,
   async handle(payload, ctx) {
     try {
-      return await ctx.services.ingest({
+      const outcome = await ctx.services.ingest({
         ...payload,
         jobId: ctx.jobId,
         attempt: ctx.attempt,
         signal: ctx.signal,
       });
+      // memory follows, debounced: a burst of uploads makes one L1 build
+      if (outcome.status === 'processed') await ctx.services.memory.scheduleUpdate(payload.userId, 'ingest');
+      return outcome;
     } catch (error) {
       if (error instanceof PermanentIngestError) throw new PermanentJobError(error.message);
       throw error;

@@ -8,7 +8,7 @@ import type {
   PerspectiveSetting,
   RelationRow,
   TopicRow,
-} from '../services/memory/model.ts';
+} from '../services/ports/memory.ts';
 import type { EntityMention, MemoryVersionRow } from '../services/ports/memory-repository.ts';
 import { documentKeys } from '../services/tenant-keys.ts';
 import { type ConnectionArgs, forwardConnection } from './pagination.ts';

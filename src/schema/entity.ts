@@ -7,7 +7,7 @@ import {
   type InVersion,
   relationEntity,
 } from '../resolvers/memory.resolver.ts';
-import { ENTITY_TYPES, type EntityRow, type RelationRow } from '../services/memory/model.ts';
+import { ENTITY_TYPES, type EntityRow, type RelationRow } from '../services/ports/memory.ts';
 import type { EntityMention } from '../services/ports/memory-repository.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';

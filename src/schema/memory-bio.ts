@@ -1,4 +1,4 @@
-import type { Bio } from '../services/memory/model.ts';
+import type { Bio } from '../services/ports/memory.ts';
 import { builder } from './builder.ts';
 import { upperCaseValues } from './enum-values.ts';
 

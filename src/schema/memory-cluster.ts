@@ -1,6 +1,6 @@
 import { chunkDocument, chunkText, clusterChunks, type InVersion } from '../resolvers/memory.resolver.ts';
 import { InvalidInputError } from '../services/errors.ts';
-import type { ChunkAssignment, ClusterRow } from '../services/memory/model.ts';
+import type { ChunkAssignment, ClusterRow } from '../services/ports/memory.ts';
 import { builder } from './builder.ts';
 import { DocumentRef } from './document.ts';
 import { upperCaseValues } from './enum-values.ts';

@@ -1,4 +1,4 @@
-import { MEMORY_STAGES } from '../services/memory/model.ts';
+import { MEMORY_STAGES } from '../services/ports/memory.ts';
 import { builder } from './builder.ts';
 
 export const MemoryStageEnum = builder.enumType('MemoryStage', {

@@ -5,7 +5,7 @@ import {
   topicClusters,
   topicParent,
 } from '../resolvers/memory.resolver.ts';
-import type { TopicRow } from '../services/memory/model.ts';
+import type { TopicRow } from '../services/ports/memory.ts';
 import { builder } from './builder.ts';
 import { MemoryClusterRef } from './memory-cluster.ts';
 

@@ -82,3 +82,23 @@ describe('buildPrompt', () => {
     expect(built.messages[0]!.content).not.toContain('biography:');
   });
 });
+
+describe('buildPrompt with L1 memory', () => {
+  it('names the memory topic of each source it has one for', () => {
+    const built = buildPrompt({
+      bio: 'You write most about sailing.',
+      question: 'When did I sail?',
+      sources: [
+        { ...source('I sailed to Porto in May.', 0.9, 'a'), topic: 'sailing, boat, harbour' },
+        source('Unplaced passage.', 0.5, 'b'),
+      ],
+      history: [],
+      contextTokens: 1000,
+      historyTokens: 1000,
+    });
+    const system = built.messages[0]!.content;
+    expect(system).toContain('[1] (from a.md; topic: sailing, boat, harbour) I sailed to Porto in May.');
+    expect(system).toContain('[2] (from b.md) Unplaced passage.');
+    expect(system).toContain('You write most about sailing.');
+  });
+});

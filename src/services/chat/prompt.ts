@@ -7,6 +7,8 @@ export interface PromptSource {
   text: string;
   score: number;
   filename?: string;
+  /** The label of the L1 memory topic the passage belongs to, when memory has placed it. */
+  topic?: string | null;
 }
 
 export interface PromptInput<S extends PromptSource> {
@@ -82,7 +84,11 @@ export function buildPrompt<S extends PromptSource>(input: PromptInput<S>): Buil
 }
 
 function formatSource(n: number, source: PromptSource): string {
-  const origin = source.filename ? ` (from ${source.filename})` : '';
+  const about = [
+    source.filename ? `from ${source.filename}` : '',
+    source.topic ? `topic: ${source.topic.replace(/\s+/g, ' ').trim()}` : '',
+  ].filter(Boolean);
+  const origin = about.length ? ` (${about.join('; ')})` : '';
   return `[${n}]${origin} ${source.text.replace(/\s+/g, ' ').trim()}`;
 }
 

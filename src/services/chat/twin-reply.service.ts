@@ -7,6 +7,7 @@ import { type ChatModel, ChatModelRejectedError } from '../ports/chat-model.ts';
 import { type EventBus, ReplayGapError } from '../ports/event-bus.ts';
 import type { ReplyEvent, Sequenced } from '../ports/events.ts';
 import { type JobQueue, WorkerShutdownError } from '../ports/job-queue.ts';
+import { chunkIdOf } from '../ports/memory.ts';
 import { memoryKeys } from '../tenant-keys.ts';
 import type { ChatService } from './chat.service.ts';
 import type { ChatMessageRecord, Citation } from './chat-records.ts';
@@ -49,6 +50,10 @@ export interface TwinReplyDeps {
   events: EventBus;
   queue: JobQueue;
   blobs: BlobStore;
+  /** Where L1 memory placed each passage: the prompt names the topic of every source. */
+  memory: {
+    placementOf(userId: string, chunkIds: readonly string[]): Promise<({ topicLabel: string } | null)[]>;
+  };
 }
 
 export interface TwinReplyOptions {
@@ -106,10 +111,16 @@ export class TwinReplyService {
         this.bio(request.userId),
       ]);
       if (prior.length > 0) return await this.resume(request, prior);
+      const placement = await this.deps.memory
+        .placementOf(
+          request.userId,
+          sources.map((s) => chunkIdOf(s.documentId, s.chunkIndex)),
+        )
+        .catch(() => sources.map(() => null));
       const prompt = buildPrompt({
         bio,
         question: request.userMessage.content,
-        sources,
+        sources: sources.map((s, i) => ({ ...s, topic: placement[i]?.topicLabel ?? null })),
         history: turns.filter((m) => m.status !== 'failed'),
         contextTokens: options.contextTokens,
         historyTokens: options.historyTokens,

@@ -9,7 +9,7 @@ import type { EventBus } from '../ports/event-bus.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
 import type { DocumentCursor, DocumentListFilter, DocumentsRepository } from '../ports/repositories.ts';
 import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
-import { documentKeys } from '../tenant-keys.ts';
+import { documentKeys, memoryKeys } from '../tenant-keys.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
@@ -37,6 +37,8 @@ export interface DocumentsDeps {
   embedder: Embedder;
   events: EventBus;
   queue: JobQueue;
+  /** Memory follows what the documents hold: told of every delete (ingests tell it themselves). */
+  memory: { scheduleUpdate(userId: string, reason: 'delete'): Promise<void> };
 }
 
 // Enough of the start of a file for file-type to see the entries that name an office format.
@@ -213,6 +215,7 @@ export class DocumentsService {
     // the row goes first: an ingest still finishing sees it gone and cleans up after itself
     await this.deps.documents.delete(userId, id);
     await this.purge(userId, id);
+    if (doc.status === 'processed') await this.deps.memory.scheduleUpdate(userId, 'delete');
     return { id };
   }
 
@@ -221,6 +224,7 @@ export class DocumentsService {
     await Promise.all([
       blobs.deletePrefix(userId, documentKeys.rawPrefix(documentId)),
       blobs.deletePrefix(userId, documentKeys.chunkPrefix(documentId)),
+      blobs.delete(userId, [memoryKeys.extraction(documentId)]),
       vectors.deleteByDocument(userId, documentId),
     ]);
   }

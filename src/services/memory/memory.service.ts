@@ -1,7 +1,10 @@
-import type { DocumentRecord } from '../ports/document.ts';
+import { DomainError, NotFoundError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
+import type { DocumentRecord } from '../ports/document.ts';
 import type { EventBus } from '../ports/event-bus.ts';
 import type { JobPayloads, JobQueue, JobRun } from '../ports/job-queue.ts';
+import type { Bio, MemoryStage, PerspectiveSetting } from '../ports/memory.ts';
 import type {
   EntityCursor,
   EntityFilter,
@@ -9,10 +12,7 @@ import type {
   MemoryVersionRow,
 } from '../ports/memory-repository.ts';
 import type { DocumentsRepository } from '../ports/repositories.ts';
-import { DomainError, NotFoundError } from '../errors.ts';
-import { isUuid } from '../ids.ts';
 import { memoryKeys } from '../tenant-keys.ts';
-import type { Bio, MemoryStage, PerspectiveSetting } from './model.ts';
 
 /** rebuildMemory while a build of the user's is queued or running. */
 export class MemoryBuildRunningError extends DomainError {
@@ -80,7 +80,13 @@ export class MemoryService {
       throw new MemoryBuildRunningError(latest.version, latest.stage);
     const current = await this.deps.repo.current(userId);
     const version = newVersionId();
-    await this.deps.repo.begin(userId, version, current?.version ?? null, full ? 'full' : 'incremental', 'queued');
+    await this.deps.repo.begin(
+      userId,
+      version,
+      current?.version ?? null,
+      full ? 'full' : 'incremental',
+      'queued',
+    );
     await this.deps.events.publish('memory', userId, {
       version,
       stage: 'QUEUED',
@@ -100,7 +106,11 @@ export class MemoryService {
   }
 
   /** Overrides whether a document is the person's own words; memory is rebuilt to match. */
-  async setPerspective(userId: string, documentId: string, perspective: PerspectiveSetting): Promise<DocumentRecord> {
+  async setPerspective(
+    userId: string,
+    documentId: string,
+    perspective: PerspectiveSetting,
+  ): Promise<DocumentRecord> {
     if (!isUuid(documentId)) throw new NotFoundError('document', documentId);
     const updated = await this.deps.documents.setPerspective(userId, documentId, perspective);
     if (!updated) throw new NotFoundError('document', documentId);
@@ -119,7 +129,9 @@ export class MemoryService {
   /** The version's biography (`memory/l1/{version}/bio.json`), or null when it has none. */
   async bio(userId: string, version: string): Promise<Bio | null> {
     try {
-      return JSON.parse((await this.deps.blobs.get(userId, memoryKeys.versionFile(version, 'bio.json'))).toString('utf8')) as Bio;
+      return JSON.parse(
+        (await this.deps.blobs.get(userId, memoryKeys.versionFile(version, 'bio.json'))).toString('utf8'),
+      ) as Bio;
     } catch {
       return null;
     }

@@ -1,4 +1,4 @@
-import type { MemoryStage } from '../memory/model.ts';
+import type { MemoryStage } from './memory.ts';
 
 // The typed event map (DESIGN §7). Every topic is scoped by tenant or by message, so a
 // subscriber can only ever name a topic it owns.

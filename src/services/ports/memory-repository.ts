@@ -4,11 +4,11 @@ import type {
   ClusterRow,
   EntityRow,
   EntityType,
-  MemoryStage,
   MemorySnapshot,
+  MemoryStage,
   RelationRow,
   TopicRow,
-} from '../memory/model.ts';
+} from './memory.ts';
 
 // Port for the PostgreSQL mirror of L1 memory (MEMORY-TRAINING.md A7): the rows GraphQL reads.
 // Each version's rows are written while it is `building`, then one transaction makes it the

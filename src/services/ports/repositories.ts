@@ -1,5 +1,5 @@
-import type { PerspectiveSetting } from '../memory/model.ts';
 import type { DocumentKind, DocumentRecord, DocumentStatus } from './document.ts';
+import type { PerspectiveSetting } from './memory.ts';
 import type { MemoryRepository } from './memory-repository.ts';
 
 // Ports for the relational store (DESIGN §3). Every method takes the tenant explicitly; a row of

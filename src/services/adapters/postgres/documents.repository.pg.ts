@@ -1,8 +1,8 @@
 import type { EntityDictionary } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { isUuid } from '../../ids.ts';
-import type { PerspectiveSetting } from '../../memory/model.ts';
 import type { DocumentRecord } from '../../ports/document.ts';
+import type { PerspectiveSetting } from '../../ports/memory.ts';
 import type {
   DocumentCursor,
   DocumentKey,

@@ -8,8 +8,8 @@ import type {
   MemoryStage,
   RelationRow,
   TopicRow,
-} from '../../memory/model.ts';
-import { parseChunkId } from '../../memory/model.ts';
+} from '../../ports/memory.ts';
+import { parseChunkId } from '../../ports/memory.ts';
 import type {
   EntityCursor,
   EntityFilter,

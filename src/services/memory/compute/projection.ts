@@ -2,7 +2,8 @@
 // cheap enough to run once per document and cache, and deterministic given the seed so a cached
 // vector and a fresh one always agree. The name goes into the manifest and the extraction cache:
 // a different name means the cached vectors are not comparable and must be recomputed.
-import { PROJECTED_DIMS } from '../model.ts';
+import { stemmer } from 'stemmer';
+import { PROJECTED_DIMS } from '../../ports/memory.ts';
 import { deriveSeed, mulberry32 } from './numeric.ts';
 
 /** OpenAI text-embedding-3 models are Matryoshka-trained: their first dims are an embedding. */
@@ -83,4 +84,54 @@ export function projectVector(vector: ArrayLike<number>, embeddingModel: string,
   const result = new Array<number>(PROJECTED_DIMS);
   for (let j = 0; j < PROJECTED_DIMS; j++) result[j] = Math.round(out[j]! * inv * 1e4) / 1e4;
   return result;
+}
+
+/**
+ * The offline hash embedder's vectors are character-trigram hashes of the whole text, function
+ * words included: two chunks on different subjects look alike to it, and k-means on them mixed
+ * three plainly distinct themes (tests/memory.test.ts). For that embedder memory clusters on
+ * what the embedder approximates, stated directly: the chunk's content words, stemmed
+ * (`stemmer`, Porter), log-weighted and feature-hashed into the same 128 dims. A semantic
+ * embedder's vectors are projected as above instead.
+ */
+export const TERMS_PROJECTION = `terms-stem-${PROJECTED_DIMS}`;
+
+export const isLexicalEmbedder = (embeddingModel: string) => embeddingModel.startsWith('local-hash');
+
+/** FNV-1a: a fast, well-spread 32-bit hash for feature hashing. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const stems = new Map<string, string>();
+const SKETCH_HASHES = 4;
+
+/** A unit vector of PROJECTED_DIMS from unigram counts (bigrams are skipped), rounded to 4 decimals. */
+export function projectTerms(terms: Readonly<Record<string, number>>): number[] {
+  const v = new Float64Array(PROJECTED_DIMS);
+  for (const term in terms) {
+    if (term.includes(' ')) continue;
+    let stem = stems.get(term);
+    if (stem === undefined) {
+      stem = stemmer(term);
+      if (stems.size < 200_000) stems.set(term, stem);
+    }
+    // each stem lands in a few buckets (a count sketch): one unlucky collision between two words
+    // then moves a similarity a little, not by half
+    const weight = 1 + Math.log(terms[term]!);
+    let h = fnv1a(stem);
+    for (let r = 0; r < SKETCH_HASHES; r++) {
+      v[h % PROJECTED_DIMS]! += h & 0x80000000 ? -weight : weight;
+      h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+    }
+  }
+  let norm = 0;
+  for (let i = 0; i < PROJECTED_DIMS; i++) norm += v[i]! * v[i]!;
+  norm = Math.sqrt(norm);
+  return Array.from(v, (x) => (norm ? Math.round((x / norm) * 1e4) / 1e4 : 0));
 }

@@ -1,7 +1,12 @@
 import pMap from 'p-map';
 import { z } from 'zod';
+import {
+  ENTITY_TYPES,
+  type EntityType,
+  type ExtractedEntity,
+  type ExtractedRelation,
+} from '../../ports/memory.ts';
 import type { TextModel } from '../../ports/text-model.ts';
-import { ENTITY_TYPES, type EntityType, type ExtractedEntity, type ExtractedRelation } from '../model.ts';
 import { askForJson, type CheckResult, TransportBreaker } from './json-call.ts';
 
 // GraphRAG-style entity and relation extraction (MEMORY-TRAINING.md A3): a document's chunks go in

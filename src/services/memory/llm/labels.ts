@@ -1,7 +1,7 @@
 import pMap from 'p-map';
 import { z } from 'zod';
+import type { LabelSource } from '../../ports/memory.ts';
 import type { TextModel } from '../../ports/text-model.ts';
-import type { LabelSource } from '../model.ts';
 import { askForJson, type CheckResult, TransportBreaker, truncate } from './json-call.ts';
 
 // Cluster labels (MEMORY-TRAINING.md A2): one JSON call per cluster with its representative

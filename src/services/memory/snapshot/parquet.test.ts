@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parquetMetadata } from 'hyparquet';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ChunkAssignment, ClusterRow, EntityRow, RelationRow, TopicRow } from '../model.ts';
+import type { ChunkAssignment, ClusterRow, EntityRow, RelationRow, TopicRow } from '../../ports/memory.ts';
 import {
   chunksTable,
   clustersTable,

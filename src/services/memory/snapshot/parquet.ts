@@ -1,6 +1,6 @@
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer, type SchemaElement } from 'hyparquet-writer';
-import type { ChunkAssignment, ClusterRow, EntityRow, RelationRow, TopicRow } from '../model.ts';
+import type { ChunkAssignment, ClusterRow, EntityRow, RelationRow, TopicRow } from '../../ports/memory.ts';
 
 // The parquet tables of an L1 snapshot (MEMORY-TRAINING.md A7), snake_case columns, every schema
 // explicit: inferred types drift with the data (an all-integer DOUBLE column, an empty table).

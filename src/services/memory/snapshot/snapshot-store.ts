@@ -1,6 +1,13 @@
 import { BlobNotFoundError, type BlobStore } from '../../ports/blob-store.ts';
+import type {
+  Bio,
+  EntityRow,
+  Manifest,
+  MemorySnapshot,
+  Perspective,
+  RelationRow,
+} from '../../ports/memory.ts';
 import { memoryKeys } from '../../tenant-keys.ts';
-import type { Bio, EntityRow, Manifest, MemorySnapshot, Perspective, RelationRow } from '../model.ts';
 import {
   chunksTable,
   clustersTable,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ExtractedEntity } from '../model.ts';
+import type { ExtractedEntity } from '../../ports/memory.ts';
 import { AUTHOR, CO_OCCURS, extractEntities, normalizeEntityName } from './entities.ts';
 
 const byName = (entities: readonly ExtractedEntity[], name: string) => entities.find((e) => e.name === name);

@@ -2,7 +2,7 @@
 // phrases ("my sister Anna") give the author's relations and sentence co-occurrence gives the rest.
 // Merging lives in entity-merge.ts; it is re-exported here for callers that want both.
 import nlp from 'compromise';
-import type { EntityType, ExtractedEntity, ExtractedRelation } from '../model.ts';
+import type { EntityType, ExtractedEntity, ExtractedRelation } from '../../ports/memory.ts';
 import {
   AUTHOR,
   CO_OCCURS,

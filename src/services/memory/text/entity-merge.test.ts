@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ExtractedEntity, ExtractedRelation } from '../model.ts';
+import type { ExtractedEntity, ExtractedRelation } from '../../ports/memory.ts';
 import { entityIdOf, mergeEntities } from './entity-merge.ts';
 import { AUTHOR, CO_OCCURS } from './entity-names.ts';
 

@@ -8,7 +8,7 @@ import type {
   ExtractedRelation,
   ExtractorSource,
   RelationRow,
-} from '../model.ts';
+} from '../../ports/memory.ts';
 import { AUTHOR, CO_OCCURS, cleanName, mostFrequent, normalizeEntityName } from './entity-names.ts';
 
 const hash16 = (text: string) => createHash('sha1').update(text).digest('hex').slice(0, 16);

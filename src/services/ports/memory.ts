@@ -1,4 +1,5 @@
-// L1 memory (MEMORY-TRAINING.md part A): the shapes every part of a build shares. A version is a
+// L1 memory (MEMORY-TRAINING.md part A): the record shapes every part of a build, the repository
+// port and the API share (plain data, as document.ts is for documents). A version is a
 // snapshot in S3 (`memory/l1/{version}/`, parquet + bio.json + manifest.json written last) and the
 // same rows mirrored into PostgreSQL for GraphQL. Ids are stable across versions: a cluster kept
 // by an incremental update or matched by a full rebuild keeps its id and label.

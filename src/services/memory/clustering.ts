@@ -1,0 +1,363 @@
+import { createHash } from 'node:crypto';
+import type { BuildMode, ChunkAssignment, ClusterRow, MemorySnapshot, Perspective } from '../ports/memory.ts';
+import { PROJECTED_DIMS } from '../ports/memory.ts';
+import type { ComputePool } from './compute/compute-pool.ts';
+import { percentile } from './compute/incremental.ts';
+import { matchByJaccard } from './compute/matching.ts';
+
+// Which cluster each chunk belongs to, and which clusters keep their id and label (A1, A6). A
+// full build clusters every chunk anew and matches the new clusters to the old ones by Jaccard
+// overlap; an incremental one keeps every untouched chunk where it was, sends new chunks to the
+// nearest centroid close enough, and clusters the rest (the pool) on their own. The maths runs in
+// the compute pool's thread.
+
+export type { ComputePool };
+
+export interface ChunkItem {
+  chunkId: string;
+  documentId: string;
+  chunkIndex: number;
+  textSha: string;
+  perspective: Perspective;
+  createdAt: string;
+  projected: number[];
+  terms: Record<string, number>;
+}
+
+/** A cluster of this build: its members (indexes into the items) and what it inherits. */
+export interface WorkCluster {
+  id: string;
+  members: number[];
+  centroid: Float32Array;
+  cohesion: number;
+  /** The previous version's row for this id (label, summary, keywords), when kept or matched. */
+  previous: ClusterRow | null;
+  /** Membership moved enough (≥ 20 %) that the label is made again (A6). */
+  relabel: boolean;
+}
+
+export type WorkAssignment = Omit<ChunkAssignment, 'clusterId'> & { cluster: number };
+
+export interface ClusteringResult {
+  mode: BuildMode;
+  clusters: WorkCluster[];
+  assignments: WorkAssignment[];
+  silhouette: { k: number; score: number }[];
+  /** New chunks no cluster was close enough to (incremental builds). */
+  pooled: number;
+  /** Share of chunks added or removed since the previous version. */
+  churn: number;
+}
+
+const D = PROJECTED_DIMS;
+const RELABEL_MOVED = 0.2;
+const POOL_FULL = 0.1;
+const MIN_CLUSTER = 3;
+const OUTLIER_PERCENTILE = 5;
+
+export function clusterIdOf(memberIds: readonly string[]): string {
+  let min = memberIds[0] ?? '';
+  for (const id of memberIds) if (id < min) min = id;
+  return `c-${createHash('sha1').update(min).digest('hex').slice(0, 12)}`;
+}
+
+function matrix(items: readonly ChunkItem[], indexes?: readonly number[]): Float32Array {
+  const rows = indexes ?? items.map((_, i) => i);
+  const out = new Float32Array(rows.length * D);
+  rows.forEach((r, i) => {
+    out.set(items[r]!.projected, i * D);
+  });
+  return out;
+}
+
+function dot(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, bOff: number): number {
+  let s = 0;
+  for (let j = 0; j < D; j++) s += a[aOff + j]! * b[bOff + j]!;
+  return s;
+}
+
+/** The unit mean of the members' vectors. */
+function centroidOf(items: readonly ChunkItem[], members: readonly number[]): Float32Array {
+  const c = new Float32Array(D);
+  for (const m of members) {
+    const v = items[m]!.projected;
+    for (let j = 0; j < D; j++) c[j]! += v[j]!;
+  }
+  let norm = 0;
+  for (let j = 0; j < D; j++) norm += c[j]! * c[j]!;
+  norm = Math.sqrt(norm) || 1;
+  for (let j = 0; j < D; j++) c[j]! /= norm;
+  return c;
+}
+
+export async function assignClusters(
+  pool: ComputePool,
+  items: readonly ChunkItem[],
+  previous: MemorySnapshot | null,
+  options: { seed: number; full: boolean; churnFull: number },
+): Promise<ClusteringResult> {
+  if (items.length === 0) {
+    return {
+      mode: options.full ? 'full' : 'incremental',
+      clusters: [],
+      assignments: [],
+      silhouette: [],
+      pooled: 0,
+      churn: 0,
+    };
+  }
+  if (!options.full && previous && previous.clusters.length > 0) {
+    const incremental = await incrementalClusters(pool, items, previous, options);
+    if (incremental) return incremental;
+  }
+  return fullClusters(pool, items, previous, options.seed);
+}
+
+async function fullClusters(
+  pool: ComputePool,
+  items: readonly ChunkItem[],
+  previous: MemorySnapshot | null,
+  seed: number,
+): Promise<ClusteringResult> {
+  const n = items.length;
+  let groups: number[][];
+  let silhouette: { k: number; score: number }[] = [];
+  if (n < MIN_CLUSTER * 2) {
+    groups = [items.map((_, i) => i)];
+  } else {
+    const result = await pool.run('cluster', { points: matrix(items), n, d: D, seed });
+    silhouette = result.silhouette;
+    groups = Array.from({ length: result.k }, () => [] as number[]);
+    for (let i = 0; i < n; i++) groups[result.assignment[i]!]!.push(i);
+    groups = groups.filter((g) => g.length > 0);
+  }
+  const prevRows = new Map(previous?.clusters.map((c) => [c.clusterId, c]) ?? []);
+  const prevMembers = new Map<string, string[]>();
+  for (const a of previous?.chunks ?? []) {
+    const list = prevMembers.get(a.clusterId) ?? [];
+    list.push(a.chunkId);
+    prevMembers.set(a.clusterId, list);
+  }
+  const memberIds = groups.map((g) => g.map((i) => items[i]!.chunkId));
+  const matched = prevMembers.size ? matchByJaccard(prevMembers, memberIds, 0.5) : memberIds.map(() => null);
+  const clusters = groups.map((members, c): WorkCluster => {
+    const oldId = matched[c] ?? null;
+    const old = oldId ? (prevRows.get(oldId) ?? null) : null;
+    let relabel = true;
+    if (old && oldId) {
+      const before = new Set(prevMembers.get(oldId));
+      const now = new Set(memberIds[c]);
+      let moved = 0;
+      for (const id of now) if (!before.has(id)) moved++;
+      for (const id of before) if (!now.has(id)) moved++;
+      relabel = moved / Math.max(before.size, 1) >= RELABEL_MOVED;
+    }
+    return {
+      id: oldId ?? clusterIdOf(memberIds[c]!),
+      members,
+      centroid: centroidOf(items, members),
+      cohesion: 0,
+      previous: old,
+      relabel,
+    };
+  });
+  return finish(items, clusters, 'full', silhouette, 0, previous ? churnOf(items, previous) : 1, null);
+}
+
+function churnOf(items: readonly ChunkItem[], previous: MemorySnapshot): number {
+  const prev = new Map(previous.chunks.map((c) => [c.chunkId, c.textSha]));
+  let changed = 0;
+  const seen = new Set<string>();
+  for (const item of items) {
+    seen.add(item.chunkId);
+    if (prev.get(item.chunkId) !== item.textSha) changed++;
+  }
+  for (const id of prev.keys()) if (!seen.has(id)) changed++;
+  return changed / Math.max(prev.size, 1);
+}
+
+/** Null when the change is too large for an incremental update (A6: then a full build). */
+async function incrementalClusters(
+  pool: ComputePool,
+  items: readonly ChunkItem[],
+  previous: MemorySnapshot,
+  options: { seed: number; churnFull: number },
+): Promise<ClusteringResult | null> {
+  const churn = churnOf(items, previous);
+  if (churn > options.churnFull) return null;
+  const prevByChunk = new Map(previous.chunks.map((c) => [c.chunkId, c]));
+  const clusterIndex = new Map(previous.clusters.map((c, i) => [c.clusterId, i]));
+  const k = previous.clusters.length;
+  const members: number[][] = Array.from({ length: k }, () => []);
+  const keptSims: number[][] = Array.from({ length: k }, () => []);
+  const outlier = new Map<number, boolean>();
+  const added: number[] = [];
+  items.forEach((item, i) => {
+    const old = prevByChunk.get(item.chunkId);
+    const c = old && old.textSha === item.textSha ? clusterIndex.get(old.clusterId) : undefined;
+    if (old && c !== undefined) {
+      members[c]!.push(i);
+      keptSims[c]!.push(old.similarity);
+      outlier.set(i, old.isOutlier);
+    } else added.push(i);
+  });
+  const before = previous.clusters.map((c) => c.size);
+  // new chunks join the nearest cluster when at least as close as its 10th-percentile member
+  let pooledItems: number[] = [];
+  if (added.length) {
+    const centroids = new Float32Array(k * D);
+    previous.clusters.forEach((c, i) => {
+      centroids.set(c.centroid, i * D);
+    });
+    const thresholds = Float32Array.from(keptSims, (sims) => (sims.length ? percentile(sims, 10) : 1));
+    const sizes = Int32Array.from(members, (m) => m.length);
+    const result = await pool.run('assign', {
+      centroids,
+      k,
+      d: D,
+      sizes,
+      thresholds,
+      points: matrix(items, added),
+      n: added.length,
+    });
+    added.forEach((item, j) => {
+      const c = result.assignment[j]!;
+      if (c >= 0) members[c]!.push(item);
+      else pooledItems.push(item);
+    });
+  }
+  if (pooledItems.length > POOL_FULL * items.length) return null;
+  const removed = removedPerCluster(previous, items);
+  const clusters: WorkCluster[] = [];
+  previous.clusters.forEach((row, c) => {
+    if (members[c]!.length === 0) return;
+    const gone = removed.get(row.clusterId) ?? 0;
+    // members that joined plus members that left
+    const moved = members[c]!.length - (before[c]! - gone) + gone;
+    clusters.push({
+      id: row.clusterId,
+      members: members[c]!,
+      centroid: centroidOf(items, members[c]!),
+      cohesion: 0,
+      previous: row,
+      relabel: moved / Math.max(before[c]!, 1) >= RELABEL_MOVED,
+    });
+  });
+  // the pool: its own clusters when there are enough of it, else the nearest cluster regardless
+  if (pooledItems.length >= MIN_CLUSTER * 2) {
+    const result = await pool.run('cluster', {
+      points: matrix(items, pooledItems),
+      n: pooledItems.length,
+      d: D,
+      seed: options.seed,
+    });
+    const groups: number[][] = Array.from({ length: result.k }, () => []);
+    pooledItems.forEach((item, j) => {
+      groups[result.assignment[j]!]!.push(item);
+    });
+    for (const g of groups.filter((x) => x.length)) {
+      clusters.push({
+        id: clusterIdOf(g.map((i) => items[i]!.chunkId)),
+        members: g,
+        centroid: centroidOf(items, g),
+        cohesion: 0,
+        previous: null,
+        relabel: true,
+      });
+    }
+    pooledItems = [];
+  }
+  const pooled = added.length ? pooledItems.length : 0;
+  for (const item of pooledItems) nearest(items, clusters, item).members.push(item);
+  mergeTiny(items, clusters);
+  const outlierCut = percentile(
+    previous.chunks.map((c) => c.similarity),
+    OUTLIER_PERCENTILE,
+  );
+  return finish(items, clusters, 'incremental', [], pooled, churn, { outlier, cut: outlierCut });
+}
+
+/** Per previous cluster, how many of its members are gone or changed. */
+function removedPerCluster(previous: MemorySnapshot, items: readonly ChunkItem[]): Map<string, number> {
+  const now = new Map(items.map((i) => [i.chunkId, i.textSha]));
+  const out = new Map<string, number>();
+  for (const c of previous.chunks) {
+    if (now.get(c.chunkId) !== c.textSha) out.set(c.clusterId, (out.get(c.clusterId) ?? 0) + 1);
+  }
+  return out;
+}
+
+function nearest(
+  items: readonly ChunkItem[],
+  clusters: readonly WorkCluster[],
+  item: number,
+  skip?: WorkCluster,
+) {
+  let best = clusters[0]!;
+  let bestSim = -2;
+  for (const c of clusters) {
+    if (c === skip) continue;
+    const s = dot(items[item]!.projected, 0, c.centroid, 0);
+    if (s > bestSim) {
+      bestSim = s;
+      best = c;
+    }
+  }
+  return best;
+}
+
+/** Clusters left with fewer than 3 members (after deletes) join their nearest neighbour (A1). */
+function mergeTiny(items: readonly ChunkItem[], clusters: WorkCluster[]) {
+  for (let i = clusters.length - 1; i >= 0 && clusters.length > 1; i--) {
+    const c = clusters[i]!;
+    if (c.members.length >= MIN_CLUSTER) continue;
+    clusters.splice(i, 1);
+    for (const m of c.members) {
+      const target = nearest(items, clusters, m);
+      target.members.push(m);
+      target.relabel ||= target.previous === null;
+    }
+  }
+}
+
+/** Final centroids, similarities, outliers and cohesion; clusters in a stable order. */
+function finish(
+  items: readonly ChunkItem[],
+  clusters: WorkCluster[],
+  mode: BuildMode,
+  silhouette: { k: number; score: number }[],
+  pooled: number,
+  churn: number,
+  kept: { outlier: Map<number, boolean>; cut: number } | null,
+): ClusteringResult {
+  clusters.sort((a, b) => b.members.length - a.members.length || (a.id < b.id ? -1 : 1));
+  const similarity = new Float32Array(items.length);
+  const cluster = new Int32Array(items.length);
+  clusters.forEach((c, ci) => {
+    c.members.sort((a, b) => a - b);
+    c.centroid = centroidOf(items, c.members);
+    let sum = 0;
+    for (const m of c.members) {
+      const s = dot(items[m]!.projected, 0, c.centroid, 0);
+      similarity[m] = s;
+      cluster[m] = ci;
+      sum += s;
+    }
+    c.cohesion = sum / c.members.length;
+  });
+  const cut = kept?.cut ?? percentile(Array.from(similarity), OUTLIER_PERCENTILE);
+  const assignments = items.map(
+    (item, i): WorkAssignment => ({
+      chunkId: item.chunkId,
+      documentId: item.documentId,
+      chunkIndex: item.chunkIndex,
+      textSha: item.textSha,
+      perspective: item.perspective,
+      createdAt: item.createdAt,
+      cluster: cluster[i]!,
+      similarity: Math.round(similarity[i]! * 1e4) / 1e4,
+      isOutlier: kept?.outlier.get(i) ?? similarity[i]! < cut,
+    }),
+  );
+  return { mode, clusters, assignments, silhouette, pooled, churn };
+}

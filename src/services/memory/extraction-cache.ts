@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { BlobNotFoundError, type BlobStore } from '../ports/blob-store.ts';
+import type { DocumentRecord } from '../ports/document.ts';
+import { type DocumentExtraction, EXTRACTION_VERSION, type ExtractorSource } from '../ports/memory.ts';
+import type { VectorIndex } from '../ports/vector-index.ts';
+import { documentKeys, memoryKeys } from '../tenant-keys.ts';
+import {
+  isLexicalEmbedder,
+  projectionName,
+  projectTerms,
+  projectVector,
+  TERMS_PROJECTION,
+} from './compute/projection.ts';
+import { extractEntities } from './text/entities.ts';
+import { countWords, firstPersonCount, termCounts } from './text/terms.ts';
+
+// The per-document cache of L1 memory (MEMORY-TRAINING.md A7): projected vectors, term counts and
+// entities, computed once when a document first reaches a build and read back by every later one,
+// so a rebuild never rescans Weaviate nor re-reads chunk text. It is keyed by the ingest job that
+// wrote the chunks: a reprocessed document (new job) is extracted again. Deleting the document
+// deletes it (DocumentsService.purge).
+
+export interface ExtractionDeps {
+  blobs: BlobStore;
+  vectors: VectorIndex;
+}
+
+export const textSha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** Whether a cached extraction still describes the document's current chunks. */
+export function isCurrent(cache: DocumentExtraction, doc: DocumentRecord, seed: number): boolean {
+  return (
+    cache.version === EXTRACTION_VERSION &&
+    cache.documentId === doc.id &&
+    cache.ingestJobId === (doc.ingestJobId ?? '') &&
+    cache.embeddingModel === (doc.embeddingModel ?? '') &&
+    cache.chunks.length === doc.chunkCount &&
+    // a seeded projection names its seed; another seed's vectors are not comparable
+    (!/-s\d+$/.test(cache.projection) || cache.projection.endsWith(`-s${seed}`))
+  );
+}
+
+export async function readExtraction(blobs: BlobStore, userId: string, documentId: string) {
+  try {
+    return JSON.parse(
+      (await blobs.get(userId, memoryKeys.extraction(documentId))).toString('utf8'),
+    ) as DocumentExtraction;
+  } catch (error) {
+    if (error instanceof BlobNotFoundError || error instanceof SyntaxError) return null;
+    throw error;
+  }
+}
+
+export function writeExtraction(blobs: BlobStore, userId: string, extraction: DocumentExtraction) {
+  return blobs.put(userId, memoryKeys.extraction(extraction.documentId), JSON.stringify(extraction), {
+    contentType: 'application/json',
+  });
+}
+
+/** The document's chunk texts in index order (null where a chunk object is missing). */
+export async function chunkTexts(
+  blobs: BlobStore,
+  userId: string,
+  doc: DocumentRecord,
+): Promise<(string | null)[]> {
+  const keys = Array.from({ length: doc.chunkCount }, (_, i) => documentKeys.chunk(doc.id, i));
+  const bodies = await blobs.getMany(userId, keys);
+  return bodies.map((b) => (b instanceof Error ? null : b.toString('utf8')));
+}
+
+/**
+ * Extracts one document from its vectors and chunk text (offline entities; the LLM's, when
+ * configured, replace them later in the build) and caches the result. Null when the document's
+ * vectors or chunks are not all there (it changed under the build): the build skips it.
+ */
+export async function extractDocument(
+  deps: ExtractionDeps,
+  userId: string,
+  doc: DocumentRecord,
+  seed: number,
+): Promise<DocumentExtraction | null> {
+  const model = doc.embeddingModel ?? '';
+  const [vectors, texts] = await Promise.all([
+    deps.vectors.scan(userId, { documentId: doc.id, embeddingModel: model }),
+    chunkTexts(deps.blobs, userId, doc),
+  ]);
+  if (vectors.length !== doc.chunkCount || texts.some((t) => t === null)) return null;
+  const inputDims = vectors[0]?.vector.length ?? 0;
+  const lexical = isLexicalEmbedder(model);
+  const chunks = vectors.map((v) => {
+    const text = texts[v.chunkIndex] ?? '';
+    const terms = termCounts(text);
+    return {
+      index: v.chunkIndex,
+      textSha: textSha(text),
+      projected: lexical ? projectTerms(terms) : projectVector(v.vector, model, seed),
+      terms,
+      firstPerson: firstPersonCount(text),
+      words: countWords(text),
+    };
+  });
+  const { entities, relations } = extractEntities(
+    chunks.map((c) => ({ index: c.index, text: texts[c.index]! })),
+  );
+  const extraction: DocumentExtraction = {
+    version: EXTRACTION_VERSION,
+    documentId: doc.id,
+    ingestJobId: doc.ingestJobId ?? '',
+    embeddingModel: model,
+    projection: lexical ? TERMS_PROJECTION : projectionName(model, inputDims, seed),
+    extractor: 'compromise' satisfies ExtractorSource,
+    kind: doc.kind,
+    createdAt: doc.uploadedAt.toISOString(),
+    chunks,
+    entities,
+    relations,
+  };
+  await writeExtraction(deps.blobs, userId, extraction);
+  return extraction;
+}

@@ -1,0 +1,340 @@
+import pMap from 'p-map';
+import type { Logger } from '../../logger.ts';
+import type { BlobStore } from '../ports/blob-store.ts';
+import type { DocumentRecord } from '../ports/document.ts';
+import type { EventBus } from '../ports/event-bus.ts';
+import type { JobRun } from '../ports/job-queue.ts';
+import type { Locks } from '../ports/lock.ts';
+import {
+  type BuildMode,
+  chunkIdOf,
+  type DocumentExtraction,
+  type Manifest,
+  type MemorySnapshot,
+  type MemoryStage,
+  PROJECTED_DIMS,
+} from '../ports/memory.ts';
+import type { MemoryRepository } from '../ports/memory-repository.ts';
+import type { DocumentsRepository } from '../ports/repositories.ts';
+import type { TextModel } from '../ports/text-model.ts';
+import type { VectorIndex } from '../ports/vector-index.ts';
+import { buildBio } from './bio-builder.ts';
+import { assignClusters, type ChunkItem, type ComputePool } from './clustering.ts';
+import { buildEntities } from './entity-builder.ts';
+import { extractDocument, isCurrent, readExtraction } from './extraction-cache.ts';
+import { labelWorkClusters } from './labeling.ts';
+import type { MemoryBuilder, MemoryUpdate } from './memory.service.ts';
+import { newVersionId } from './memory.service.ts';
+import { pruneVersions, readSnapshot, writeSnapshot, writeViews } from './snapshot/snapshot-store.ts';
+import { resolvePerspective } from './text/perspective.ts';
+import { buildTopics } from './topic-builder.ts';
+
+// One L1 build (MEMORY-TRAINING.md A): per-document extraction (cached) → clustering (a worker
+// thread) → labels → entities → hierarchy → bio → snapshot in S3 (manifest last) → the PostgreSQL
+// mirror switched in one transaction → the §4 views. Until that switch the previous version is
+// served whole, so a build killed at any point leaves memory as it was, and its retry (or the next
+// build) starts over from the caches. Builds of one user never overlap (a lock).
+
+export interface MemoryBuildDeps {
+  repo: MemoryRepository;
+  documents: DocumentsRepository;
+  blobs: BlobStore;
+  vectors: VectorIndex;
+  events: EventBus;
+  locks: Locks;
+  pool: ComputePool;
+  /** The LLM that labels, extracts and writes the bio; null offline. */
+  textModel: TextModel | null;
+  log: Logger;
+}
+
+export interface MemoryBuildOptions {
+  seed: number;
+  /** Chunks sent to the LLM for entity extraction per build (A3). */
+  entityBudget: number;
+  llmConcurrency: number;
+  /** Embedding model tag of new vectors: a model change forces a full build. */
+  embeddingModel: string;
+}
+
+export interface MemoryBuildResult {
+  version: string;
+  mode: BuildMode;
+  counts: Manifest['counts'];
+  /** Clusters sent to the labeler (LLM or keywords) this build. */
+  relabeled: number;
+}
+
+/** A full build when more than this share of the chunks changed since the previous version (A6). */
+const CHURN_FULL = 0.3;
+const LOCK_TTL_MS = 20 * 60_000;
+
+export class MemoryBuild implements MemoryBuilder {
+  private readonly deps: MemoryBuildDeps;
+  private readonly options: MemoryBuildOptions;
+
+  constructor(deps: MemoryBuildDeps, options: MemoryBuildOptions) {
+    this.deps = deps;
+    this.options = options;
+  }
+
+  build(payload: MemoryUpdate, run: JobRun): Promise<MemoryBuildResult> {
+    return this.deps.locks.withLock(`memory:${payload.userId}`, () => this.run(payload, run), {
+      ttlMs: LOCK_TTL_MS,
+      waitMs: LOCK_TTL_MS,
+    });
+  }
+
+  /** The last attempt failed: the version is marked failed and subscribers are told why. */
+  async failed(payload: MemoryUpdate, error: Error, run: JobRun): Promise<void> {
+    const latest = await this.deps.repo.latest(payload.userId);
+    const version =
+      payload.version ??
+      (latest && (latest.status === 'building' || latest.status === 'queued') ? latest.version : null);
+    if (!version) return;
+    await this.deps.repo.markFailed(payload.userId, version, error.message);
+    await this.deps.events.publish('memory', payload.userId, {
+      version,
+      stage: 'FAILED',
+      done: 0,
+      total: 1,
+      attempt: run.attempt,
+      error: error.message,
+    });
+  }
+
+  private async run(payload: MemoryUpdate, run: JobRun): Promise<MemoryBuildResult> {
+    const { repo, events, blobs } = this.deps;
+    const { userId } = payload;
+    const { signal } = run;
+    const started = Date.now();
+    const current = await repo.current(userId);
+    // a debounced update names its version when it starts; a retry of it makes another
+    const version = payload.version ?? newVersionId();
+    const progress = async (stage: MemoryStage, done = 0, total = 1) => {
+      signal.throwIfAborted();
+      await Promise.all([
+        repo.setStage(userId, version, stage),
+        events.publish('memory', userId, { version, stage, done, total, attempt: run.attempt, error: null }),
+      ]);
+    };
+    await repo.begin(
+      userId,
+      version,
+      current?.version ?? null,
+      payload.full ? 'full' : 'incremental',
+      'building',
+    );
+
+    // VECTORS: every processed document's extraction, from its cache or made now
+    const docs = await this.deps.documents.listProcessed(userId);
+    await progress('VECTORS', 0, docs.length);
+    const extractions = await this.extractions(userId, docs, signal, (done) =>
+      events.publish('memory', userId, {
+        version,
+        stage: 'VECTORS',
+        done,
+        total: docs.length,
+        attempt: run.attempt,
+        error: null,
+      }),
+    );
+    const items = chunkItems(docs, extractions);
+    const previous = current ? await readSnapshot(blobs, userId, current.version) : null;
+
+    // CLUSTERING: incremental when little changed and the vectors are comparable, else full
+    await progress('CLUSTERING', 0, items.length);
+    const modelChanged =
+      previous !== null && previous.manifest.models.embedding !== this.options.embeddingModel;
+    const clustering = await assignClusters(this.deps.pool, items, previous, {
+      seed: this.options.seed,
+      full: payload.full || previous === null || modelChanged,
+      churnFull: CHURN_FULL,
+    });
+
+    // LABELING: keywords always; the LLM (or the offline label) only where membership moved
+    await progress('LABELING', 0, clustering.clusters.length);
+    const labels = await labelWorkClusters(
+      { blobs, pool: this.deps.pool, textModel: this.deps.textModel, log: run.log },
+      userId,
+      items,
+      clustering.clusters,
+      { concurrency: this.options.llmConcurrency, signal },
+    );
+
+    // ENTITIES: the LLM's extraction within its budget (cached), compromise's for the rest
+    await progress('ENTITIES');
+    const { entities, relations } = await buildEntities(
+      { blobs, textModel: this.deps.textModel, log: run.log },
+      userId,
+      docs,
+      extractions,
+      {
+        budgetChunks: this.options.entityBudget,
+        concurrency: this.options.llmConcurrency,
+        signal,
+        subjective: new Set(items.filter((i) => i.perspective === 'subjective').map((i) => i.documentId)),
+      },
+    );
+
+    // HIERARCHY: topics over the centroids, ids kept by matching the previous version's
+    await progress('HIERARCHY');
+    const { topics, clusterRows } = await buildTopics(
+      this.deps.pool,
+      items,
+      clustering.clusters,
+      labels,
+      previous,
+      {
+        textModel: this.deps.textModel,
+        concurrency: this.options.llmConcurrency,
+        signal,
+      },
+    );
+
+    // BIO: subjective material only
+    await progress('BIO');
+    const bio = await buildBio(
+      { blobs, textModel: this.deps.textModel, log: run.log },
+      userId,
+      version,
+      items,
+      clusterRows,
+      topics,
+      entities,
+      signal,
+    );
+
+    await progress('WRITING');
+    const snapshot: MemorySnapshot = {
+      manifest: {
+        version,
+        parent: current?.version ?? null,
+        mode: clustering.mode,
+        createdAt: new Date().toISOString(),
+        params: {
+          projectedDims: PROJECTED_DIMS,
+          k: clusterRows.length,
+          silhouette: clustering.silhouette,
+          pool: clustering.pooled,
+          churn: clustering.churn,
+          entityBudget: this.options.entityBudget,
+          buildMs: Date.now() - started,
+        },
+        seed: this.options.seed,
+        counts: {
+          documents: docs.length,
+          chunks: items.length,
+          clusters: clusterRows.length,
+          topics: topics.length,
+          entities: entities.length,
+          relations: relations.length,
+          outliers: clustering.assignments.filter((a) => a.isOutlier).length,
+        },
+        models: {
+          embedding: this.options.embeddingModel,
+          projection: [...new Set(extractions.map((e) => e.projection))].join(',') || 'none',
+          labeler: labels.model,
+          extractor: this.deps.textModel ? `llm:${this.deps.textModel.name}+compromise` : 'compromise',
+          bio: bio.generatedBy === 'llm' ? `llm:${this.deps.textModel?.name}` : 'offline',
+        },
+      },
+      chunks: clustering.assignments.map((a) => ({
+        ...a,
+        clusterId: clusterRows[a.cluster]!.clusterId,
+      })),
+      clusters: clusterRows,
+      topics,
+      entities,
+      relations,
+      bio,
+    };
+    signal.throwIfAborted();
+    await writeSnapshot(blobs, userId, snapshot);
+    await repo.publish(userId, snapshot);
+    await writeViews(blobs, userId, snapshot);
+    // S3 keeps this version and the one before it (a reader mid-request may still be on it)
+    await pruneVersions(blobs, userId, [version, ...(current ? [current.version] : [])]).catch(
+      (error: Error) =>
+        run.log.warn(
+          { userId, err: error.message },
+          'memory: old snapshots not pruned; the next build retries',
+        ),
+    );
+    await events.publish('memory', userId, {
+      version,
+      stage: 'DONE',
+      done: items.length,
+      total: items.length,
+      attempt: run.attempt,
+      error: null,
+    });
+    run.log.info(
+      { userId, version, mode: clustering.mode, chunks: items.length, ms: Date.now() - started },
+      'memory version published',
+    );
+    return { version, mode: clustering.mode, counts: snapshot.manifest.counts, relabeled: labels.relabeled };
+  }
+
+  /** Each document's cached extraction, or a new one; documents that changed mid-build are skipped. */
+  private async extractions(
+    userId: string,
+    docs: readonly DocumentRecord[],
+    signal: AbortSignal,
+    onProgress: (done: number) => Promise<unknown>,
+  ): Promise<DocumentExtraction[]> {
+    let done = 0;
+    let lastReport = Date.now();
+    const out = await pMap(
+      docs,
+      async (doc) => {
+        signal.throwIfAborted();
+        const cached = await readExtraction(this.deps.blobs, userId, doc.id);
+        const extraction =
+          cached && isCurrent(cached, doc, this.options.seed)
+            ? cached
+            : await extractDocument(this.deps, userId, doc, this.options.seed);
+        done++;
+        if (Date.now() - lastReport > 500) {
+          lastReport = Date.now();
+          await onProgress(done);
+        }
+        return extraction;
+      },
+      { concurrency: 8 },
+    );
+    return out.filter((e): e is DocumentExtraction => e !== null);
+  }
+}
+
+/** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */
+function chunkItems(
+  docs: readonly DocumentRecord[],
+  extractions: readonly DocumentExtraction[],
+): ChunkItem[] {
+  const byId = new Map(docs.map((d) => [d.id, d]));
+  const items: ChunkItem[] = [];
+  for (const ex of extractions) {
+    const doc = byId.get(ex.documentId)!;
+    let firstPerson = 0;
+    let words = 0;
+    for (const c of ex.chunks) {
+      firstPerson += c.firstPerson;
+      words += c.words;
+    }
+    const perspective = resolvePerspective({ kind: doc.kind, setting: doc.perspective, firstPerson, words });
+    for (const c of ex.chunks) {
+      items.push({
+        chunkId: chunkIdOf(doc.id, c.index),
+        documentId: doc.id,
+        chunkIndex: c.index,
+        textSha: c.textSha,
+        perspective,
+        createdAt: ex.createdAt,
+        projected: c.projected,
+        terms: c.terms,
+      });
+    }
+  }
+  return items.sort((a, b) => (a.chunkId < b.chunkId ? -1 : a.chunkId > b.chunkId ? 1 : 0));
+}
