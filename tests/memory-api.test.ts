@@ -315,7 +315,7 @@ describe('memory API', () => {
       type: 'PERSON',
       mentionCount: 100,
       documents: [{ id: mem.docIds[0], filename: 'a-diary.txt' }],
-      mentions: [{ documentId: mem.docIds[0], chunkIndex: 0, document: { id: mem.docIds[0] } }],
+      mentions: [{ documentId: mem.docIds[0], chunkIndex: 0 }],
       relations: [
         {
           id: 'a-r0',

@@ -20,6 +20,8 @@ export interface CostOptions {
   weights: Record<string, number>;
   /** Page size assumed for a `first` given by a variable (validation does not see variables). */
   maxPageSize: number;
+  /** The same, for fields whose resolver caps the page lower (`Memory.entities`: 100). */
+  maxPageSizes?: Record<string, number>;
   /** Page size of a connection called without `first`. */
   defaultPageSize: number;
 }
@@ -29,12 +31,12 @@ export interface CostOptions {
 // connection's selection by its page size (worst case for a variable), or a search's by its limit.
 const PAGE_ARGS = ['first', 'last', 'limit'];
 
-function pageSize(field: FieldNode, options: CostOptions): number | undefined {
+function pageSize(field: FieldNode, options: CostOptions, max: number): number | undefined {
   const arg = field.arguments?.find((a) => PAGE_ARGS.includes(a.name.value));
   if (!arg) return undefined;
   const value: ValueNode = arg.value;
-  if (value.kind === Kind.INT) return Math.min(Math.max(Number(value.value), 0), options.maxPageSize);
-  return options.maxPageSize;
+  if (value.kind === Kind.INT) return Math.min(Math.max(Number(value.value), 0), max);
+  return max;
 }
 
 export function operationCostRule(options: CostOptions) {
@@ -79,7 +81,10 @@ export function operationCostRule(options: CostOptions) {
           const type = def ? getNamedType(def.type) : undefined;
           const child = costOf(sel.selectionSet, type && isCompositeType(type) ? type : undefined, seen);
           const hasPageArg = def?.args.some((a) => PAGE_ARGS.includes(a.name));
-          const rows = hasPageArg ? (pageSize(sel, options) ?? options.defaultPageSize) : 1;
+          const max = (parent && options.maxPageSizes?.[`${parent.name}.${name}`]) ?? options.maxPageSize;
+          const rows = hasPageArg
+            ? (pageSize(sel, options, max) ?? Math.min(options.defaultPageSize, max))
+            : 1;
           cost += 1 + weight + rows * child;
         }
       }

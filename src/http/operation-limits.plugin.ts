@@ -25,10 +25,19 @@ export const FIELD_WEIGHTS: Record<string, number> = {
   'DocumentChunk.text': 1,
   'SearchHit.text': 1,
   'ReplySource.text': 1,
+  // memory passages are read from S3 as chunk text is
+  'MemoryChunk.text': 1,
+  'EntityMention.text': 1,
 };
 
 // the largest page a connection serves (src/resolvers: documents and chat sessions 100, chunks 200)
 const MAX_PAGE_SIZE = 200;
+// fields whose resolvers cap the page lower than that (src/resolvers/memory.resolver.ts)
+const MAX_PAGE_SIZES: Record<string, number> = {
+  'Memory.entities': 100,
+  'Entity.mentions': 100,
+  'Entity.relations': 100,
+};
 const DEFAULT_PAGE_SIZE = 20;
 
 /** An operation's variables over `maxBytes` of JSON, as a GraphQLError; else undefined. */
@@ -60,6 +69,7 @@ export function useOperationLimits(config: LimitsConfig): Plugin[] {
             maxCost: config.GRAPHQL_MAX_COST,
             weights: FIELD_WEIGHTS,
             maxPageSize: MAX_PAGE_SIZE,
+            maxPageSizes: MAX_PAGE_SIZES,
             defaultPageSize: DEFAULT_PAGE_SIZE,
           }),
         );

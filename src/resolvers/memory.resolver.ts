@@ -166,13 +166,31 @@ export const entityDocuments = async (entity: InVersion<EntityRow>, _args: unkno
     (d) => d !== null,
   );
 
-export const entityMentions = (entity: InVersion<EntityRow>, _args: unknown, ctx: GraphQLContext) =>
-  ctx.loaders.entityMentions.load({ version: entity.version, id: entity.id });
+/** Lists under an entity are capped like a page, so a query's cost stays bounded (DESIGN §10). */
+export const MAX_ENTITY_LIST = 100;
+const listSize = (first: number | null | undefined) => Math.min(Math.max(first ?? 20, 0), MAX_ENTITY_LIST);
 
-export const entityRelations = async (entity: InVersion<EntityRow>, _args: unknown, ctx: GraphQLContext) =>
+export const entityMentions = async (
+  entity: InVersion<EntityRow>,
+  args: { first?: number | null },
+  ctx: GraphQLContext,
+) =>
+  (await ctx.loaders.entityMentions.load({ version: entity.version, id: entity.id })).slice(
+    0,
+    listSize(args.first),
+  );
+
+export const entityRelations = async (
+  entity: InVersion<EntityRow>,
+  args: { first?: number | null },
+  ctx: GraphQLContext,
+) =>
   inVersion(
     entity.version,
-    await ctx.loaders.entityRelations.load({ version: entity.version, id: entity.id }),
+    (await ctx.loaders.entityRelations.load({ version: entity.version, id: entity.id })).slice(
+      0,
+      listSize(args.first),
+    ),
   );
 
 export async function relationEntity(

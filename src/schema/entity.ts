@@ -52,12 +52,14 @@ EntityRef.implement({
     }),
     mentions: t.field({
       type: [EntityMentionRef],
-      description: 'Chunks that mention it.',
+      description: 'Chunks that mention it, in chunk id order: the first `first` (at most 100).',
+      args: { first: t.arg.int({ defaultValue: 20, description: 'How many (0 to 100).' }) },
       resolve: entityMentions,
     }),
     relations: t.field({
       type: [RelationRef],
-      description: 'Relations where it is the source or the target.',
+      description: 'Relations where it is the source or the target: the first `first` (at most 100).',
+      args: { first: t.arg.int({ defaultValue: 20, description: 'How many (0 to 100).' }) },
       resolve: entityRelations,
     }),
   }),
