@@ -7,8 +7,9 @@ import type { TextModel } from '../ports/text-model.ts';
 import { documentKeys } from '../tenant-keys.ts';
 import type { ChunkItem, WorkCluster } from './clustering.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
+import type { PackedTerms } from './compute/tasks.ts';
 import { labelClusters } from './llm/labels.ts';
-import { clusterKeywords, mergeCounts } from './text/keywords.ts';
+import { mergeCounts } from './text/keywords.ts';
 import { centralSentence } from './text/sentences.ts';
 
 // Cluster labels (A2): c-TF-IDF keywords for every cluster, every build (they are cheap and come
@@ -99,6 +100,44 @@ export async function chunkTextsOf(
   return bodies.map((b) => (b instanceof Error ? '' : b.toString('utf8')));
 }
 
+/** Packs cluster term counts for the compute thread, yielding to the event loop between clusters. */
+export async function packTerms(sums: readonly Record<string, number>[]): Promise<PackedTerms> {
+  const index = new Map<string, number>();
+  const vocab: string[] = [];
+  const ids: Int32Array[] = [];
+  const counts: Float64Array[] = [];
+  for (const sum of sums) {
+    const terms = Object.keys(sum);
+    const cIds = new Int32Array(terms.length);
+    const cCounts = new Float64Array(terms.length);
+    terms.forEach((term, i) => {
+      let id = index.get(term);
+      if (id === undefined) {
+        id = vocab.length;
+        index.set(term, id);
+        vocab.push(term);
+      }
+      cIds[i] = id;
+      cCounts[i] = sum[term]!;
+    });
+    ids.push(cIds);
+    counts.push(cCounts);
+    if (terms.length > 1000) await yieldToLoop();
+  }
+  return { vocab, ids, counts };
+}
+
+/** c-TF-IDF keywords in the compute thread: per cluster, or per group of clusters. */
+export async function keywordsOf(
+  pool: ComputePool,
+  sums: readonly Record<string, number>[],
+  groups?: number[][],
+  topN = 10,
+): Promise<string[][]> {
+  if (!sums.length) return groups ? groups.map(() => []) : [];
+  return pool.run('keywords', { terms: await packTerms(sums), ...(groups ? { groups } : {}), topN });
+}
+
 /** The offline label: the top three keywords. */
 export const keywordLabel = (keywords: readonly string[]) => keywords.slice(0, 3).join(', ') || 'untitled';
 
@@ -111,7 +150,7 @@ export async function labelWorkClusters(
 ): Promise<ClusterLabels> {
   const sums: Record<string, number>[] = [];
   for (const c of clusters) sums.push(await termsOf(items, c.members));
-  const keywords = clusterKeywords(sums, 10);
+  const keywords = await keywordsOf(deps.pool, sums);
   const reps = clusters.map((c) => representatives(items, c));
   const byCluster = new Map<string, ClusterLabel>();
   const toLabel: { index: number; texts: string[] }[] = [];

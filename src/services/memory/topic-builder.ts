@@ -6,9 +6,8 @@ import type { ChunkItem, WorkCluster } from './clustering.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
 import { matchByJaccard } from './compute/matching.ts';
 import type { ClusterLabels } from './labeling.ts';
-import { keywordLabel } from './labeling.ts';
+import { keywordLabel, keywordsOf as poolKeywords } from './labeling.ts';
 import { labelClusters } from './llm/labels.ts';
-import { clusterKeywords, mergeCounts } from './text/keywords.ts';
 
 // The topic hierarchy (A4): average linkage over the cluster centroids (milliseconds: at most a
 // few hundred of them), cut into a handful of top topics, each larger one split once more; the
@@ -60,18 +59,15 @@ export async function buildTopics(
     });
   }
 
-  // keywords per topic from its clusters' counts, c-TF-IDF among the topics of its level
-  const topicSums = nodes.map((n) => {
-    const sum: Record<string, number> = {};
-    for (const c of n.clusters) mergeCounts(sum, labels.sums[c]!);
-    return sum;
-  });
+  // keywords per topic from its clusters' counts, c-TF-IDF among the topics of its level (in the
+  // compute thread: merging hundreds of clusters' counts would hold the job's event loop)
   const keywordsOf = new Map<number, string[]>();
   for (const depth of depths) {
     const indexes = nodes.map((n, i) => (n.depth === depth ? i : -1)).filter((i) => i >= 0);
-    const kw = clusterKeywords(
-      indexes.map((i) => topicSums[i]!),
-      10,
+    const kw = await poolKeywords(
+      pool,
+      labels.sums,
+      indexes.map((i) => nodes[i]!.clusters),
     );
     indexes.forEach((i, j) => {
       keywordsOf.set(i, kw[j]!);

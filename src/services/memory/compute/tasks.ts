@@ -1,5 +1,7 @@
 // The clustering maths as named tasks with plain, structured-clonable inputs and outputs, so the
 // same function runs in the job worker's thread (tests, tiny corpora) or in the compute pool.
+
+import { clusterKeywords } from '../text/keywords.ts';
 import { buildHierarchy, type TopicNode } from './hierarchy.ts';
 import {
   assignToExisting,
@@ -10,6 +12,17 @@ import {
   type IncrementalAssignment,
 } from './incremental.ts';
 import { type ClusterLeavesOptions, clusterLeaves, type LeafClustering } from './kmeans.ts';
+
+/**
+ * Term counts of many clusters in a transferable form: one vocabulary, and per cluster the ids
+ * of its terms and their counts. (300 clusters' counts as objects cost the sender as much to
+ * clone as c-TF-IDF costs to run, and c-TF-IDF is what must leave the job's event loop.)
+ */
+export interface PackedTerms {
+  vocab: string[];
+  ids: Int32Array[];
+  counts: Float64Array[];
+}
 
 export interface ComputeTasks {
   cluster: {
@@ -28,12 +41,17 @@ export interface ComputeTasks {
     input: { points: Float32Array; n: number; d: number; assignment: Int32Array; k: number };
     output: { centroids: Float32Array; stats: ClusterStat[] };
   };
+  /** c-TF-IDF keywords per cluster, or per group of clusters (a topic) when groups are given. */
+  keywords: {
+    input: { terms: PackedTerms; groups?: number[][]; topN: number };
+    output: string[][];
+  };
 }
 export type TaskName = keyof ComputeTasks;
 export type TaskInput<T extends TaskName> = ComputeTasks[T]['input'];
 export type TaskOutput<T extends TaskName> = ComputeTasks[T]['output'];
 
-export const TASK_NAMES: readonly TaskName[] = ['cluster', 'assign', 'hierarchy', 'stats'];
+export const TASK_NAMES: readonly TaskName[] = ['cluster', 'assign', 'hierarchy', 'stats', 'keywords'];
 
 export function runTask<T extends TaskName>(task: T, input: TaskInput<T>): TaskOutput<T> {
   return runAny(task, input) as TaskOutput<T>;
@@ -57,6 +75,24 @@ function runAny(task: TaskName, input: unknown): unknown {
       const { points, n, d, assignment, k } = input as TaskInput<'stats'>;
       const centroids = centroidsOf(points, n, d, assignment, k);
       return { centroids, stats: clusterStats(points, n, d, assignment, k, centroids) };
+    }
+    case 'keywords': {
+      const { terms, groups, topN } = input as TaskInput<'keywords'>;
+      const sums = terms.ids.map((ids, c) => {
+        const sum: Record<string, number> = Object.create(null);
+        const counts = terms.counts[c]!;
+        for (let i = 0; i < ids.length; i++) sum[terms.vocab[ids[i]!]!] = counts[i]!;
+        return sum;
+      });
+      if (!groups) return clusterKeywords(sums, topN);
+      return clusterKeywords(
+        groups.map((members) => {
+          const sum: Record<string, number> = Object.create(null);
+          for (const c of members) for (const term in sums[c]) sum[term] = (sum[term] ?? 0) + sums[c]![term]!;
+          return sum;
+        }),
+        topN,
+      );
     }
     default:
       throw new Error(`unknown compute task ${String(task)}`);
