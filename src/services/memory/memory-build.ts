@@ -118,6 +118,10 @@ export class MemoryBuild implements MemoryBuilder {
         events.publish('memory', userId, { version, stage, done, total, attempt: run.attempt, error: null }),
       ]);
     };
+    const docs = await this.deps.documents.listProcessed(userId);
+    // nothing to remember and nothing to forget (or the account is gone): no version to make
+    if (!docs.length && !current && !payload.version)
+      return { version: '', mode: 'full', counts: emptyCounts(), relabeled: 0 };
     await repo.begin(
       userId,
       version,
@@ -127,7 +131,6 @@ export class MemoryBuild implements MemoryBuilder {
     );
 
     // VECTORS: every processed document's extraction, from its cache or made now
-    const docs = await this.deps.documents.listProcessed(userId);
     await progress('VECTORS', 0, docs.length);
     const extractions = await this.extractions(userId, docs, signal, (done) =>
       events.publish('memory', userId, {
@@ -306,6 +309,16 @@ export class MemoryBuild implements MemoryBuilder {
     return out.filter((e): e is DocumentExtraction => e !== null);
   }
 }
+
+const emptyCounts = (): Manifest['counts'] => ({
+  documents: 0,
+  chunks: 0,
+  clusters: 0,
+  topics: 0,
+  entities: 0,
+  relations: 0,
+  outliers: 0,
+});
 
 /** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */
 function chunkItems(
