@@ -67,7 +67,8 @@ export interface MemoryBuildResult {
 
 /** A full build when more than this share of the chunks changed since the previous version (A6). */
 const CHURN_FULL = 0.3;
-const LOCK_TTL_MS = 20 * 60_000;
+const LOCK_TTL_MS = 15_000;
+const LOCK_WAIT_MS = 20 * 60_000;
 
 export class MemoryBuild implements MemoryBuilder {
   private readonly deps: MemoryBuildDeps;
@@ -79,9 +80,11 @@ export class MemoryBuild implements MemoryBuilder {
   }
 
   build(payload: MemoryUpdate, run: JobRun): Promise<MemoryBuildResult> {
+    // one build of a user at a time; a worker killed mid-build frees the lock within LOCK_TTL_MS
     return this.deps.locks.withLock(`memory:${payload.userId}`, () => this.run(payload, run), {
       ttlMs: LOCK_TTL_MS,
-      waitMs: LOCK_TTL_MS,
+      renew: true,
+      waitMs: LOCK_WAIT_MS,
     });
   }
 

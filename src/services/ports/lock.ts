@@ -12,6 +12,11 @@ export interface LockOptions {
   ttlMs?: number;
   /** How long to wait for it before giving up (ms). */
   waitMs?: number;
+  /**
+   * Keep extending the lock while `fn` runs (every third of `ttlMs`), for sections longer than
+   * any fixed TTL: a holder that dies (SIGKILL) still frees it within `ttlMs`.
+   */
+  renew?: boolean;
 }
 
 export interface Locks {

@@ -6,6 +6,7 @@ import { type LockOptions, type Locks, LockTimeoutError } from '../../ports/lock
 // Only the holder that set the token may release the lock; an expired holder cannot free a
 // lock someone else has taken since.
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 export class RedisLocks implements Locks {
   private readonly redis: Redis;
@@ -27,9 +28,18 @@ export class RedisLocks implements Locks {
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 100);
     }
+    const renewal = options.renew
+      ? setInterval(
+          () => {
+            this.redis.eval(EXTEND, 1, redisKey, token, String(ttlMs)).catch(() => undefined);
+          },
+          Math.max(ttlMs / 3, 10),
+        )
+      : undefined;
     try {
       return await fn();
     } finally {
+      clearInterval(renewal);
       await this.redis.eval(RELEASE, 1, redisKey, token);
     }
   }
