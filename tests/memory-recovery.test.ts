@@ -1,0 +1,225 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { ExecutionResult } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  MemoryOverviewDocument,
+  MemoryProgressDocument,
+  type MemoryProgressSubscription,
+  RebuildMemoryDocument,
+} from '../src/sdk/generated/graphql.ts';
+import type { LiveSubscription } from './helpers/client.ts';
+import { member, type TestClient } from './helpers/client.ts';
+import { childEnv, startTestApp, type TestApp } from './helpers/harness.ts';
+import { settled, uploadDocument } from './helpers/ingest.ts';
+import { type ChatRequestBody, type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+
+// L1 memory builds that do not finish (MEMORY-TRAINING.md A: "a build killed at any point leaves
+// memory as it was"): one that fails on its last attempt is reported, and one whose worker is
+// SIGKILLed mid-way is finished by the next worker; the previous version is served throughout.
+
+const DOCS = [
+  'I went sailing with my friend Anna in Gdansk. Sailing the yacht across the bay, we trimmed the sails and the jib, and the yacht heeled in the gusts while I steered the tiller.',
+  'My sailing log: the yacht left the marina, the sails caught the breeze, I reefed the mainsail when the gusts grew and sailed the boat back to the marina at dusk.',
+  'I bake sourdough bread every Sunday. Baking starts with the starter, flour and water kneaded into dough; the dough rises, I shape the loaves and bake the bread in the oven.',
+  'My baking notes: rye flour makes a dense loaf, steam makes the bread crust crisp, and I fold butter into the dough for croissants before I bake them until golden.',
+];
+const MORE_SAILING =
+  'Sailing again: I sailed the yacht out of the marina, trimmed the sails in the breeze, reefed the mainsail in the gusts and steered the tiller across the bay until the yacht was home.';
+
+type ProgressEvent = ExecutionResult<MemoryProgressSubscription>;
+const stageOf = (e: ProgressEvent) => {
+  const p = e.data?.memoryProgress;
+  return p?.__typename === 'MemoryProgress' ? p : null;
+};
+
+async function nextBuild(events: LiveSubscription<ProgressEvent>, timeoutMs = 60_000) {
+  const seen = await events.until((e) => ['DONE', 'FAILED'].includes(stageOf(e)?.stage ?? ''), timeoutMs);
+  return stageOf(seen.at(-1)!)!;
+}
+
+async function overview(client: TestClient) {
+  const res = await client.request(MemoryOverviewDocument, { depth: null });
+  if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
+  return res.data!.memory;
+}
+
+const clusterIdsOf = (memory: Awaited<ReturnType<typeof overview>>) =>
+  [...new Set(memory.topics.flatMap((t) => t.clusters.map((c) => c.id)))].sort();
+
+async function uploadAll(client: TestClient, texts: readonly string[]) {
+  const ids: string[] = [];
+  for (const [i, text] of texts.entries()) ids.push((await uploadDocument(client, `doc-${i}.txt`, text)).id);
+  for (const id of ids) expect((await settled(client, id)).status).toBe('PROCESSED');
+  return ids;
+}
+
+describe('a memory build that fails on its last attempt', () => {
+  let app: TestApp;
+  let client: TestClient;
+  let events: LiveSubscription<ProgressEvent>;
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      withWorkers: true,
+      env: {
+        JOB_ATTEMPTS: '2',
+        MEMORY_LLM: 'off',
+        MEMORY_DEBOUNCE_MS: '500',
+        CHUNK_MIN_TOKENS: '10',
+        CHUNK_MAX_TOKENS: '40',
+      },
+    });
+    client = app.client();
+    events = client.subscribeWs(MemoryProgressDocument, { afterSeq: 0 });
+  });
+  afterAll(async () => {
+    events?.close();
+    await app?.close();
+  });
+
+  it('is FAILED with its error in memory and in memoryProgress, and the previous version stays served', async () => {
+    await uploadAll(client, DOCS);
+    const ready = await nextBuild(events);
+    expect(ready.stage).toBe('DONE');
+    const before = await overview(client);
+    expect(before).toMatchObject({ status: 'READY', version: ready.version });
+    expect(before.topics.length).toBeGreaterThan(0);
+
+    // every attempt gets as far as switching the PostgreSQL mirror, and fails there
+    const repo = app.services.db.memory;
+    const publish = repo.publish;
+    let attempts = 0;
+    repo.publish = async () => {
+      attempts++;
+      throw new Error('the memory tables are read-only');
+    };
+    try {
+      await uploadAll(client, [MORE_SAILING]);
+      const failed = await nextBuild(events);
+      expect(failed).toMatchObject({ stage: 'FAILED', attempt: 2, error: 'the memory tables are read-only' });
+      expect(attempts).toBe(2);
+      const memory = await overview(client);
+      expect(memory).toMatchObject({
+        status: 'FAILED',
+        lastError: 'the memory tables are read-only',
+        version: ready.version,
+        building: null,
+        bio: { version: ready.version },
+      });
+      expect(clusterIdsOf(memory)).toEqual(clusterIdsOf(before));
+    } finally {
+      repo.publish = publish;
+    }
+
+    // the next build, asked for by the person, succeeds and clears the error
+    const rebuilt = member(
+      (await client.request(RebuildMemoryDocument, {})).data!.rebuildMemory,
+      'MemoryVersion',
+    );
+    const done = await nextBuild(events);
+    expect(done).toMatchObject({ stage: 'DONE', version: rebuilt.version });
+    expect(await overview(client)).toMatchObject({
+      status: 'READY',
+      version: rebuilt.version,
+      lastError: null,
+    });
+  }, 120_000);
+});
+
+describe('a memory worker killed mid-build', () => {
+  let app: TestApp;
+  let standin: OpenAIStandin;
+  const workers: ChildProcess[] = [];
+  let workerEnv: NodeJS.ProcessEnv;
+  const startWorker = () => {
+    const child = spawn(process.execPath, ['src/worker.ts'], { env: workerEnv, stdio: 'ignore' });
+    workers.push(child);
+    return child;
+  };
+  // label answers wait while this is set: the build is provably mid-way in LABELING
+  let hold: { promise: Promise<void>; release: () => void } | null = null;
+
+  const isLabel = (body: ChatRequestBody) => (body.messages[0]?.content ?? '').startsWith('You name a group');
+
+  beforeAll(async () => {
+    standin = await startOpenAIStandin({
+      complete: async (body) => {
+        if (isLabel(body)) {
+          await hold?.promise;
+          return JSON.stringify({ label: 'A named group', summary: 'What the group is about.', tags: [] });
+        }
+        if ((body.messages[0]?.content ?? '').startsWith('You extract'))
+          return '{"entities": [], "relations": []}';
+        return '{"thirdPerson": "They write.", "secondPerson": "You write.", "status": ""}';
+      },
+    });
+    const env = {
+      CHAT_BACKEND: 'openai',
+      CHAT_BASE_URL: standin.url,
+      MEMORY_LLM: 'auto',
+      MEMORY_DEBOUNCE_MS: '500',
+      CHUNK_MIN_TOKENS: '10',
+      CHUNK_MAX_TOKENS: '40',
+    };
+    app = await startTestApp({ withWorkers: false, env });
+    // a killed worker's job is picked up after its lock expires: keep that short in the test
+    workerEnv = childEnv(app.config, {
+      ...env,
+      LOG_LEVEL: 'silent',
+      JOB_LOCK_MS: '3000',
+      JOB_STALLED_INTERVAL_MS: '1000',
+    });
+  });
+  afterAll(async () => {
+    hold?.release();
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await app?.close();
+    await standin?.close();
+  });
+
+  it('keeps the previous version served, and the next worker publishes a new one', async () => {
+    const client = app.client();
+    const events = client.subscribeWs(MemoryProgressDocument, { afterSeq: 0 });
+    try {
+      const first = startWorker();
+      await uploadAll(client, DOCS);
+      const a = await nextBuild(events);
+      expect(a.stage).toBe('DONE');
+      const before = await overview(client);
+      expect(before).toMatchObject({ status: 'READY', version: a.version });
+
+      let release!: () => void;
+      hold = { promise: new Promise<void>((r) => (release = r)), release: () => release() };
+      const mark = standin.requests.length;
+      await uploadAll(client, [MORE_SAILING]);
+      const labeling = await events.until((e) => stageOf(e)?.stage === 'LABELING', 30_000);
+      const killed = stageOf(labeling.at(-1)!)!.version;
+      expect(killed).not.toBe(a.version);
+      // a label request is out and unanswered: the build is inside LABELING
+      const deadline = Date.now() + 10_000;
+      while (!standin.requests.slice(mark).some((r) => isLabel(r.body))) {
+        if (Date.now() > deadline) throw new Error('no label request reached the stand-in');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+
+      const during = await overview(client);
+      expect(during).toMatchObject({ version: a.version, status: 'BUILDING', building: { version: killed } });
+      expect(clusterIdsOf(during)).toEqual(clusterIdsOf(before));
+      expect(during.topics.map((t) => t.label)).toEqual(before.topics.map((t) => t.label));
+
+      hold.release();
+      hold = null;
+      startWorker();
+      const b = await nextBuild(events, 90_000);
+      expect(b.stage).toBe('DONE');
+      expect(b.version).not.toBe(a.version);
+      const after = await overview(client);
+      expect(after).toMatchObject({ status: 'READY', version: b.version, lastError: null, building: null });
+      expect(after.topics.length).toBeGreaterThan(0);
+    } finally {
+      events.close();
+    }
+  }, 150_000);
+});
