@@ -124,6 +124,34 @@ describe('a memory build that fails on its last attempt', () => {
       lastError: null,
     });
   }, 120_000);
+
+  it('is FAILED with nothing served when it was the first build', async () => {
+    const newcomer = app.client();
+    const own = newcomer.subscribeWs(MemoryProgressDocument, { afterSeq: 0 });
+    const repo = app.services.db.memory;
+    const publish = repo.publish;
+    repo.publish = async (userId, snapshot) => {
+      if (userId === newcomer.userId) throw new Error('the memory tables are read-only');
+      return publish.call(repo, userId, snapshot);
+    };
+    try {
+      await uploadAll(newcomer, DOCS.slice(0, 2));
+      expect(await nextBuild(own)).toMatchObject({
+        stage: 'FAILED',
+        error: 'the memory tables are read-only',
+      });
+      expect(await overview(newcomer)).toMatchObject({
+        status: 'FAILED',
+        lastError: 'the memory tables are read-only',
+        version: null,
+        bio: null,
+        topics: [],
+      });
+    } finally {
+      repo.publish = publish;
+      own.close();
+    }
+  }, 60_000);
 });
 
 describe('a memory worker killed mid-build', () => {
