@@ -7,6 +7,7 @@ import {
   type MemoryProgressSubscription,
   RebuildMemoryDocument,
 } from '../src/sdk/generated/graphql.ts';
+import { readSnapshot } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { LiveSubscription } from './helpers/client.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { childEnv, startTestApp, type TestApp } from './helpers/harness.ts';
@@ -35,6 +36,21 @@ const stageOf = (e: ProgressEvent) => {
 async function nextBuild(events: LiveSubscription<ProgressEvent>, timeoutMs = 60_000) {
   const seen = await events.until((e) => ['DONE', 'FAILED'].includes(stageOf(e)?.stage ?? ''), timeoutMs);
   return stageOf(seen.at(-1)!)!;
+}
+
+/** The next build to finish that holds `documents` documents (uploads slower than the debounce build twice). */
+async function buildOf(
+  app: TestApp,
+  client: TestClient,
+  events: LiveSubscription<ProgressEvent>,
+  documents: number,
+) {
+  for (;;) {
+    const done = await nextBuild(events);
+    if (done.stage !== 'DONE') return done;
+    const snapshot = await readSnapshot(app.services.blobs, client.userId, done.version);
+    if (snapshot && snapshot.manifest.counts.documents >= documents) return done;
+  }
 }
 
 async function overview(client: TestClient) {
@@ -79,7 +95,7 @@ describe('a memory build that fails on its last attempt', () => {
 
   it('is FAILED with its error in memory and in memoryProgress, and the previous version stays served', async () => {
     await uploadAll(client, DOCS);
-    const ready = await nextBuild(events);
+    const ready = await buildOf(app, client, events, DOCS.length);
     expect(ready.stage).toBe('DONE');
     const before = await overview(client);
     expect(before).toMatchObject({ status: 'READY', version: ready.version });
@@ -211,7 +227,7 @@ describe('a memory worker killed mid-build', () => {
     try {
       const first = startWorker();
       await uploadAll(client, DOCS);
-      const a = await nextBuild(events);
+      const a = await buildOf(app, client, events, DOCS.length);
       expect(a.stage).toBe('DONE');
       const before = await overview(client);
       expect(before).toMatchObject({ status: 'READY', version: a.version });
