@@ -79,7 +79,7 @@ describe('L1 memory, offline', () => {
     app = await startTestApp({
       withWorkers: true,
       // small chunks, so each theme has enough of them to make a cluster (3 members at least)
-      env: { MEMORY_DEBOUNCE_MS: '2500', CHUNK_MIN_TOKENS: '30', CHUNK_MAX_TOKENS: '80' },
+      env: { MEMORY_DEBOUNCE_MS: '5000', CHUNK_MIN_TOKENS: '30', CHUNK_MAX_TOKENS: '80' },
     });
     client = app.client();
     events = client.subscribeWs(MemoryProgressDocument, { afterSeq: 0 });
@@ -119,7 +119,7 @@ describe('L1 memory, offline', () => {
       ]),
     );
     // no second build follows the burst
-    await new Promise((r) => setTimeout(r, 4000));
+    await new Promise((r) => setTimeout(r, 6000));
     const builds = new Set(
       events.received
         .map(stageOf)
