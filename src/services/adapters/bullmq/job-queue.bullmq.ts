@@ -231,6 +231,28 @@ export async function startWorkerPool(
     }
   };
 
+  const reportStalledOut = async (job: Job, err: Error) => {
+    const def = byName.get(job.name);
+    const payload = def?.payload.safeParse(job.data);
+    if (!def || !payload?.success) return;
+    const ctx: JobRun = {
+      ...options.context,
+      jobId: job.id!,
+      attempt: job.attemptsMade || 1,
+      maxAttempts: job.opts.attempts ?? 1,
+      signal: AbortSignal.abort(),
+      log: options.log.child({ job: job.name, jobId: job.id }),
+    };
+    const error = new Error(`the job's worker stopped while running it too many times (${err.message})`);
+    try {
+      await def.onFinalFailure?.(payload.data, error, ctx);
+    } catch (reportError) {
+      ctx.log.error({ err: reportError }, 'failed to report the final failure');
+    }
+    ctx.log.warn({ err: error, final: true }, 'job failed: stalled too often');
+    options.onOutcome?.(def.queue, def.name, 'failed');
+  };
+
   for (const name of queues) {
     const worker = new Worker(name, process, {
       connection: connection(options),
@@ -241,6 +263,13 @@ export async function startWorkerPool(
       autorun: true,
     });
     worker.on('error', (err) => options.log.error({ err, queue: name }, 'worker error'));
+    // A job whose workers died under it too often (BullMQ's stall limit) is failed by BullMQ
+    // itself, without calling `process`: its final failure is reported here, or it would be
+    // left looking like it still runs (a memory build stuck at BUILDING).
+    worker.on('failed', (job, err) => {
+      if (!job?.deferredFailure) return;
+      void reportStalledOut(job, err);
+    });
     workers.push(worker);
   }
 
