@@ -266,4 +266,100 @@ describe('a memory worker killed mid-build', () => {
       events.close();
     }
   }, 150_000);
+  // BullMQ's stall limit (maxStalledCount 1): the second time a worker dies under the job, BullMQ
+  // marks it and the next worker fails it without running it. That failure must reach the build
+  // like any final failure, or the version looks like it is building for good.
+  it('is FAILED once its workers died under it twice, the previous version stays served, and a rebuild is accepted', async () => {
+    // the previous test's worker would take this build: stop it (it is idle) and start afresh
+    for (const w of workers.filter((w) => w.exitCode === null && w.signalCode === null)) {
+      w.kill('SIGTERM');
+      await new Promise((r) => w.once('exit', r));
+    }
+    const kill = async (child: ChildProcess) => {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    };
+    const labelRequestSince = async (mark: number) => {
+      const deadline = Date.now() + 30_000;
+      while (!standin.requests.slice(mark).some((r) => isLabel(r.body))) {
+        if (Date.now() > deadline) throw new Error('no label request reached the stand-in');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const client = app.client();
+    const events = client.subscribeWs(MemoryProgressDocument, { afterSeq: 0 });
+    try {
+      const first = startWorker();
+      await uploadAll(client, DOCS);
+      const a = await buildOf(app, client, events, DOCS.length);
+      expect(a.stage).toBe('DONE');
+      const before = await overview(client);
+      expect(before).toMatchObject({ status: 'READY', version: a.version });
+
+      // the second build: its first worker is SIGKILLed inside LABELING
+      let release!: () => void;
+      hold = { promise: new Promise<void>((r) => (release = r)), release: () => release() };
+      let mark = standin.requests.length;
+      await uploadAll(client, [MORE_SAILING]);
+      const firstRun = stageOf(
+        (await events.until((e) => stageOf(e)?.stage === 'LABELING', 30_000)).at(-1)!,
+      )!;
+      expect(firstRun.version).not.toBe(a.version);
+      await labelRequestSince(mark);
+      await kill(first);
+
+      // the job returns to the queue (stalled once); the next worker runs it into LABELING again
+      mark = standin.requests.length;
+      const second = startWorker();
+      const secondRun = stageOf(
+        (await events.until((e) => stageOf(e)?.stage === 'LABELING', 45_000)).at(-1)!,
+      )!;
+      expect(secondRun.version).not.toBe(a.version);
+      await labelRequestSince(mark);
+      await kill(second);
+      expect(await overview(client)).toMatchObject({
+        status: 'BUILDING',
+        version: a.version,
+        building: { version: secondRun.version },
+      });
+
+      // stalled twice: the third worker gets the job failed by BullMQ, not run
+      hold.release();
+      hold = null;
+      startWorker();
+      const failed = await nextBuild(events, 30_000);
+      expect(failed).toMatchObject({ stage: 'FAILED', version: secondRun.version });
+      expect(failed.error).toMatch(/worker stopped while running it too many times/);
+      expect(failed.error).toMatch(/stalled more than allowable limit/);
+      const memory = await overview(client);
+      expect(memory).toMatchObject({
+        status: 'FAILED',
+        lastError: failed.error,
+        version: a.version,
+        building: null,
+        bio: { version: a.version },
+      });
+      expect(clusterIdsOf(memory)).toEqual(clusterIdsOf(before));
+      expect(memory.topics.map((t) => t.label)).toEqual(before.topics.map((t) => t.label));
+
+      // the person asks again: accepted (not MEMORY_BUILD_RUNNING), built and served
+      const res = await client.request(RebuildMemoryDocument, {});
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.rebuildMemory.__typename).toBe('MemoryVersion');
+      const rebuilt = member(res.data!.rebuildMemory, 'MemoryVersion');
+      const done = await nextBuild(events, 45_000);
+      expect(done).toMatchObject({ stage: 'DONE', version: rebuilt.version });
+      expect(done.version).not.toBe(a.version);
+      const after = await overview(client);
+      expect(after).toMatchObject({
+        status: 'READY',
+        version: rebuilt.version,
+        lastError: null,
+        building: null,
+      });
+      expect(after.topics.length).toBeGreaterThan(0);
+    } finally {
+      events.close();
+    }
+  }, 150_000);
 });
