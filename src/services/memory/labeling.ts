@@ -127,6 +127,20 @@ export async function packTerms(sums: readonly Record<string, number>[]): Promis
   return { vocab, ids, counts };
 }
 
+// One build packs its clusters' sums once: the labels and every level of the topic hierarchy ask
+// for keywords from the same (never mutated) `sums`, and at 100k chunks packing a million terms
+// took seconds each time. Each call gets copies of the typed arrays: the pool moves (detaches) them.
+const packedSums = new WeakMap<readonly Record<string, number>[], Promise<PackedTerms>>();
+async function packedOnce(sums: readonly Record<string, number>[]): Promise<PackedTerms> {
+  let packed = packedSums.get(sums);
+  if (!packed) {
+    packed = packTerms(sums);
+    packedSums.set(sums, packed);
+  }
+  const { vocab, ids, counts } = await packed;
+  return { vocab, ids: ids.map((a) => a.slice()), counts: counts.map((a) => a.slice()) };
+}
+
 /** c-TF-IDF keywords in the compute thread: per cluster, or per group of clusters. */
 export async function keywordsOf(
   pool: ComputePool,
@@ -135,7 +149,7 @@ export async function keywordsOf(
   topN = 10,
 ): Promise<string[][]> {
   if (!sums.length) return groups ? groups.map(() => []) : [];
-  return pool.run('keywords', { terms: await packTerms(sums), ...(groups ? { groups } : {}), topN });
+  return pool.run('keywords', { terms: await packedOnce(sums), ...(groups ? { groups } : {}), topN });
 }
 
 /** The offline label: the top three keywords. */
