@@ -1,11 +1,8 @@
-import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   MemoryClusterDocument,
   MemoryEntitiesDocument,
-  MemoryOverviewDocument,
   MemoryProgressDocument,
-  type MemoryProgressSubscription,
   RebuildMemoryDocument,
   SetDocumentPerspectiveDocument,
 } from '../src/sdk/generated/graphql.ts';
@@ -15,33 +12,14 @@ import type { LiveSubscription } from './helpers/client.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
+import { nextBuild, overview, type ProgressEvent, stageOf, THEMES, type Theme } from './helpers/memory.ts';
 import { type ChatRequestBody, type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+
+const overviewAll = (client: TestClient) => overview(client, null);
 
 // L1 memory with an LLM (MEMORY-TRAINING.md A2, A3, A5, A6): the build talks to the OpenAI
 // stand-in, which answers labels, entity extraction and the bio from what each prompt holds. One
 // user's builds in order: the first, an incremental one, a full rebuild, a perspective change.
-
-const THEMES = {
-  sailing: [
-    'I went sailing with my friend Anna Kowalski in Gdansk. Sailing the yacht across the bay, we trimmed the sails and the jib. The mainsail filled, the rigging hummed and the yacht heeled in the gusts. Sailing with Anna, I steer the tiller while the sails pull the hull. ' +
-      'We tacked the yacht upwind, eased the sheets on the reach and sailed the boat back to the marina. Sailing at dawn, the sails and the rigging wet with spray, is my favourite kind of sailing. The yacht, the sails, the tiller and the wind: sailing needs all of them.',
-    'My sailing log: the yacht left the marina, the sails caught the breeze and the keel cut the waves. I reefed the mainsail when the gusts grew. Sailing is reading the wind, trimming the sails and steering the tiller. The hull, mast and rigging of the yacht need care after sailing. ' +
-      'Next season I want to sail the yacht to the islands, anchor in a cove and sail home under the spinnaker. Sailing log entries list the wind, the sails set, the knots sailed and every tack of the boat.',
-  ],
-  baking: [
-    'I bake sourdough bread every Sunday. Baking starts with the starter, flour and water kneaded into dough. The dough rises, then I shape the loaves and bake the bread in the oven. Baking bread, I score the loaves so the crust opens in the oven. ' +
-      'The sourdough starter needs feeding with flour and water, and the dough needs folding while it proofs. Baking teaches me to watch the dough, not the clock, and a hot oven gives the bread its crust. I bake two loaves of bread each time.',
-    'My baking notes: rye flour makes a dense loaf, the oven needs preheating, and steam makes the bread crust crisp. I bake croissants, folding butter into the dough. Baking pastry, I knead the dough, proof the loaves and bake them until the crust is golden. ' +
-      'For baking cakes I cream butter and sugar, fold in flour and eggs, and bake the batter in a tin. Baking notes list the flour, the dough hydration, the oven heat and how long each loaf of bread baked.',
-  ],
-  astronomy: [
-    'I watch the stars through my telescope. Astronomy is my hobby: I track planets, the moon and galaxies, and I log every comet in my astronomy journal. The telescope eyepiece shows craters on the moon. Astronomy means charts of stars, planets and nebulae. ' +
-      'On clear nights I set up the telescope, find the planets, and sketch the stars of each constellation. Astronomy needs dark skies, a steady telescope mount and patience with the stars and planets.',
-    'My astronomy journal: Jupiter and Saturn rose together, the telescope showed the moons of Jupiter, and the nebula in Orion glowed. I aligned the telescope mount on the pole star. Astronomy maps the stars, the planets and the orbits of comets. ' +
-      'Through the telescope the rings of Saturn, the phases of the moon and the galaxies in the constellations fill my astronomy journal. Astronomy nights end with the telescope packed and the stars logged.',
-  ],
-} as const;
-type Theme = keyof typeof THEMES;
 
 // A guidebook page about sailing, kept with a note in the first person: `auto` makes it the
 // person's own words, until it is set OBJECTIVE. Its place name is in no other document.
@@ -119,26 +97,9 @@ const GROUNDED_BIO = {
   status: 'Lately you write about astronomy.',
 };
 
-type ProgressEvent = ExecutionResult<MemoryProgressSubscription>;
-const stageOf = (e: ProgressEvent) => {
-  const p = e.data?.memoryProgress;
-  return p?.__typename === 'MemoryProgress' ? p : null;
-};
-
-async function nextBuild(events: LiveSubscription<ProgressEvent>, timeoutMs = 90_000) {
-  const seen = await events.until((e) => ['DONE', 'FAILED'].includes(stageOf(e)?.stage ?? ''), timeoutMs);
-  return stageOf(seen.at(-1)!)!;
-}
-
-async function overview(client: TestClient) {
-  const res = await client.request(MemoryOverviewDocument, { depth: null });
-  if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
-  return res.data!.memory;
-}
-
 /** Every cluster served, as GraphQL shows it, with the theme of its documents. */
 async function servedClusters(client: TestClient, themeOfDoc: Map<string, Theme | 'guidebook'>) {
-  const ids = new Set((await overview(client)).topics.flatMap((t) => t.clusters.map((c) => c.id)));
+  const ids = new Set((await overviewAll(client)).topics.flatMap((t) => t.clusters.map((c) => c.id)));
   return Promise.all(
     [...ids].map(async (id) => {
       const res = await client.request(MemoryClusterDocument, { id, first: 100 });
@@ -232,7 +193,7 @@ describe('L1 memory through an OpenAI-compatible model', () => {
   });
 
   it('labels clusters, finds entities and writes the bio with the model; a cluster whose answers are not JSON keeps keywords', async () => {
-    const memory = await overview(client);
+    const memory = await overviewAll(client);
     expect(memory).toMatchObject({ status: 'READY', version: first.version, lastError: null });
     const clusters = await servedClusters(client, themeOfDoc);
     expect(new Set(clusters.flatMap((c) => c.themes))).toEqual(new Set(['sailing', 'baking', 'astronomy']));
@@ -316,7 +277,7 @@ describe('L1 memory through an OpenAI-compatible model', () => {
     const bios = asked(mark, 'bio');
     expect(bios).toHaveLength(2);
     expect(bios[1]!.body.messages.at(-1)!.content).toContain('Lisbon');
-    const { bio } = await overview(client);
+    const { bio } = await overviewAll(client);
     expect(bio).toMatchObject({ version: mine.version, generatedBy: 'OFFLINE' });
     expect(`${bio!.thirdPerson} ${bio!.secondPerson}`).not.toContain('Lisbon');
     bioAnswer = GROUNDED_BIO;
@@ -328,7 +289,7 @@ describe('L1 memory through an OpenAI-compatible model', () => {
       new Set(list.received.map((e) => stageOf(e)?.version));
     expect(versionsOf(otherEvents)).toEqual(new Set([theirs.version]));
     expect(versionsOf(events).has(theirs.version)).toBe(false);
-    expect((await overview(other)).topics).toEqual([]);
+    expect((await overviewAll(other)).topics).toEqual([]);
   });
 
   it('feeds the bio from subjective documents only: a document set OBJECTIVE leaves it', async () => {
@@ -362,6 +323,6 @@ describe('L1 memory through an OpenAI-compatible model', () => {
     const bios = asked(mark, 'bio');
     expect(bios.length).toBeGreaterThan(0);
     for (const r of bios) expect(r.body.messages[1]!.content).not.toContain('Valparaiso');
-    expect((await overview(client)).bio).toMatchObject({ version: done.version, generatedBy: 'LLM' });
+    expect((await overviewAll(client)).bio).toMatchObject({ version: done.version, generatedBy: 'LLM' });
   });
 });

@@ -1,18 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MemoryOverviewDocument,
-  MemoryProgressDocument,
-  type MemoryProgressSubscription,
-  RebuildMemoryDocument,
-} from '../src/sdk/generated/graphql.ts';
+import { MemoryProgressDocument, RebuildMemoryDocument } from '../src/sdk/generated/graphql.ts';
 import { readSnapshot } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { LiveSubscription } from './helpers/client.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { childEnv, startTestApp, type TestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
+import { nextBuild, overview, type ProgressEvent, stageOf } from './helpers/memory.ts';
 import { type ChatRequestBody, type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+
+const overviewAll = (client: TestClient) => overview(client, null);
 
 // L1 memory builds that do not finish (MEMORY-TRAINING.md A: "a build killed at any point leaves
 // memory as it was"): one that fails on its last attempt is reported, and one whose worker is
@@ -27,17 +24,6 @@ const DOCS = [
 const MORE_SAILING =
   'Sailing again: I sailed the yacht out of the marina, trimmed the sails in the breeze, reefed the mainsail in the gusts and steered the tiller across the bay until the yacht was home.';
 
-type ProgressEvent = ExecutionResult<MemoryProgressSubscription>;
-const stageOf = (e: ProgressEvent) => {
-  const p = e.data?.memoryProgress;
-  return p?.__typename === 'MemoryProgress' ? p : null;
-};
-
-async function nextBuild(events: LiveSubscription<ProgressEvent>, timeoutMs = 60_000) {
-  const seen = await events.until((e) => ['DONE', 'FAILED'].includes(stageOf(e)?.stage ?? ''), timeoutMs);
-  return stageOf(seen.at(-1)!)!;
-}
-
 /** The next build to finish that holds `documents` documents (uploads slower than the debounce build twice). */
 async function buildOf(
   app: TestApp,
@@ -51,12 +37,6 @@ async function buildOf(
     const snapshot = await readSnapshot(app.services.blobs, client.userId, done.version);
     if (snapshot && snapshot.manifest.counts.documents >= documents) return done;
   }
-}
-
-async function overview(client: TestClient) {
-  const res = await client.request(MemoryOverviewDocument, { depth: null });
-  if (res.errors?.length) throw new Error(JSON.stringify(res.errors));
-  return res.data!.memory;
 }
 
 const clusterIdsOf = (memory: Awaited<ReturnType<typeof overview>>) =>
@@ -97,7 +77,7 @@ describe('a memory build that fails on its last attempt', () => {
     await uploadAll(client, DOCS);
     const ready = await buildOf(app, client, events, DOCS.length);
     expect(ready.stage).toBe('DONE');
-    const before = await overview(client);
+    const before = await overviewAll(client);
     expect(before).toMatchObject({ status: 'READY', version: ready.version });
     expect(before.topics.length).toBeGreaterThan(0);
 
@@ -114,7 +94,7 @@ describe('a memory build that fails on its last attempt', () => {
       const failed = await nextBuild(events);
       expect(failed).toMatchObject({ stage: 'FAILED', attempt: 2, error: 'the memory tables are read-only' });
       expect(attempts).toBe(2);
-      const memory = await overview(client);
+      const memory = await overviewAll(client);
       expect(memory).toMatchObject({
         status: 'FAILED',
         lastError: 'the memory tables are read-only',
@@ -134,7 +114,7 @@ describe('a memory build that fails on its last attempt', () => {
     );
     const done = await nextBuild(events);
     expect(done).toMatchObject({ stage: 'DONE', version: rebuilt.version });
-    expect(await overview(client)).toMatchObject({
+    expect(await overviewAll(client)).toMatchObject({
       status: 'READY',
       version: rebuilt.version,
       lastError: null,
@@ -156,7 +136,7 @@ describe('a memory build that fails on its last attempt', () => {
         stage: 'FAILED',
         error: 'the memory tables are read-only',
       });
-      expect(await overview(newcomer)).toMatchObject({
+      expect(await overviewAll(newcomer)).toMatchObject({
         status: 'FAILED',
         lastError: 'the memory tables are read-only',
         version: null,
@@ -229,7 +209,7 @@ describe('a memory worker killed mid-build', () => {
       await uploadAll(client, DOCS);
       const a = await buildOf(app, client, events, DOCS.length);
       expect(a.stage).toBe('DONE');
-      const before = await overview(client);
+      const before = await overviewAll(client);
       expect(before).toMatchObject({ status: 'READY', version: a.version });
 
       let release!: () => void;
@@ -248,7 +228,7 @@ describe('a memory worker killed mid-build', () => {
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
 
-      const during = await overview(client);
+      const during = await overviewAll(client);
       expect(during).toMatchObject({ version: a.version, status: 'BUILDING', building: { version: killed } });
       expect(clusterIdsOf(during)).toEqual(clusterIdsOf(before));
       expect(during.topics.map((t) => t.label)).toEqual(before.topics.map((t) => t.label));
@@ -259,7 +239,7 @@ describe('a memory worker killed mid-build', () => {
       const b = await nextBuild(events, 90_000);
       expect(b.stage).toBe('DONE');
       expect(b.version).not.toBe(a.version);
-      const after = await overview(client);
+      const after = await overviewAll(client);
       expect(after).toMatchObject({ status: 'READY', version: b.version, lastError: null, building: null });
       expect(after.topics.length).toBeGreaterThan(0);
     } finally {
@@ -293,7 +273,7 @@ describe('a memory worker killed mid-build', () => {
       await uploadAll(client, DOCS);
       const a = await buildOf(app, client, events, DOCS.length);
       expect(a.stage).toBe('DONE');
-      const before = await overview(client);
+      const before = await overviewAll(client);
       expect(before).toMatchObject({ status: 'READY', version: a.version });
 
       // the second build: its first worker is SIGKILLed inside LABELING
@@ -317,7 +297,7 @@ describe('a memory worker killed mid-build', () => {
       expect(secondRun.version).not.toBe(a.version);
       await labelRequestSince(mark);
       await kill(second);
-      expect(await overview(client)).toMatchObject({
+      expect(await overviewAll(client)).toMatchObject({
         status: 'BUILDING',
         version: a.version,
         building: { version: secondRun.version },
@@ -331,7 +311,7 @@ describe('a memory worker killed mid-build', () => {
       expect(failed).toMatchObject({ stage: 'FAILED', version: secondRun.version });
       expect(failed.error).toMatch(/worker stopped while running it too many times/);
       expect(failed.error).toMatch(/stalled more than allowable limit/);
-      const memory = await overview(client);
+      const memory = await overviewAll(client);
       expect(memory).toMatchObject({
         status: 'FAILED',
         lastError: failed.error,
@@ -350,7 +330,7 @@ describe('a memory worker killed mid-build', () => {
       const done = await nextBuild(events, 45_000);
       expect(done).toMatchObject({ stage: 'DONE', version: rebuilt.version });
       expect(done.version).not.toBe(a.version);
-      const after = await overview(client);
+      const after = await overviewAll(client);
       expect(after).toMatchObject({
         status: 'READY',
         version: rebuilt.version,
