@@ -11,13 +11,7 @@ import {
 } from '../ports/memory.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import { documentKeys, memoryKeys } from '../tenant-keys.ts';
-import {
-  isLexicalEmbedder,
-  projectionName,
-  projectTerms,
-  projectVector,
-  TERMS_PROJECTION,
-} from './compute/projection.ts';
+import { isLexicalEmbedder, projectionName, projectVector, TERMS_PROJECTION } from './compute/projection.ts';
 import { extractEntities } from './text/entities.ts';
 import { countWords, firstPersonCount, termCounts } from './text/terms.ts';
 
@@ -102,7 +96,8 @@ export async function extractDocument(
     return {
       index: v.chunkIndex,
       textSha: textSha(text),
-      projected: lexical ? projectTerms(terms) : projectVector(v.vector, model, seed),
+      // the lexical sketch needs the whole corpus's weights: each build makes it (memory-build.ts)
+      projected: lexical ? [] : projectVector(v.vector, model, seed),
       terms,
       firstPerson: firstPersonCount(text),
       words: countWords(text),

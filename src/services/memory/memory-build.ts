@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import pMap from 'p-map';
 import type { Logger } from '../../logger.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
@@ -20,6 +21,7 @@ import type { TextModel } from '../ports/text-model.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import { buildBio } from './bio-builder.ts';
 import { assignClusters, type ChunkItem, type ComputePool } from './clustering.ts';
+import { projectTerms, stemFrequencies, TERMS_PROJECTION } from './compute/projection.ts';
 import { buildEntities } from './entity-builder.ts';
 import { extractDocument, isCurrent, readExtraction } from './extraction-cache.ts';
 import { labelWorkClusters } from './labeling.ts';
@@ -146,6 +148,7 @@ export class MemoryBuild implements MemoryBuilder {
       }),
     );
     const items = chunkItems(docs, extractions);
+    await sketchLexical(items, extractions);
     const previous = current ? await readSnapshot(blobs, userId, current.version) : null;
 
     // CLUSTERING: incremental when little changed and the vectors are comparable, else full
@@ -310,6 +313,28 @@ export class MemoryBuild implements MemoryBuilder {
       { concurrency: 8 },
     );
     return out.filter((e): e is DocumentExtraction => e !== null);
+  }
+}
+
+/**
+ * The offline embedder's chunks are clustered on tf·idf sketches of their terms (projection.ts):
+ * the weights come from the whole corpus, so the sketches are made here, yielding now and then.
+ */
+async function sketchLexical(items: ChunkItem[], extractions: readonly DocumentExtraction[]) {
+  if (!extractions.some((e) => e.projection === TERMS_PROJECTION)) return;
+  const lexical = new Set(
+    extractions.filter((e) => e.projection === TERMS_PROJECTION).map((e) => e.documentId),
+  );
+  const chosen = items.filter((i) => lexical.has(i.documentId));
+  const df = new Map<string, number>();
+  for (let from = 0; from < chosen.length; from += 2000) {
+    const part = stemFrequencies(chosen.slice(from, from + 2000).map((i) => i.terms));
+    for (const [stem, n] of part) df.set(stem, (df.get(stem) ?? 0) + n);
+    await yieldToLoop();
+  }
+  for (let i = 0; i < chosen.length; i++) {
+    chosen[i]!.projected = projectTerms(chosen[i]!.terms, df, chosen.length);
+    if (i % 2000 === 1999) await yieldToLoop();
   }
 }
 

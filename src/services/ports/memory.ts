@@ -150,7 +150,7 @@ export interface MemorySnapshot {
 // ---- the per-document cache `memory/extractions/{documentId}.json` (A7) ----
 
 /** Bumped when what the cache holds is computed differently: older caches are rebuilt. */
-export const EXTRACTION_VERSION = 1;
+export const EXTRACTION_VERSION = 2;
 export const PROJECTED_DIMS = 128;
 
 export interface ExtractedEntity {
@@ -176,7 +176,10 @@ export interface ExtractedRelation {
 export interface ChunkExtraction {
   index: number;
   textSha: string;
-  /** Unit vector, PROJECTED_DIMS long, rounded to 4 decimals. */
+  /**
+   * Unit vector, PROJECTED_DIMS long, rounded to 4 decimals; empty for the lexical sketch of the
+   * offline embedder, which each build makes from the terms with the corpus's weights.
+   */
   projected: number[];
   /** Unigram and bigram counts, stopwords removed. */
   terms: Record<string, number>;

@@ -90,11 +90,14 @@ export function projectVector(vector: ArrayLike<number>, embeddingModel: string,
  * The offline hash embedder's vectors are character-trigram hashes of the whole text, function
  * words included: two chunks on different subjects look alike to it, and k-means on them mixed
  * three plainly distinct themes (tests/memory.test.ts). For that embedder memory clusters on
- * what the embedder approximates, stated directly: the chunk's content words, stemmed
- * (`stemmer`, Porter), log-weighted and feature-hashed into the same 128 dims. A semantic
- * embedder's vectors are projected as above instead.
+ * what the embedder approximates, stated directly: each chunk's content words, stemmed
+ * (`stemmer`, Porter), weighted tf·idf over the user's whole corpus and feature-hashed into the
+ * same 128 dims. The weights need the corpus, so these sketches are made by each build from the
+ * cached term counts (not cached themselves). Without idf, words every topic uses outweighed a
+ * topic's own (bench memory: purity 0.18 on 200 planted topics). A semantic embedder's vectors
+ * are projected as above instead.
  */
-export const TERMS_PROJECTION = `terms-stem-${PROJECTED_DIMS}`;
+export const TERMS_PROJECTION = `terms-tfidf-stem-${PROJECTED_DIMS}`;
 
 export const isLexicalEmbedder = (embeddingModel: string) => embeddingModel.startsWith('local-hash');
 
@@ -111,19 +114,50 @@ function fnv1a(text: string): number {
 const stems = new Map<string, string>();
 const SKETCH_HASHES = 4;
 
-/** A unit vector of PROJECTED_DIMS from unigram counts (bigrams are skipped), rounded to 4 decimals. */
-export function projectTerms(terms: Readonly<Record<string, number>>): number[] {
+function stemOf(term: string): string {
+  let stem = stems.get(term);
+  if (stem === undefined) {
+    stem = stemmer(term);
+    if (stems.size < 200_000) stems.set(term, stem);
+  }
+  return stem;
+}
+
+/** Document frequencies of stems over chunks' unigram counts (bigrams are skipped). */
+export function stemFrequencies(chunks: Iterable<Readonly<Record<string, number>>>): Map<string, number> {
+  const df = new Map<string, number>();
+  for (const terms of chunks) {
+    const seen = new Set<string>();
+    for (const term in terms) {
+      if (term.includes(' ')) continue;
+      const stem = stemOf(term);
+      if (seen.has(stem)) continue;
+      seen.add(stem);
+      df.set(stem, (df.get(stem) ?? 0) + 1);
+    }
+  }
+  return df;
+}
+
+/**
+ * A unit vector of PROJECTED_DIMS from unigram counts, each stem weighted (1 + log tf) · log(n/df)
+ * and hashed into a few buckets (a count sketch: one unlucky collision moves a similarity a
+ * little, not by half). Stems in one chunk only say nothing about what chunks share: skipped.
+ * All zeros when nothing is left.
+ */
+export function projectTerms(
+  terms: Readonly<Record<string, number>>,
+  df: ReadonlyMap<string, number>,
+  chunks: number,
+): number[] {
   const v = new Float64Array(PROJECTED_DIMS);
   for (const term in terms) {
     if (term.includes(' ')) continue;
-    let stem = stems.get(term);
-    if (stem === undefined) {
-      stem = stemmer(term);
-      if (stems.size < 200_000) stems.set(term, stem);
-    }
-    // each stem lands in a few buckets (a count sketch): one unlucky collision between two words
-    // then moves a similarity a little, not by half
-    const weight = 1 + Math.log(terms[term]!);
+    const stem = stemOf(term);
+    const f = df.get(stem) ?? 1;
+    if (f < 2) continue;
+    const weight = (1 + Math.log(terms[term]!)) * Math.log(chunks / f);
+    if (weight <= 0) continue;
     let h = fnv1a(stem);
     for (let r = 0; r < SKETCH_HASHES; r++) {
       v[h % PROJECTED_DIMS]! += h & 0x80000000 ? -weight : weight;
