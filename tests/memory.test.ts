@@ -116,6 +116,9 @@ describe('L1 memory, offline', () => {
     expect(bio).toMatchObject({ generatedBy: 'OFFLINE' });
     const text = `${bio!.thirdPerson} ${bio!.secondPerson} ${bio!.status}`;
     expect(bio!.secondPerson.toLowerCase()).toMatch(/sailing|baking|astronomy/);
+    // the person is not listed among the people in their own bio
+    expect(text).not.toContain('(you)');
+    expect(bio!.secondPerson).toContain('Anna Kowalski');
     const template = new Set(BIO_TEMPLATE_WORDS.map((w) => w.toLowerCase()));
     for (const word of text.match(/\b[A-Z][\p{L}'’-]+/gu) ?? []) {
       const known = CORPUS.includes(word) || template.has(word.toLowerCase());

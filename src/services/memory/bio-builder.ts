@@ -5,6 +5,7 @@ import { parseChunkId } from '../ports/memory.ts';
 import type { TextModel } from '../ports/text-model.ts';
 import { documentKeys } from '../tenant-keys.ts';
 import type { ChunkItem } from './clustering.ts';
+import { AUTHOR_TITLE } from './entity-builder.ts';
 import { writeBioWithModel } from './llm/bio.ts';
 import { offlineBio } from './text/bio-offline.ts';
 import { firstPersonSentences } from './text/sentences.ts';
@@ -82,7 +83,11 @@ export async function buildBio(
 
   const withEvidence = (type: EntityRow['type']) =>
     entities
-      .filter((e) => e.type === type && e.textUnitIds.some((id) => subjectiveChunks.has(id)))
+      // the person is not one of the people their bio lists
+      .filter(
+        (e) =>
+          e.type === type && e.title !== AUTHOR_TITLE && e.textUnitIds.some((id) => subjectiveChunks.has(id)),
+      )
       .sort((a, b) => b.mentionCount - a.mentionCount)
       .slice(0, 5)
       .map((e) => e.title);

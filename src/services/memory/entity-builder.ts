@@ -20,6 +20,9 @@ import { AUTHOR } from './text/entity-names.ts';
 // spent, and the cache keeps the answer so the next build sends only what is new. Entities are
 // then merged across documents; a deleted document's cache is gone, and with it its evidence.
 
+/** The entity that stands for the person themselves in kinship relations. */
+export const AUTHOR_TITLE = '(you)';
+
 export interface EntityDeps {
   blobs: BlobStore;
   textModel: TextModel | null;
@@ -108,7 +111,7 @@ function withAuthor(merged: { entities: EntityRow[]; relations: RelationRow[] })
   const textUnitIds = [...new Set(own.flatMap((r) => r.textUnitIds))].sort();
   const author: EntityRow = {
     id,
-    title: '(you)',
+    title: AUTHOR_TITLE,
     type: 'person',
     description: 'the person whose memory this is',
     textUnitIds,
