@@ -26,6 +26,7 @@ import { issueToken } from '../src/services/auth.service.ts';
 import { readSnapshot } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { ChunkVector } from '../src/services/ports/vector-index.ts';
 import { documentKeys } from '../src/services/tenant-keys.ts';
+import { rngFor, VOCAB, WORDS, zipfRank } from './corpus.ts';
 import { machineLoad, percentile, processCpuMs, waitForQuiet } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
@@ -48,54 +49,6 @@ const BUILD_TIMEOUT_MS = 15 * 60_000;
 // memory's term counts drop), as the head of a real Zipf distribution is: with pseudo-words there
 // (v1, `bench-memory-100k`) every chunk shared more head words with every other chunk than with
 // its own topic's, which no real text does, and clustering found no topics (purity 0.02).
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rngFor = (stream: number, i: number) =>
-  mulberry32(Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(stream, 0x85ebca6b));
-const VOCAB = 6000;
-const ONSETS =
-  'b c d f g h j k l m n p r s t v w z bl br ch cl cr dr fl fr gl gr pl pr sh sk sl sp st str th tr'.split(
-    ' ',
-  );
-const NUCLEI = 'a e i o u ai ea ee ie oa ou'.split(' ');
-const CODAS = ['', '', '', 'n', 'r', 's', 't', 'l', 'm', 'nd', 'st', 'ng', 'rk', 'ck'];
-const WORDS: string[] = (() => {
-  const rng = rngFor(1, 0);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)]!;
-  const seen = new Set<string>();
-  while (seen.size < VOCAB) {
-    const syllables = 1 + Math.floor(rng() * rng() * 4);
-    let w = '';
-    for (let k = 0; k < syllables; k++)
-      w += pick(ONSETS) + pick(NUCLEI) + (k === syllables - 1 || rng() < 0.3 ? pick(CODAS) : '');
-    seen.add(w);
-  }
-  return [...seen];
-})();
-const ZIPF_CDF = (() => {
-  const cdf = new Float64Array(VOCAB);
-  let sum = 0;
-  for (let r = 0; r < VOCAB; r++) cdf[r] = sum += 1 / (r + 1);
-  return cdf.map((c) => c / sum);
-})();
-function zipfRank(u: number) {
-  let lo = 0;
-  let hi = VOCAB - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ZIPF_CDF[mid]! < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 const TOPIC_FROM_RANK = 300;
 const TOPIC_WORDS = Math.floor((VOCAB - TOPIC_FROM_RANK) / TOPICS);
 const TOPIC_RANKS: number[][] = (() => {

@@ -20,6 +20,7 @@ import { connectWeaviate } from '../src/services/adapters/weaviate/vector-index.
 import { issueToken } from '../src/services/auth.service.ts';
 import { type ChunkVector, tenantName } from '../src/services/ports/vector-index.ts';
 import { documentKeys } from '../src/services/tenant-keys.ts';
+import { rngFor, VOCAB, WORDS, zipfRank } from './corpus.ts';
 import { machineLoad, percentile, serviceCpuMs, sumOf, waitForQuiet } from './stats.ts';
 
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 100_000);
@@ -37,55 +38,6 @@ const secret = 'bench-auth-secret-0123456789';
 // the local hash embedder sees); frequencies follow Zipf (s = 1); every document has a topic of
 // 60 mid/low-frequency words that make up ~30% of its words; chunks are 10–59 words long. On
 // 20,000 chunks: every chunk distinct, no ties at the exact top-5/top-10 boundary for 100 queries.
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-/** An independent random stream per (purpose, index), so any chunk can be generated alone. */
-const rngFor = (stream: number, i: number) =>
-  mulberry32(Math.imul(i + 1, 0x9e3779b1) ^ Math.imul(stream, 0x85ebca6b));
-const VOCAB = 6000;
-const ONSETS =
-  'b c d f g h j k l m n p r s t v w z bl br ch cl cr dr fl fr gl gr pl pr sh sk sl sp st str th tr'.split(
-    ' ',
-  );
-const NUCLEI = 'a e i o u ai ea ee ie oa ou'.split(' ');
-const CODAS = ['', '', '', 'n', 'r', 's', 't', 'l', 'm', 'nd', 'st', 'ng', 'rk', 'ck'];
-const WORDS: string[] = (() => {
-  const rng = rngFor(1, 0);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)]!;
-  const seen = new Set<string>();
-  while (seen.size < VOCAB) {
-    const syllables = 1 + Math.floor(rng() * rng() * 4);
-    let w = '';
-    for (let k = 0; k < syllables; k++)
-      w += pick(ONSETS) + pick(NUCLEI) + (k === syllables - 1 || rng() < 0.3 ? pick(CODAS) : '');
-    seen.add(w);
-  }
-  return [...seen];
-})();
-const ZIPF_CDF = (() => {
-  const cdf = new Float64Array(VOCAB);
-  let sum = 0;
-  for (let r = 0; r < VOCAB; r++) cdf[r] = sum += 1 / (r + 1);
-  return cdf.map((c) => c / sum);
-})();
-function zipfRank(u: number) {
-  let lo = 0;
-  let hi = VOCAB - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ZIPF_CDF[mid]! < u) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 const topic = (d: number) => {
   const rng = rngFor(2, d);
   return Array.from({ length: 60 }, () => 100 + (zipfRank(rng()) % (VOCAB - 100)));
