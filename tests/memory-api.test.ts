@@ -19,7 +19,7 @@ import type {
   RelationRow,
   TopicRow,
 } from '../src/services/ports/memory.ts';
-import { chunkIdOf } from '../src/services/ports/memory.ts';
+import { chunkIdOf, countsOf } from '../src/services/ports/memory.ts';
 import { documentKeys, memoryKeys } from '../src/services/tenant-keys.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
@@ -149,15 +149,7 @@ async function publishMemory(app: TestApp, client: TestClient, prefix: string): 
       createdAt: new Date().toISOString(),
       params: {},
       seed: 1,
-      counts: {
-        documents: 2,
-        chunks: chunks.length,
-        clusters: clusters.length,
-        topics: topics.length,
-        entities: entities.length,
-        relations: relations.length,
-        outliers: chunks.filter((c) => c.isOutlier).length,
-      },
+      counts: countsOf({ chunks, clusters, topics, entities, relations }),
       models: { embedding: 'e', projection: 'p', labeler: 'l', extractor: 'x', bio: 'b' },
     },
     chunks,

@@ -24,6 +24,7 @@ import type {
   RelationRow,
   TopicRow,
 } from '../src/services/ports/memory.ts';
+import { countsOf } from '../src/services/ports/memory.ts';
 import { memoryKeys } from '../src/services/tenant-keys.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { testConfig } from './helpers/harness.ts';
@@ -188,15 +189,7 @@ function snapshot(version: string, parent: string | null = null, label = 'Sailin
       createdAt: '2026-03-01T00:00:00.000Z',
       params: { k: 3 },
       seed: 7,
-      counts: {
-        documents: 2,
-        chunks: chunks.length,
-        clusters: clusters.length,
-        topics: topics.length,
-        entities: entities.length,
-        relations: relations.length,
-        outliers: chunks.filter((c) => c.isOutlier).length,
-      },
+      counts: countsOf({ chunks, clusters, topics, entities, relations }),
       models: { embedding: 'e', projection: 'p', labeler: 'l', extractor: 'x', bio: 'b' },
     },
     chunks,

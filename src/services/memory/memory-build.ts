@@ -9,6 +9,7 @@ import type { Locks } from '../ports/lock.ts';
 import {
   type BuildMode,
   chunkIdOf,
+  countsOf,
   type DocumentExtraction,
   type Manifest,
   type MemorySnapshot,
@@ -126,7 +127,12 @@ export class MemoryBuild implements MemoryBuilder {
     const docs = await this.deps.documents.listProcessed(userId);
     // nothing to remember and nothing to forget (or the account is gone): no version to make
     if (!docs.length && !current && !payload.version)
-      return { version: '', mode: 'full', counts: emptyCounts(), relabeled: 0 };
+      return {
+        version: '',
+        mode: 'full',
+        counts: countsOf({ chunks: [], clusters: [], topics: [], entities: [], relations: [] }),
+        relabeled: 0,
+      };
     await repo.begin(
       userId,
       version,
@@ -215,6 +221,16 @@ export class MemoryBuild implements MemoryBuilder {
     );
 
     await progress('WRITING');
+    const tables = {
+      chunks: clustering.assignments.map((a) => ({
+        ...a,
+        clusterId: clusterRows[a.cluster]!.clusterId,
+      })),
+      clusters: clusterRows,
+      topics,
+      entities,
+      relations,
+    };
     const snapshot: MemorySnapshot = {
       manifest: {
         version,
@@ -231,15 +247,7 @@ export class MemoryBuild implements MemoryBuilder {
           buildMs: Date.now() - started,
         },
         seed: this.options.seed,
-        counts: {
-          documents: docs.length,
-          chunks: items.length,
-          clusters: clusterRows.length,
-          topics: topics.length,
-          entities: entities.length,
-          relations: relations.length,
-          outliers: clustering.assignments.filter((a) => a.isOutlier).length,
-        },
+        counts: countsOf(tables),
         models: {
           embedding: this.options.embeddingModel,
           projection: [...new Set(extractions.map((e) => e.projection))].join(',') || 'none',
@@ -248,14 +256,7 @@ export class MemoryBuild implements MemoryBuilder {
           bio: bio.generatedBy === 'llm' ? `llm:${this.deps.textModel?.name}` : 'offline',
         },
       },
-      chunks: clustering.assignments.map((a) => ({
-        ...a,
-        clusterId: clusterRows[a.cluster]!.clusterId,
-      })),
-      clusters: clusterRows,
-      topics,
-      entities,
-      relations,
+      ...tables,
       bio,
     };
     signal.throwIfAborted();
@@ -337,16 +338,6 @@ async function sketchLexical(items: ChunkItem[], extractions: readonly DocumentE
     if (i % 2000 === 1999) await yieldToLoop();
   }
 }
-
-const emptyCounts = (): Manifest['counts'] => ({
-  documents: 0,
-  chunks: 0,
-  clusters: 0,
-  topics: 0,
-  entities: 0,
-  relations: 0,
-  outliers: 0,
-});
 
 /** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */
 function chunkItems(

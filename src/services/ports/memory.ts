@@ -147,6 +147,21 @@ export interface MemorySnapshot {
   bio: Bio;
 }
 
+/** A snapshot's manifest counts, derived from its rows so the two can never disagree. */
+export function countsOf(
+  tables: Pick<MemorySnapshot, 'chunks' | 'clusters' | 'topics' | 'entities' | 'relations'>,
+): Manifest['counts'] {
+  return {
+    documents: new Set(tables.chunks.map((c) => c.documentId)).size,
+    chunks: tables.chunks.length,
+    clusters: tables.clusters.length,
+    topics: tables.topics.length,
+    entities: tables.entities.length,
+    relations: tables.relations.length,
+    outliers: tables.chunks.filter((c) => c.isOutlier).length,
+  };
+}
+
 // ---- the per-document cache `memory/extractions/{documentId}.json` (A7) ----
 
 /** Bumped when what the cache holds is computed differently: older caches are rebuilt. */
