@@ -351,6 +351,12 @@ describe('L1 memory in PostgreSQL', () => {
       null,
     ]);
     expect(await memory.placementOf(user, 'v1', [])).toEqual([]);
+    // null names the ready version (the chat path's one query per reply); no memory: nothing placed
+    expect(await memory.placementOf(user, null, [`${D1}:3`, `${D2}:9`])).toEqual([
+      { clusterId: 'c-boat', topicId: 't-water', topicLabel: 'Water', clusterLabel: 'Boats' },
+      null,
+    ]);
+    expect(await memory.placementOf(await newUser(), null, [`${D1}:3`])).toEqual([null]);
   });
 
   it('a publish that fails part-way leaves no rows and the ready version as it was', async () => {

@@ -176,10 +176,8 @@ export class MemoryService {
   }
 
   /** Where each chunk sits in the current memory: the chat prompt names its sources' topics. */
-  async placementOf(userId: string, chunkIds: readonly string[]) {
-    const current = await this.deps.repo.current(userId);
-    if (!current || !chunkIds.length) return chunkIds.map(() => null);
-    return this.deps.repo.placementOf(userId, current.version, chunkIds);
+  placementOf(userId: string, chunkIds: readonly string[]) {
+    return this.deps.repo.placementOf(userId, null, chunkIds);
   }
 
   build(payload: MemoryUpdate, run: JobRun) {

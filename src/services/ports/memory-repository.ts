@@ -101,10 +101,13 @@ export interface MemoryRepository {
   mentionsOf(userId: string, version: string, entityIds: readonly string[]): Promise<EntityMention[][]>;
   /** Relations touching each entity (as source or target), in key order. One query. */
   relationsOf(userId: string, version: string, entityIds: readonly string[]): Promise<RelationRow[][]>;
-  /** The topic (depth 0) and cluster of each chunk, in key order; unassigned → null. One query. */
+  /**
+   * The topic (depth 0) and cluster of each chunk in `version` (null: the ready version), in key
+   * order; unassigned → null. One query: the chat path asks it for every reply.
+   */
   placementOf(
     userId: string,
-    version: string,
+    version: string | null,
     chunkIds: readonly string[],
   ): Promise<({ clusterId: string; topicId: string; topicLabel: string; clusterLabel: string } | null)[]>;
 }

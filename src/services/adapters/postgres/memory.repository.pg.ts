@@ -563,7 +563,7 @@ export class PgMemoryRepository implements MemoryRepository {
 
   async placementOf(
     userId: string,
-    version: string,
+    version: string | null,
     chunkIds: readonly string[],
   ): Promise<({ clusterId: string; topicId: string; topicLabel: string; clusterLabel: string } | null)[]> {
     if (chunkIds.length === 0) return [];
@@ -572,8 +572,10 @@ export class PgMemoryRepository implements MemoryRepository {
          FROM memory_chunk_assignments a
          JOIN memory_clusters c ON c.user_id = a.user_id AND c.version = a.version AND c.cluster_id = a.cluster_id
          JOIN memory_topics t ON t.user_id = a.user_id AND t.version = a.version AND t.topic_id = a.topic_id
-         WHERE a.user_id = ? AND a.version = ? AND a.chunk_id IN (?)`,
-      [userId, version, [...chunkIds]],
+         WHERE a.user_id = ? AND a.chunk_id IN (?)
+           AND a.version = COALESCE(?::text,
+             (SELECT v.version FROM memory_versions v WHERE v.user_id = a.user_id AND v.status = 'ready'))`,
+      [userId, [...chunkIds], version],
     );
     const byChunk = new Map(
       rows.map((r) => [
