@@ -3,9 +3,9 @@ import type { BlobStore } from '../ports/blob-store.ts';
 import type { Bio, ClusterRow, EntityRow, TopicRow } from '../ports/memory.ts';
 import { parseChunkId } from '../ports/memory.ts';
 import type { TextModel } from '../ports/text-model.ts';
-import { documentKeys } from '../tenant-keys.ts';
 import type { ChunkItem } from './clustering.ts';
 import { AUTHOR_TITLE } from './entity-builder.ts';
+import { readChunkTexts } from './extraction-cache.ts';
 import { writeBioWithModel } from './llm/bio.ts';
 import { offlineBio } from './text/bio-offline.ts';
 import { firstPersonSentences } from './text/sentences.ts';
@@ -25,12 +25,12 @@ const RECENT_DAYS = 30;
 const EXCERPTS = 12;
 
 async function textsOf(blobs: BlobStore, userId: string, chunkIds: readonly string[]) {
-  const keys = chunkIds.map((id) => {
-    const p = parseChunkId(id)!;
-    return documentKeys.chunk(p.documentId, p.chunkIndex);
-  });
-  const bodies = await blobs.getMany(userId, keys);
-  return bodies.map((b) => (b instanceof Error ? '' : b.toString('utf8')));
+  const texts = await readChunkTexts(
+    blobs,
+    userId,
+    chunkIds.map((id) => parseChunkId(id)!),
+  );
+  return texts.map((t) => t ?? '');
 }
 
 export async function buildBio(

@@ -60,15 +60,29 @@ export function writeExtraction(blobs: BlobStore, userId: string, extraction: Do
   });
 }
 
-/** The document's chunk texts in index order (null where a chunk object is missing). */
-export async function chunkTexts(
+/**
+ * Chunk texts by (document, index), in order; null where a chunk object is missing. Every read of
+ * chunk text a build makes goes through here (one place to change when chunks are packed).
+ */
+export async function readChunkTexts(
   blobs: BlobStore,
   userId: string,
-  doc: DocumentRecord,
+  refs: readonly { documentId: string; chunkIndex: number }[],
 ): Promise<(string | null)[]> {
-  const keys = Array.from({ length: doc.chunkCount }, (_, i) => documentKeys.chunk(doc.id, i));
-  const bodies = await blobs.getMany(userId, keys);
+  const bodies = await blobs.getMany(
+    userId,
+    refs.map((r) => documentKeys.chunk(r.documentId, r.chunkIndex)),
+  );
   return bodies.map((b) => (b instanceof Error ? null : b.toString('utf8')));
+}
+
+/** The document's chunk texts in index order (null where a chunk object is missing). */
+export function chunkTexts(blobs: BlobStore, userId: string, doc: DocumentRecord) {
+  return readChunkTexts(
+    blobs,
+    userId,
+    Array.from({ length: doc.chunkCount }, (_, chunkIndex) => ({ documentId: doc.id, chunkIndex })),
+  );
 }
 
 /**

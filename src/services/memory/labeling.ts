@@ -4,10 +4,10 @@ import type { BlobStore } from '../ports/blob-store.ts';
 import type { LabelSource } from '../ports/memory.ts';
 import { PROJECTED_DIMS } from '../ports/memory.ts';
 import type { TextModel } from '../ports/text-model.ts';
-import { documentKeys } from '../tenant-keys.ts';
 import type { ChunkItem, WorkCluster } from './clustering.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
 import type { PackedTerms } from './compute/tasks.ts';
+import { readChunkTexts } from './extraction-cache.ts';
 import { labelClusters } from './llm/labels.ts';
 import { mergeCounts } from './text/keywords.ts';
 import { centralSentence } from './text/sentences.ts';
@@ -85,19 +85,6 @@ export function representatives(items: readonly ChunkItem[], cluster: WorkCluste
     chosen.push(ranked.splice(best, 1)[0]!);
   }
   return chosen.map((c) => c.m);
-}
-
-export async function chunkTextsOf(
-  blobs: BlobStore,
-  userId: string,
-  items: readonly ChunkItem[],
-  indexes: readonly number[],
-) {
-  const bodies = await blobs.getMany(
-    userId,
-    indexes.map((i) => documentKeys.chunk(items[i]!.documentId, items[i]!.chunkIndex)),
-  );
-  return bodies.map((b) => (b instanceof Error ? '' : b.toString('utf8')));
 }
 
 /** Packs cluster term counts for the compute thread, yielding to the event loop between clusters. */
@@ -181,7 +168,13 @@ export async function labelWorkClusters(
     } else toLabel.push({ index: i, texts: [] });
   }
   for (const entry of toLabel)
-    entry.texts = await chunkTextsOf(deps.blobs, userId, items, reps[entry.index]!);
+    entry.texts = (
+      await readChunkTexts(
+        deps.blobs,
+        userId,
+        reps[entry.index]!.map((m) => items[m]!),
+      )
+    ).map((t) => t ?? '');
   const offline = (i: number) => ({
     label: keywordLabel(keywords[i]!),
     summary: centralSentence(toLabel.find((t) => t.index === i)?.texts ?? [], keywords[i]!) ?? '',
