@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { extractiveAnswer } from '../adapters/local/chat-model.extractive.ts';
-import { tenantRelative } from '../documents/retrieval.service.ts';
+import { tenantRelative } from '../documents/chunk-text-loader.ts';
 import { newMessageId, sessionOfMessage, summarize, titleFrom } from './chat-records.ts';
 import { bioText } from './prompt.ts';
 import { formatForTraining, trainingFiles } from './training-files.ts';
