@@ -23,6 +23,7 @@ import type { ChatTurnCache } from './services/ports/chat-turns.ts';
 import type { Embedder } from './services/ports/embedder.ts';
 import type { EventBus } from './services/ports/event-bus.ts';
 import type { AnyJobDefinition, JobQueue } from './services/ports/job-queue.ts';
+import type { LexicalIndex } from './services/ports/lexical-index.ts';
 import type { Locks } from './services/ports/lock.ts';
 import type { Metrics } from './services/ports/metrics.ts';
 import type { RateLimits } from './services/ports/rate-limits.ts';
@@ -41,6 +42,8 @@ export interface Services {
   /** The ORM under the repositories: migrations and tests only. */
   orm: Orm;
   db: Database;
+  /** The lexical side of hybrid search (chunk_terms in PostgreSQL, DESIGN §5). */
+  lexical: LexicalIndex;
   blobs: BlobStore;
   vectors: VectorIndex;
   embedder: Embedder;
@@ -215,6 +218,8 @@ export async function createServices(
     createEmbedder(config).then((e) => meteredEmbedder(e, metrics)),
   ]);
   const db = pgDatabase(orm);
+  const { PgLexicalIndex } = await import('./services/adapters/postgres/lexical-index.pg.ts');
+  const lexical: LexicalIndex = new PgLexicalIndex(orm);
   const [{ RedisLocks }, { RedisChatTurnCache }] = await Promise.all([
     import('./services/adapters/redis/lock.redis.ts'),
     import('./services/adapters/redis/chat-turns.redis.ts'),
@@ -337,6 +342,7 @@ export async function createServices(
     log,
     orm,
     db,
+    lexical,
     blobs,
     vectors,
     embedder,

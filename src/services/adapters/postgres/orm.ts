@@ -5,6 +5,7 @@ import { InitialSchema } from './migrations/0001-initial-schema.ts';
 import { DocumentIngestJob } from './migrations/0002-document-ingest-job.ts';
 import { ApiKeys } from './migrations/0003-api-keys.ts';
 import { Memory } from './migrations/0004-memory.ts';
+import { ChunkTerms } from './migrations/0005-chunk-terms.ts';
 
 // Migrations are listed explicitly: no file globbing, so they run the same from source and tests.
 export const migrations = [
@@ -12,6 +13,7 @@ export const migrations = [
   { name: '0002-document-ingest-job', class: DocumentIngestJob },
   { name: '0003-api-keys', class: ApiKeys },
   { name: '0004-memory', class: Memory },
+  { name: '0005-chunk-terms', class: ChunkTerms },
 ];
 
 export type Orm = MikroORM;
