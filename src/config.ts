@@ -115,6 +115,16 @@ export const configSchema = z.object({
   // takes effect on collections created after it only); see BENCHMARKS.md, search.
   VECTOR_HNSW_EF_CONSTRUCTION: z.coerce.number().int().min(4).max(4096).default(128),
   VECTOR_HNSW_MAX_CONNECTIONS: z.coerce.number().int().min(4).max(256).default(32),
+  // HNSW search: candidate list size per query (-1: Weaviate's dynamic ef); applied to existing
+  // collections too. Recall against latency: BENCHMARKS.md, search.
+  VECTOR_HNSW_EF: z.coerce.number().int().min(-1).max(4096).default(-1),
+  // Hybrid search (DESIGN §5): reciprocal rank fusion of the vector and full-text sides, each
+  // side's weight, the rank constant k, and the candidates each side contributes (BENCHMARKS.md,
+  // retrieval and search).
+  SEARCH_VECTOR_WEIGHT: z.coerce.number().min(0).max(100).default(1),
+  SEARCH_LEXICAL_WEIGHT: z.coerce.number().min(0).max(100).default(1),
+  SEARCH_RRF_K: z.coerce.number().min(0).max(10_000).default(60),
+  SEARCH_CANDIDATES: z.coerce.number().int().min(1).max(200).default(20),
 
   S3_ENDPOINT: optionalString,
   S3_REGION: z.string().default('us-west-1'),

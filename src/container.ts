@@ -112,6 +112,7 @@ export async function createVectorIndex(config: Config): Promise<VectorIndex> {
     hnsw: {
       efConstruction: config.VECTOR_HNSW_EF_CONSTRUCTION,
       maxConnections: config.VECTOR_HNSW_MAX_CONNECTIONS,
+      ef: config.VECTOR_HNSW_EF,
     },
     batch: {
       maxBatch: config.VECTOR_BATCH_MAX,
@@ -291,8 +292,17 @@ export async function createServices(
   };
   const chunks = new ChunkTextLoader(blobs, db.documents);
   const retrieval = new RetrievalService(
-    { embedder, vectors, chunks, log },
-    { topK: config.CHAT_TOP_K, minScore: config.CHAT_MIN_SCORE },
+    { embedder, vectors, lexical, chunks, log },
+    {
+      topK: config.CHAT_TOP_K,
+      minScore: config.CHAT_MIN_SCORE,
+      fusion: {
+        vector: config.SEARCH_VECTOR_WEIGHT,
+        lexical: config.SEARCH_LEXICAL_WEIGHT,
+        k: config.SEARCH_RRF_K,
+      },
+      candidates: config.SEARCH_CANDIDATES,
+    },
   );
   const transcripts = new TranscriptStore({ blobs, chatTurns });
   const chats = new ChatService(

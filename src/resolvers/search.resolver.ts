@@ -1,11 +1,15 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { GraphQLContext } from '../context.ts';
+import type { RetrievalHit } from '../services/documents/retrieval.service.ts';
 import type { DocumentRecord } from '../services/ports/document.ts';
-import type { VectorHit } from '../services/ports/vector-index.ts';
 import { spendQuota } from './rate-limits.ts';
 import { selectsField } from './selection.ts';
 
-export type SearchHit = VectorHit & { document: DocumentRecord };
+export type SearchHit = RetrievalHit & {
+  document: DocumentRecord;
+  /** The hit's text, being read since the search returned (when the query selects it). */
+  pendingText?: Promise<string | null>;
+};
 
 export async function search(
   _root: unknown,
@@ -14,19 +18,25 @@ export async function search(
   info: GraphQLResolveInfo,
 ): Promise<SearchHit[]> {
   await spendQuota(ctx, 'search');
-  const hits = await ctx.services.documents.search(ctx.userId, args.query, args.limit ?? 10);
+  const { retrieval } = ctx.services;
+  const hits = await retrieval.search(ctx.userId, args.query, args.limit ?? 10);
   // start the S3 reads of the hits' text now, beside the documents' rows, instead of after them
-  // (the `text` field then finds them in the request's DataLoader)
-  if (selectsField(info, 'text')) {
-    for (const h of hits) ctx.loaders.objectText.load(h.s3Path).catch(() => {});
-  }
+  const texts = selectsField(info, 'text')
+    ? hits.map((h) => {
+        const text = retrieval.text(ctx.userId, h);
+        text.catch(() => {});
+        return text;
+      })
+    : [];
   const docs = await Promise.all(hits.map((h) => ctx.loaders.document.load(h.documentId)));
   // a hit whose document was deleted a moment ago is not shown
-  return hits.flatMap((h, i) => (docs[i] ? [{ ...h, document: docs[i] }] : []));
+  return hits.flatMap((h, i) =>
+    docs[i] ? [{ ...h, document: docs[i], ...(texts[i] ? { pendingText: texts[i] } : {}) }] : [],
+  );
 }
 
 export const hitText = async (hit: SearchHit, _args: unknown, ctx: GraphQLContext) =>
-  (await ctx.loaders.objectText.load(hit.s3Path)) ?? '';
+  (await (hit.pendingText ?? ctx.services.retrieval.text(ctx.userId, hit))) ?? '';
 
 export function embedder(_root: unknown, _args: unknown, ctx: GraphQLContext) {
   const { model, dimensions, kind } = ctx.services.embedder;

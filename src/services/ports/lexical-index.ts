@@ -26,14 +26,22 @@ export interface LexicalHit {
   score: number;
 }
 
+export interface LexicalSearchOptions {
+  limit: number;
+  embeddingModel?: string;
+}
+
 export interface LexicalIndex {
   /**
    * The document's rows become exactly `chunks` (older rows of the document, of any ingest, are
    * removed in the same transaction), so a retry or a reprocess never duplicates a chunk.
    */
   replaceDocument(userId: string, documentId: string, chunks: readonly LexicalChunk[]): Promise<void>;
-  /** The user's chunks best matching `query`, best first. */
-  search(userId: string, query: string, options: { limit: number }): Promise<LexicalHit[]>;
+  /**
+   * The user's chunks best matching `query`, best first, of processed documents only; with
+   * `embeddingModel`, only of documents embedded with it (so a hybrid search never mixes models).
+   */
+  search(userId: string, query: string, options: LexicalSearchOptions): Promise<LexicalHit[]>;
   deleteByDocument(userId: string, documentId: string): Promise<number>;
   countByDocument(userId: string, documentId: string): Promise<number>;
   deleteTenant(userId: string): Promise<number>;

@@ -1,6 +1,11 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { isUuid } from '../../ids.ts';
-import type { LexicalChunk, LexicalHit, LexicalIndex } from '../../ports/lexical-index.ts';
+import type {
+  LexicalChunk,
+  LexicalHit,
+  LexicalIndex,
+  LexicalSearchOptions,
+} from '../../ports/lexical-index.ts';
 
 // The lexical side of hybrid search over `chunk_terms` (DESIGN §5): the terms are derived in SQL
 // from the text parameter, and the text itself is never stored.
@@ -40,7 +45,7 @@ const SEARCH_SQL = `WITH q AS (SELECT ${tsqueryOf('$1::text')} AS query)
          ts_rank_cd(t.tsv, q.query, 1) AS score
     FROM q, chunk_terms t
     JOIN documents d ON d.id = t.document_id AND d.user_id = t.user_id AND d.status = 'processed'
-   WHERE t.user_id = $2 AND t.tsv @@ q.query
+   WHERE t.user_id = $2 AND t.tsv @@ q.query AND ($4::text IS NULL OR d.embedding_model = $4)
    ORDER BY score DESC, t.document_id, t.chunk_index
    LIMIT $3`;
 
@@ -120,12 +125,13 @@ export class PgLexicalIndex implements LexicalIndex {
     });
   }
 
-  async search(userId: string, query: string, options: { limit: number }): Promise<LexicalHit[]> {
+  async search(userId: string, query: string, options: LexicalSearchOptions): Promise<LexicalHit[]> {
     if (options.limit <= 0 || !query.trim()) return [];
     const rows = await this.query<HitRow>(SEARCH_SQL, [
       query.replaceAll('\u0000', ' '),
       userId,
       options.limit,
+      options.embeddingModel ?? null,
     ]);
     return rows.map((r) => ({
       documentId: r.document_id,

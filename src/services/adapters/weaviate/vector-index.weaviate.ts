@@ -25,8 +25,10 @@ export interface WeaviateOptions {
   /**
    * HNSW graph build of each collection (defaults: 128 / 32, Weaviate's own). Used only when this
    * adapter creates a collection; an existing collection keeps the settings it was created with.
+   * `ef`, the candidate list of a query (-1: Weaviate's dynamic ef), can change: it is set on
+   * existing collections too, once per process, when it differs.
    */
-  hnsw?: { efConstruction?: number; maxConnections?: number };
+  hnsw?: { efConstruction?: number; maxConnections?: number; ef?: number };
   /** Coalescing of concurrent upserts per tenant (defaults: 500 objects, 5 ms, 2 in flight). */
   batch?: Partial<WriteBatcherOptions>;
 }
@@ -82,6 +84,9 @@ export class WeaviateVectorIndex implements VectorIndex {
   private readonly naming: CollectionNaming;
   private readonly efConstruction: number;
   private readonly maxConnections: number;
+  private readonly ef: number | undefined;
+  /** Collections whose query ef this process has checked (and set where it differed). */
+  private readonly efChecked = new Map<string, Promise<void>>();
   /** Upserts of concurrently ingesting documents of one tenant share insertMany batches. */
   readonly writes: WriteBatcher<InsertObject>;
 
@@ -93,6 +98,7 @@ export class WeaviateVectorIndex implements VectorIndex {
     this.naming = { prefix: options.collection, defaultModel: options.collectionModel };
     this.efConstruction = options.hnsw?.efConstruction ?? HNSW_EF_CONSTRUCTION;
     this.maxConnections = options.hnsw?.maxConnections ?? HNSW_MAX_CONNECTIONS;
+    this.ef = options.hnsw?.ef;
     this.restUrl = options.url.replace(/\/+$/, '');
     this.restHeaders = {
       'content-type': 'application/json',
@@ -119,7 +125,7 @@ export class WeaviateVectorIndex implements VectorIndex {
     let ready = this.collections.get(name);
     if (ready) return ready;
     ready = (async () => {
-      if (await this.client.collections.exists(name)) return;
+      if (await this.client.collections.exists(name)) return this.applyEf(name);
       try {
         await this.client.collections.create({
           name,
@@ -129,6 +135,7 @@ export class WeaviateVectorIndex implements VectorIndex {
               distanceMetric: 'cosine',
               efConstruction: this.efConstruction,
               maxConnections: this.maxConnections,
+              ...(this.ef !== undefined ? { ef: this.ef } : {}),
             }),
           }),
           properties: [
@@ -154,6 +161,7 @@ export class WeaviateVectorIndex implements VectorIndex {
       } catch (error) {
         // another process created it first
         if (!(await this.client.collections.exists(name))) throw error;
+        await this.applyEf(name);
       }
     })().catch((error) => {
       this.collections.delete(name);
@@ -161,6 +169,33 @@ export class WeaviateVectorIndex implements VectorIndex {
     });
     this.collections.set(name, ready);
     return ready;
+  }
+
+  /** Sets the configured query ef on an existing collection where it differs (mutable in Weaviate). */
+  private applyEf(name: string): Promise<void> {
+    const ef = this.ef;
+    if (ef === undefined) return Promise.resolve();
+    let checked = this.efChecked.get(name);
+    if (checked) return checked;
+    checked = (async () => {
+      const collection = this.client.collections.use(name);
+      const config = await collection.config.get();
+      const current = (config.vectorizers.default?.indexConfig as { ef?: number } | undefined)?.ef;
+      if (current === undefined || current === ef) return;
+      await collection.config.update({
+        vectorizers: [
+          weaviate.reconfigure.vectors.update({
+            name: 'default',
+            vectorIndexConfig: weaviate.reconfigure.vectorIndex.hnsw({ ef }),
+          }),
+        ],
+      });
+    })().catch((error) => {
+      this.efChecked.delete(name);
+      throw error;
+    });
+    this.efChecked.set(name, checked);
+    return checked;
   }
 
   /** This process's collections on the server: the default model's and every prefixed one. */
@@ -274,6 +309,8 @@ export class WeaviateVectorIndex implements VectorIndex {
   async search(userId: string, vector: readonly number[], options: SearchOptions): Promise<VectorHit[]> {
     const name = this.collectionOf(options.embeddingModel);
     if (!(await this.hasTenant(name, userId))) return [];
+    // once per collection and process; a failure leaves the setting as it is and retries next time
+    if (this.ef !== undefined) await this.applyEf(name).catch(() => {});
     const collection = this.tenant(name, userId);
     const models = acceptedModelTags(this.naming, options.embeddingModel);
     const byModel = collection.filter.byProperty('embedding_model');
