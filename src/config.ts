@@ -193,6 +193,9 @@ export const configSchema = z.object({
     .default(30 * 60_000),
   CHAT_CONCURRENCY: z.coerce.number().int().min(1).default(256),
   CHAT_MESSAGE_MAX_CHARS: z.coerce.number().int().min(1).default(16_000),
+  // Reply tokens that follow one another within this window are published as one delta
+  // (DESIGN §7; BENCHMARKS.md § chat); 0 publishes every token as it comes.
+  REPLY_DELTA_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(40),
 
   // Cost limits (DESIGN §10; src/http/operation-limits.plugin.ts, ws-limits.ts): refused at
   // validation, before any resolver runs. The defaults leave room for the SDK's operations and

@@ -316,6 +316,7 @@ export async function createServices(
       historyTokens: config.CHAT_HISTORY_TOKENS,
       maxTokens: config.CHAT_MAX_TOKENS,
       temperature: config.CHAT_TEMPERATURE,
+      deltaWindowMs: config.REPLY_DELTA_WINDOW_MS,
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });

@@ -53,7 +53,12 @@ describe('chat-reply job', () => {
     await chatReplyJob.handle(payload, context(payload.messageId));
     expect(model.requests.length - before).toBe(1);
     const events = await app.services.events.history('reply', payload.messageId);
-    expect(events.map((e) => e.type)).toEqual(['citations', 'token', 'token', 'token', 'done']);
+    // the first token at once, the two that follow within the delta window as one delta
+    expect(events.map((e) => e.type)).toEqual(['citations', 'token', 'token', 'done']);
+    expect(events.flatMap((e) => (e.type === 'token' ? [[e.text, e.index]] : []))).toEqual([
+      ['one', 0],
+      [' two three', 1],
+    ]);
     const chat = await app.services.transcripts.read(payload.userId, payload.sessionId);
     expect(chat!.messages.map((m) => [m.role, m.content])).toEqual([
       ['user', 'Count to three'],

@@ -12,7 +12,15 @@ import {
 } from '../src/sdk/generated/graphql.ts';
 import { idleJobId } from '../src/services/chat/chat.service.ts';
 import { type ChatRecord, newMessageId } from '../src/services/chat/chat-records.ts';
-import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
+import {
+  deltaSizes,
+  events,
+  isTerminal,
+  seedChunks,
+  sendMessage,
+  startChat,
+  tokensOf,
+} from './helpers/chat.ts';
 import { member } from './helpers/client.ts';
 import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
@@ -53,8 +61,9 @@ describe('chat with the twin', () => {
     for (const sub of [ws, sse]) {
       const list = events(await sub.until(isTerminal, 15_000));
       const tokens = tokensOf(list);
-      expect(tokens.map((t) => t.text)).toEqual(TOKENS);
-      expect(tokens.map((t) => t.index)).toEqual(TOKENS.map((_, i) => i));
+      expect(tokens.map((t) => t.text).join('')).toBe(TOKENS.join(''));
+      expect(deltaSizes(TOKENS, tokens).reduce((a, b) => a + b, 0)).toBe(TOKENS.length);
+      expect(tokens[0]!.index).toBe(0);
       const seqs = list.map((e) => ('seq' in e ? e.seq : -1));
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
       const done = list.at(-1)!;
@@ -104,9 +113,7 @@ describe('chat with the twin', () => {
     const sent = await sendMessage(client, sessionId, 'Tell me a long story');
     const first = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
     const before = events(
-      await first.until(
-        (r) => r.data?.twinReply.__typename === 'ReplyToken' && r.data.twinReply.index === 20,
-      ),
+      await first.until((r) => r.data?.twinReply.__typename === 'ReplyToken' && r.data.twinReply.index >= 20),
     );
     first.close();
     const lastSeq = Math.max(...before.map((e) => ('seq' in e ? e.seq : 0)));
@@ -119,7 +126,8 @@ describe('chat with the twin', () => {
     second.close();
     expect(after.every((e) => 'seq' in e && e.seq > lastSeq)).toBe(true);
     const all = [...tokensOf(before), ...tokensOf(after)];
-    expect(all.map((t) => t.index)).toEqual(SLOW.map((_, i) => i));
+    expect(all[0]!.index).toBe(0);
+    expect(deltaSizes(SLOW, all).reduce((a, b) => a + b, 0)).toBe(SLOW.length);
     expect(all.map((t) => t.text).join('')).toBe(SLOW.join(''));
     expect(after.at(-1)!.__typename).toBe('ReplyDone');
   });
@@ -142,7 +150,11 @@ describe('chat with the twin', () => {
       client.subscribeSse(TwinReplyDocument, { messageId: sent.assistantMessageId }),
     ]) {
       const list = events(await sub.until(isTerminal));
-      expect(tokensOf(list).map((t) => t.text)).toEqual(TOKENS);
+      expect(
+        tokensOf(list)
+          .map((t) => t.text)
+          .join(''),
+      ).toBe(TOKENS.join(''));
       expect(list[0]!.__typename).toBe('ReplyCitations');
       sub.close();
     }
@@ -154,7 +166,7 @@ describe('chat with the twin', () => {
     const sessionId = await startChat(client);
     const sent = await sendMessage(client, sessionId, 'Talk for a long time');
     const sub = client.subscribeWs(TwinReplyDocument, { messageId: sent.assistantMessageId });
-    await sub.until((r) => r.data?.twinReply.__typename === 'ReplyToken' && r.data.twinReply.index === 3);
+    await sub.until((r) => r.data?.twinReply.__typename === 'ReplyToken' && r.data.twinReply.index >= 3);
     const upstream = model.requests.at(-1)!;
     const res = await client.request(CancelReplyDocument, { messageId: sent.assistantMessageId });
     expect(res.data!.cancelReply).toMatchObject({ __typename: 'CancelReplyPayload', cancelled: true });
@@ -165,7 +177,7 @@ describe('chat with the twin', () => {
     expect(upstream.aborted).toBe(true);
     expect(upstream.tokensSent).toBeLessThan(SLOW.length);
     const received = tokensOf(events(sub.received as never));
-    expect(received.length).toBeLessThan(SLOW.length);
+    expect(received.map((t) => t.text).join('').length).toBeLessThan(SLOW.join('').length);
     sub.close();
 
     // the partial reply is kept, marked cancelled; a second cancel finds nothing running
@@ -220,12 +232,8 @@ describe('chat with the twin', () => {
     const metadata = JSON.parse(
       (await app.services.blobs.get(client.userId, `chats/${sessionId}/metadata.json`)).toString('utf8'),
     );
-    expect(metadata).toMatchObject({
-      sessionId,
-      title: chat!.title,
-      summary: chat!.summary,
-      messageCount: 4,
-    });
+    // written when the session starts (and when it becomes a memory), not after every exchange
+    expect(metadata).toMatchObject({ sessionId, createTime: chat!.createTime, messageCount: 0 });
     const list = await client.request(ChatSessionsDocument, { first: 10 });
     const node = member(list.data!.chatSessions, 'QueryChatSessionsConnection').edges.find(
       (e) => e.node.id === sessionId,

@@ -12,9 +12,15 @@ type Of<T extends ReplyEvent['type']> = Sequenced<Extract<ReplyEvent, { type: T 
 const seqField = { description: 'Per-reply order; pass the last one seen back as `afterSeq` to resume.' };
 
 const ReplyToken = builder.objectRef<Of<'token'>>('ReplyToken').implement({
+  description:
+    'A delta of the reply: the tokens the model wrote within a short window (`REPLY_DELTA_WINDOW_MS`), ' +
+    'one or several. The deltas in `seq` order, concatenated, are the stored reply exactly; a delta ' +
+    'never ends inside a character.',
   fields: (t) => ({
-    text: t.exposeString('text'),
-    index: t.exposeInt('index', { description: '0-based position of this token in the reply.' }),
+    text: t.exposeString('text', { description: 'The text of one or more consecutive tokens.' }),
+    index: t.exposeInt('index', {
+      description: '0-based position in the reply of the first token of this delta.',
+    }),
     seq: t.exposeInt('seq', seqField),
   }),
 });

@@ -101,3 +101,24 @@ export function events(results: ExecutionResult<TwinReplySubscription>[]): Reply
 export function tokensOf(list: ReplyEventData[]) {
   return list.flatMap((e) => (e.__typename === 'ReplyToken' ? [e] : []));
 }
+
+/**
+ * How many of `tokens` each delta holds, checking that every delta is the next tokens, whole and
+ * in order, and that its `index` is that of its first token (DESIGN §7: deltas coalesced over a
+ * window). Starts at the first delta's index, so the deltas of a resumed stream check too.
+ */
+export function deltaSizes(tokens: readonly string[], deltas: { text: string; index: number }[]): number[] {
+  const sizes: number[] = [];
+  let at = deltas[0]?.index ?? 0;
+  for (const d of deltas) {
+    if (d.index !== at) throw new Error(`delta at token ${d.index}, expected ${at}`);
+    let k = 0;
+    let text = '';
+    while (text.length < d.text.length && at + k < tokens.length) text += tokens[at + k++];
+    if (k === 0 || text !== d.text)
+      throw new Error(`delta ${JSON.stringify(d.text)} is not the tokens from ${at}`);
+    sizes.push(k);
+    at += k;
+  }
+  return sizes;
+}

@@ -55,14 +55,18 @@ export class ChatService {
       createdAt: now,
       s3Path: tenantKey(userId, chatKeys.session(id)),
     });
-    await this.deps.transcripts.write(userId, {
-      sessionId: id,
-      title: clean,
-      summary: null,
-      createTime: now.toISOString(),
-      updateTime: now.toISOString(),
-      messages: [],
-    });
+    await this.deps.transcripts.write(
+      userId,
+      {
+        sessionId: id,
+        title: clean,
+        summary: null,
+        createTime: now.toISOString(),
+        updateTime: now.toISOString(),
+        messages: [],
+      },
+      { metadata: true },
+    );
     this.owners.set(`${userId}\u0000${id}`, true);
     return { id, title: clean, summary: null, createdAt: now };
   }
@@ -152,7 +156,8 @@ export class ChatService {
       chat.title ??= titleFrom(exchange.user.content);
       chat.summary = summarize(chat.messages);
       chat.updateTime = new Date().toISOString();
-      // processed/chat_{n}.txt (training material) is written when the chat becomes a memory
+      // one object per exchange: metadata.json and processed/chat_{n}.txt (training material)
+      // are written when the chat becomes a memory
       await Promise.all([
         transcripts.write(userId, chat),
         this.deps.sessions.updateTitleSummary(userId, sessionId, chat.title, chat.summary),
@@ -206,7 +211,7 @@ export class ChatService {
       if (!chat || chat.memoryDocumentId === documentId) return undefined;
       const previous = chat.memoryDocumentId;
       chat.memoryDocumentId = documentId;
-      await transcripts.write(userId, chat);
+      await transcripts.write(userId, chat, { metadata: true });
       return previous;
     });
   }

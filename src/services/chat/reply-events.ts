@@ -23,14 +23,81 @@ export class ReplyPublisher {
   }
 
   async emit(event: ReplyEvent): Promise<void> {
-    this.pending.push(this.events.publish('reply', this.messageId, event));
+    this.send(event);
     if (this.pending.length >= PUBLISH_WINDOW) await this.drain();
+  }
+
+  /** Queues the event now (its place in the topic is taken); a failure surfaces at `drain`. */
+  send(event: ReplyEvent): void {
+    const published = this.events.publish('reply', this.messageId, event);
+    published.catch(() => undefined);
+    this.pending.push(published);
+  }
+
+  get backlog(): number {
+    return this.pending.length;
   }
 
   async drain(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
     await Promise.all(batch);
+  }
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/**
+ * Token deltas coalesced over a window (DESIGN §7): a token that comes after a quiet window goes
+ * out at once (the first token is never held back); the ones that follow within the window wait
+ * for its end and go out as one `ReplyToken`, whose `index` is the token index of its first
+ * token. A delta never ends inside a character: one whose text ends with the first half of a
+ * surrogate pair waits for the next token. `windowMs` 0 publishes every token as it comes.
+ */
+export class DeltaCoalescer {
+  private text = '';
+  private first = 0;
+  private held = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastSent = Number.NEGATIVE_INFINITY;
+  private readonly publisher: ReplyPublisher;
+  private readonly windowMs: number;
+
+  constructor(publisher: ReplyPublisher, windowMs: number) {
+    this.publisher = publisher;
+    this.windowMs = windowMs;
+  }
+
+  push(text: string, index: number): void {
+    if (!this.held) {
+      this.held = true;
+      this.first = index;
+      this.text = text;
+    } else this.text += text;
+    if (this.timer) return;
+    const wait = this.lastSent + this.windowMs - performance.now();
+    if (wait <= 0) this.flush(false);
+    else {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flush(false);
+      }, wait);
+      this.timer.unref?.();
+    }
+  }
+
+  /** Sends what is held, the end of the reply included (`final`: even half a character). */
+  flush(final = true): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (!this.held) return;
+    if (!final && isHighSurrogate(this.text.charCodeAt(this.text.length - 1))) return;
+    this.publisher.send({ type: 'token', text: this.text, index: this.first });
+    this.held = false;
+    this.text = '';
+    this.lastSent = performance.now();
   }
 }
 

@@ -12,7 +12,7 @@ interface HeldTranscript {
 }
 
 /**
- * Transcripts in S3 (`messages.json` + `metadata.json`), with the copy this process wrote last
+ * Transcripts in S3 (`messages.json`, `metadata.json` beside it), with the copy this process wrote last
  * held in memory: the next exchange of a session starts from it instead of reading S3 back, as
  * long as the shared token says storage still has exactly that copy.
  */
@@ -70,8 +70,13 @@ export class TranscriptStore {
     await this.turns.write(sessionId, []);
   }
 
-  /** Writes messages.json and metadata.json (and the turn cache); then this process holds it. */
-  async write(userId: string, chat: ChatRecord): Promise<void> {
+  /**
+   * Writes messages.json (and the turn cache); then this process holds it. `metadata.json` (title,
+   * summary, createTime) is written with it only when asked: at the start of a session and when it
+   * becomes a memory, not after every exchange (DESIGN §4: one write per exchange); the live title
+   * and summary are in `messages.json` and the session's row.
+   */
+  async write(userId: string, chat: ChatRecord, opts: { metadata?: boolean } = {}): Promise<void> {
     const { messages, ...metadata } = chat;
     const json = 'application/json';
     // a fresh token first: whatever happens to the write, no older copy matches any more
@@ -79,15 +84,14 @@ export class TranscriptStore {
     this.held.delete(chat.sessionId);
     await this.turns.setTranscriptToken(chat.sessionId, token);
     await Promise.all([
-      this.blobs.put(userId, chatKeys.messages(chat.sessionId), JSON.stringify(chat, null, 2), {
-        contentType: json,
-      }),
-      this.blobs.put(
-        userId,
-        chatKeys.metadata(chat.sessionId),
-        JSON.stringify({ ...metadata, messageCount: messages.length }, null, 2),
-        { contentType: json },
-      ),
+      this.blobs.put(userId, chatKeys.messages(chat.sessionId), JSON.stringify(chat), { contentType: json }),
+      opts.metadata &&
+        this.blobs.put(
+          userId,
+          chatKeys.metadata(chat.sessionId),
+          JSON.stringify({ ...metadata, messageCount: messages.length }, null, 2),
+          { contentType: json },
+        ),
       this.turns.write(chat.sessionId, chat.messages),
     ]);
     this.held.set(chat.sessionId, { token, chat });

@@ -14,6 +14,7 @@ import type { ChatMessageRecord, Citation } from './chat-records.ts';
 import { bioText, buildPrompt } from './prompt.ts';
 import {
   assistantRecord,
+  DeltaCoalescer,
   describeFailure,
   ReplyPublisher,
   replayStored,
@@ -61,6 +62,8 @@ export interface TwinReplyOptions {
   historyTokens: number;
   maxTokens: number;
   temperature: number;
+  /** Tokens that follow one another within this window go out as one delta (DESIGN §7). */
+  deltaWindowMs: number;
 }
 
 export class TwinReplyService {
@@ -80,12 +83,15 @@ export class TwinReplyService {
     const { chatModel } = this.deps;
     const { options } = this;
     const publisher = new ReplyPublisher(this.deps.events, request.messageId);
+    const deltas = new DeltaCoalescer(publisher, options.deltaWindowMs);
     let citations: Citation[] = [];
     let tokens = 0;
     let text = '';
     // stored before the end is announced: a client that saw ReplyDone finds it in the session
     const finish = async (event: Extract<ReplyEvent, { type: 'done' | 'failed' }>) => {
       if (tokens === 0) await publisher.emit({ type: 'citations', sources: citations });
+      // every token received is in the text stored, so every one goes out before the end
+      deltas.flush();
       let stored: unknown;
       try {
         await this.recordExchange(request, text, citations, event);
@@ -151,8 +157,9 @@ export class TwinReplyService {
           ctx.log.debug(timings, 'reply started');
           await publisher.emit({ type: 'citations', sources: citations });
         }
-        await publisher.emit({ type: 'token', text: chunk.text, index: tokens++ });
+        deltas.push(chunk.text, tokens++);
         text += chunk.text;
+        if (publisher.backlog >= 256) await publisher.drain();
       }
       if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
       await finish(done);
@@ -181,7 +188,9 @@ export class TwinReplyService {
    */
   private async resume(request: ReplyRequest, prior: Sequenced<ReplyEvent>[]) {
     const text = prior.map((e) => (e.type === 'token' ? e.text : '')).join('');
-    const tokens = prior.filter((e) => e.type === 'token').length;
+    // a delta may hold several tokens: the last one's index is a lower bound of the count
+    const lastDelta = prior.findLast((e) => e.type === 'token');
+    const tokens = lastDelta ? lastDelta.index + 1 : 0;
     const citations = prior.find((e) => e.type === 'citations')?.sources ?? [];
     let end = prior.find((e) => e.type === 'done' || e.type === 'failed') as
       | Extract<ReplyEvent, { type: 'done' | 'failed' }>
