@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { TOKEN_DEFAULTS } from './services/auth.service.ts';
 
@@ -138,8 +141,18 @@ export const configSchema = z.object({
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: optionalString,
 
-  // L0 ingest (issue 3). EMBEDDER=auto uses OpenAI when OPENAI_API_KEY or OPENAI_BASE_URL is set.
-  EMBEDDER: z.enum(['auto', 'openai', 'local']).default('auto'),
+  // L0 ingest (issue 3). EMBEDDER=auto uses OpenAI when OPENAI_API_KEY or OPENAI_BASE_URL is set,
+  // else the embedded model all-MiniLM-L6-v2 when scripts/embedder-model.sh has installed it, else
+  // the lexical hash embedder (embedderChoice). `local` is the former name of `local-hash`.
+  EMBEDDER: z
+    .enum(['auto', 'openai', 'local-model', 'local-hash', 'local'])
+    .default('auto')
+    .transform((v) => (v === 'local' ? 'local-hash' : v)),
+  // The installed model (default ~/.cache/digital-twin/models/all-MiniLM-L6-v2), its ONNX Runtime
+  // threads (0: one per core) and precision (int8: faster, cosine ≥ 0.994 to fp32; BENCHMARKS.md).
+  EMBEDDER_MODEL_DIR: optionalString,
+  EMBEDDER_THREADS: z.coerce.number().int().min(0).max(64).default(0),
+  EMBEDDER_PRECISION: z.enum(['int8', 'fp32']).default('int8'),
   EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).optional(),
   EMBEDDING_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(256),
@@ -170,6 +183,11 @@ export const configSchema = z.object({
   MEMORY_ENTITY_BUDGET: z.coerce.number().int().min(0).default(5000),
   MEMORY_LLM_CONCURRENCY: z.coerce.number().int().min(1).default(4),
   MEMORY_COMPUTE_THREADS: z.coerce.number().int().min(1).default(1),
+  // L2 training data (MEMORY-TRAINING.md B): the cap on examples, and the least memory worth a run
+  // (usable chunks before generating, training examples after): below either, NotEnoughMemory
+  L2_MAX_EXAMPLES: z.coerce.number().int().min(10).default(1000),
+  L2_MIN_CHUNKS: z.coerce.number().int().min(1).default(6),
+  L2_MIN_EXAMPLES: z.coerce.number().int().min(1).default(20),
 
   // Chat (issue 5). CHAT_BACKEND=auto: Modal when MODAL_INFERENCE_URL is set, else an
   // OpenAI-compatible server when CHAT_BASE_URL / CHAT_API_KEY / OPENAI_API_KEY is set, else extractive.
@@ -179,6 +197,29 @@ export const configSchema = z.object({
   CHAT_MODEL: z.string().default('gpt-4o-mini'),
   MODAL_INFERENCE_URL: optionalString,
   MODAL_TOKEN: optionalString,
+
+  // Training (issue 12; MEMORY-TRAINING.md C). MODAL_TRAIN_URL: modal/'s web endpoint, deployed on
+  // Modal or its local mode (`bash scripts/local-trainer.sh`); the same HTTP either way. Unset,
+  // startTraining answers TrainerUnavailable saying how to get one. MODAL_TRAIN_TOKEN (else
+  // MODAL_TOKEN) is its TWIN_API_TOKEN; TRAINING_CALLBACK_SECRET its TWIN_CALLBACK_SECRET.
+  MODAL_TRAIN_URL: optionalString.pipe(z.string().url().optional()),
+  MODAL_TRAIN_TOKEN: optionalString,
+  TRAINING_CALLBACK_SECRET: optionalString.pipe(z.string().min(16).optional()),
+  // the URL the trainer reaches this API at; unset, http://HOST:PORT
+  TRAINING_CALLBACK_BASE_URL: optionalString.pipe(z.string().url().optional()),
+  TRAINING_BASE_MODEL: optionalString,
+  // JSON object of hyperparameters every run starts from (loraR, epochs, maxSteps, learningRate …)
+  TRAINING_HYPERPARAMETERS: optionalString,
+  TRAINING_QUANTIZATIONS: z.string().default('q8_0,q4_k_m'),
+  TRAINING_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  TRAINING_BACKOFF_MS: z.coerce.number().int().min(0).default(30_000),
+  // an attempt silent this long is asked about; one running longer than TRAINING_MAX_RUN_SEC is failed
+  TRAINING_STALL_SEC: z.coerce.number().int().min(1).default(900),
+  TRAINING_MAX_RUN_SEC: z.coerce.number().int().min(60).default(11_400),
+  TRAINING_WATCHDOG_INTERVAL_MS: z.coerce.number().int().min(200).default(60_000),
+  TRAINING_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  // promote a run whose evaluation says it is not worse than the model served
+  TRAINING_AUTO_PROMOTE: bool.default(true),
   CHAT_TOP_K: z.coerce.number().int().min(0).max(50).default(5),
   CHAT_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.2),
   CHAT_CONTEXT_TOKENS: z.coerce.number().int().min(0).default(2000),
@@ -260,6 +301,37 @@ export function loadConfig(): Config {
   return cached;
 }
 
+/** Where scripts/embedder-model.sh installs the embedded model (EMBEDDER_MODEL_DIR overrides). */
+export function embedderModelDir(config: Config): string {
+  return config.EMBEDDER_MODEL_DIR ?? join(homedir(), '.cache', 'digital-twin', 'models', 'all-MiniLM-L6-v2');
+}
+
+/**
+ * Which embedder EMBEDDER picks, and why the lexical hash embedder stands in when it does. The
+ * install writes manifest.json last, so its presence means the model is whole.
+ */
+export function embedderChoice(config: Config): { kind: 'openai' | 'local-model' | 'local-hash'; reason?: string } {
+  if (config.EMBEDDER === 'openai') return { kind: 'openai' };
+  if (config.EMBEDDER === 'local-model') return { kind: 'local-model' };
+  if (config.EMBEDDER === 'local-hash') return { kind: 'local-hash', reason: 'EMBEDDER=local-hash' };
+  if (config.OPENAI_API_KEY || config.OPENAI_BASE_URL) return { kind: 'openai' };
+  const dir = embedderModelDir(config);
+  if (existsSync(join(dir, 'manifest.json'))) return { kind: 'local-model' };
+  return {
+    kind: 'local-hash',
+    reason: `the embedding model is not installed in ${dir} (scripts/embedder-model.sh, run by npm start, failed or did not run)`,
+  };
+}
+
+function describeEmbedder(config: Config): string {
+  const choice = embedderChoice(config);
+  if (choice.kind === 'openai')
+    return `openai-compatible ${config.OPENAI_BASE_URL ? new URL(config.OPENAI_BASE_URL).host : 'api.openai.com'} model ${config.EMBEDDING_MODEL}`;
+  if (choice.kind === 'local-model')
+    return `embedded all-MiniLM-L6-v2 (${config.EMBEDDER_PRECISION}, ONNX Runtime) from ${embedderModelDir(config)}`;
+  return `LEXICAL HASH EMBEDDER, no semantic search: ${choice.reason}`;
+}
+
 /** Describes which backend serves each port, for the start-up log (no secrets). */
 export function describeBackends(config: Config): Record<string, string> {
   const host = (u: string) => new URL(u).host;
@@ -271,12 +343,11 @@ export function describeBackends(config: Config): Record<string, string> {
       config.VECTOR_BACKEND === 'weaviate'
         ? `weaviate ${host(config.WEAVIATE_URL)} grpc ${config.WEAVIATE_GRPC_URL}`
         : `embedded exact-search index ${config.EMBEDDED_VECTOR_DIR} (Weaviate not available)`,
-    embeddings:
-      config.EMBEDDER === 'openai' ||
-      (config.EMBEDDER === 'auto' && (config.OPENAI_API_KEY || config.OPENAI_BASE_URL))
-        ? `openai-compatible ${config.OPENAI_BASE_URL ? host(config.OPENAI_BASE_URL) : 'api.openai.com'} model ${config.EMBEDDING_MODEL}`
-        : 'local deterministic hash embedder (no embedding API configured)',
+    embeddings: describeEmbedder(config),
     chat: describeChatBackend(config),
+    training: config.MODAL_TRAIN_URL
+      ? `trainer ${new URL(config.MODAL_TRAIN_URL).host}${config.TRAINING_CALLBACK_SECRET ? '' : ' (TRAINING_CALLBACK_SECRET unset: runs refused)'}`
+      : 'none (MODAL_TRAIN_URL unset: startTraining answers TrainerUnavailable)',
     objects: `s3 ${config.S3_ENDPOINT ? host(config.S3_ENDPOINT) : `aws ${config.S3_REGION}`} bucket ${config.S3_BUCKET}`,
   };
 }

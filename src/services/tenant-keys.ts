@@ -33,9 +33,28 @@ export function storageName(filename: string): string {
 export const documentKeys = {
   raw: (documentId: string, filename: string) => `raw/${documentId}/${storageName(filename)}`,
   rawPrefix: (documentId: string) => `raw/${documentId}/`,
-  chunk: (documentId: string, index: number) => `chunks/${documentId}/chunk_${index}.txt`,
-  chunkPrefix: (documentId: string) => `chunks/${documentId}/`,
+  /** Every chunk of the document, one JSON line each (DESIGN §4); a chunk is read by its pointer. */
+  chunks: (documentId: string) => `chunks/${documentId}.jsonl`,
+  /** The seed's layout, an object per chunk: read and removed until `npm run migrate:chunks` ran. */
+  legacyChunk: (documentId: string, index: number) => `chunks/${documentId}/chunk_${index}.txt`,
+  legacyChunkPrefix: (documentId: string) => `chunks/${documentId}/`,
 };
+
+/** A chunk's direct pointer: its chunk file's key and the bytes [start, end) of its JSON line. */
+export function chunkPointer(key: string, start: number, end: number): string {
+  return `${key}#${start}-${end}`;
+}
+
+const POINTER = /^([^#]+)#(\d{1,15})-(\d{1,15})$/;
+
+/** The key and byte range of a chunk pointer; null for a plain key (the seed's per-chunk objects). */
+export function parseChunkPointer(pointer: string): { key: string; start: number; end: number } | null {
+  const m = POINTER.exec(pointer);
+  if (!m) return null;
+  const start = Number(m[2]);
+  const end = Number(m[3]);
+  return end > start ? { key: m[1]!, start, end } : null;
+}
 
 export const chatKeys = {
   session: (sessionId: string) => `chats/${sessionId}/`,
@@ -60,4 +79,27 @@ export const memoryKeys = {
   /** training_data/L1/processed_data/{subjective,objective}/{documentId}.txt */
   processed: (perspective: 'subjective' | 'objective', documentId: string) =>
     `training_data/L1/processed_data/${perspective}/${documentId}.txt`,
+};
+
+/** L2 data of a training run (MEMORY-TRAINING.md B), immutable once its manifest is written. */
+export const l2Keys = {
+  run: (runId: string) => `training_data/L2/${runId}/`,
+  /** `preference`, `diversity`, `selfqa`, `abstention` or `merged`. */
+  raw: (runId: string, name: string) => `training_data/L2/${runId}/data_pipeline/raw_data/${name}.json`,
+  mapping: (runId: string, name: string) => `training_data/L2/${runId}/data_pipeline/mapping/${name}.json`,
+  dataset: (runId: string) => `training_data/L2/${runId}/training_inputs/dataset.json`,
+  eval: (runId: string) => `training_data/L2/${runId}/training_inputs/eval.json`,
+  /** Written last: its presence says every other file of the run is complete. */
+  manifest: (runId: string) => `training_data/L2/${runId}/training_inputs/manifest.json`,
+};
+
+/** Trained models (DESIGN §4): a run's own folder, the promoted copies, and earlier promotions. */
+export const loraKeys = {
+  /** What the trainer uploads under (its `outputPrefix`, tenant-relative). */
+  run: (runId: string) => `lora/${runId}`,
+  runFile: (runId: string, name: string) => `lora/${runId}/${name}`,
+  /** Copies of the promoted run's files; `manifest.json` is written last and names the GGUF served. */
+  latestFile: (name: string) => `lora/latest/${name}`,
+  latestManifest: () => 'lora/latest/manifest.json',
+  history: (runId: string) => `lora/history/${runId}.manifest.json`,
 };
