@@ -12,6 +12,7 @@ fi
 shift
 ensure_node
 ensure_deps
+ensure_embedder_model
 start_services
 cd "$ROOT_DIR"
 mkdir -p bench/results

@@ -4,6 +4,9 @@ set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TWIN_CACHE_DIR="${TWIN_CACHE_DIR:-$HOME/.cache/digital-twin}"
+# onnxruntime-node (the local embedding model's runtime) ships its CPU binaries in the npm package;
+# its postinstall would fetch optional CUDA binaries from outside the registry: skip that.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 NODE_VERSION="24.21.0"
 
 log() { printf '\033[36m[twin]\033[0m %s\n' "$*" >&2; }
@@ -49,6 +52,16 @@ ensure_deps() {
     echo "$want" > node_modules/.twin-install-hash
   fi
   if [ -n "${TWIN_DEPS_LOCK_FD:-}" ]; then exec {TWIN_DEPS_LOCK_FD}>&-; fi
+}
+
+# The embedded semantic embedding model (all-MiniLM-L6-v2), installed once by
+# scripts/embedder-model.sh (a no-op when present). Where that fails the server still starts, with
+# the lexical hash embedder, and says so at start-up and in Query.embedder.
+ensure_embedder_model() {
+  export EMBEDDER_MODEL_DIR="${EMBEDDER_MODEL_DIR:-$TWIN_CACHE_DIR/models/all-MiniLM-L6-v2}"
+  if ! bash "$ROOT_DIR/scripts/embedder-model.sh"; then
+    printf '\033[31m[twin] the embedding model could not be installed: embeddings fall back to the LEXICAL HASH embedder (search matches words, not meaning); rerun scripts/embedder-model.sh\033[0m\n' >&2
+  fi
 }
 
 # Starts the local services that are missing (exporting their URLs) and, when this shell exits,

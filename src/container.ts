@@ -1,4 +1,10 @@
-import { type Config, chatBackendOf } from './config.ts';
+import {
+  type Config,
+  chatBackendOf,
+  embedderChoice,
+  embedderModelDir,
+  embedderModelInstalled,
+} from './config.ts';
 import type { Logger } from './logger.ts';
 import { AccountService } from './services/account/account.service.ts';
 import type { Orm } from './services/adapters/postgres/orm.ts';
@@ -122,15 +128,29 @@ export async function createVectorIndex(config: Config): Promise<VectorIndex> {
   });
 }
 
-/** OpenAI (or a compatible server) when configured, else the local deterministic fallback. */
+/**
+ * EMBEDDER's pick (embedderChoice): OpenAI (or a compatible server) when configured, else the
+ * embedded model all-MiniLM-L6-v2 when installed, else the lexical hash embedder, which carries
+ * the reason (`fallbackReason`). Under `auto` a model that does not load falls back too; an
+ * explicit EMBEDDER=local-model that cannot load fails the start.
+ */
 export async function createEmbedder(config: Config): Promise<Embedder> {
-  const useOpenAI =
-    config.EMBEDDER === 'openai' ||
-    (config.EMBEDDER === 'auto' && Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL));
-  if (!useOpenAI) {
+  const choice = embedderChoice(config);
+  const hash = async (reason?: string) => {
     const { LocalHashEmbedder } = await import('./services/adapters/local/embedder.local.ts');
-    return new LocalHashEmbedder(config.EMBEDDING_DIMENSIONS);
+    return new LocalHashEmbedder(config.EMBEDDING_DIMENSIONS, reason);
+  };
+  if (choice.kind === 'local-model') {
+    try {
+      return await createLocalModel(config, true);
+    } catch (error) {
+      if (config.EMBEDDER === 'local-model') throw error;
+      return hash(
+        `the embedding model in ${embedderModelDir(config)} did not load: ${(error as Error).message}`,
+      );
+    }
   }
+  if (choice.kind === 'local-hash') return hash(choice.reason);
   const { OpenAIEmbedder } = await import('./services/adapters/openai/embedder.openai.ts');
   return new OpenAIEmbedder({
     apiKey: config.OPENAI_API_KEY,
@@ -140,6 +160,29 @@ export async function createEmbedder(config: Config): Promise<Embedder> {
     batchSize: config.EMBEDDING_BATCH_SIZE,
     maxRetries: 5,
   });
+}
+
+async function createLocalModel(config: Config, load: boolean): Promise<Embedder> {
+  const { MiniLmEmbedder } = await import('./services/adapters/local/embedder.minilm.ts');
+  const model = new MiniLmEmbedder({
+    dir: embedderModelDir(config),
+    threads: config.EMBEDDER_THREADS,
+    precision: config.EMBEDDER_PRECISION,
+  });
+  if (load) await model.ready();
+  return model;
+}
+
+/**
+ * What semantic chunking embeds sentences with (issue 13, embedding spend): never the paid API.
+ * The chunk embedder itself when it is local; else the local model when installed (loaded on
+ * first use, so an API process that never ingests never loads it), else the hash embedder.
+ */
+export async function createSentenceEmbedder(config: Config, embedder: Embedder): Promise<Embedder> {
+  if (embedder.kind !== 'openai') return embedder;
+  if (embedderModelInstalled(config)) return createLocalModel(config, false);
+  const { LocalHashEmbedder } = await import('./services/adapters/local/embedder.local.ts');
+  return new LocalHashEmbedder();
 }
 
 /** Picks the adapter from config; the `openai` SDK loads only when a model backend is chosen. */
@@ -218,6 +261,14 @@ export async function createServices(
     createVectorIndex(config),
     createEmbedder(config).then((e) => meteredEmbedder(e, metrics)),
   ]);
+  if (embedder.fallbackReason && config.EMBEDDER !== 'local-hash')
+    log.warn(
+      `embeddings: LEXICAL HASH EMBEDDER, search matches words, not meaning: ${embedder.fallbackReason}`,
+    );
+  const sentenceEmbedder =
+    embedder.kind === 'openai'
+      ? meteredEmbedder(await createSentenceEmbedder(config, embedder), metrics)
+      : embedder;
   const db = pgDatabase(orm);
   const { PgLexicalIndex } = await import('./services/adapters/postgres/lexical-index.pg.ts');
   const lexical: LexicalIndex = new PgLexicalIndex(orm);
@@ -284,7 +335,7 @@ export async function createServices(
     { documents: db.documents, blobs, vectors, embedder, events, queue, memory },
     { uploadMaxBytes: config.UPLOAD_MAX_BYTES },
   );
-  const ingestDeps = { documents: db.documents, blobs, vectors, embedder, events };
+  const ingestDeps = { documents: db.documents, blobs, vectors, embedder, sentenceEmbedder, events };
   const ingestOptions = {
     maxUncompressedBytes: config.INGEST_MAX_UNCOMPRESSED_BYTES,
     chunkMinTokens: config.CHUNK_MIN_TOKENS,

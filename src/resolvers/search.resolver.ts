@@ -39,6 +39,6 @@ export const hitText = async (hit: SearchHit, _args: unknown, ctx: GraphQLContex
   (await (hit.pendingText ?? ctx.services.retrieval.text(ctx.userId, hit))) ?? '';
 
 export function embedder(_root: unknown, _args: unknown, ctx: GraphQLContext) {
-  const { model, dimensions, kind } = ctx.services.embedder;
-  return { model, dimensions, kind };
+  const { model, dimensions, kind, fallbackReason } = ctx.services.embedder;
+  return { model, dimensions, kind, fallbackReason };
 }

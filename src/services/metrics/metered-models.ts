@@ -18,6 +18,9 @@ export function meteredEmbedder(inner: Embedder, metrics: Metrics): Embedder {
     get kind() {
       return inner.kind;
     },
+    get fallbackReason() {
+      return inner.fallbackReason;
+    },
     ready: (signal) => inner.ready(signal),
     async embed(texts, signal) {
       try {

@@ -8,8 +8,13 @@ export interface Embedder {
    */
   readonly model: string;
   readonly dimensions: number;
-  /** `local` is the deterministic fallback used when no embedding API is configured. */
-  readonly kind: 'openai' | 'local';
+  /**
+   * `openai` (any compatible API); `local-model`, the embedded semantic model (all-MiniLM-L6-v2);
+   * `local`, the deterministic lexical hash embedder, the fallback where the model is not installed.
+   */
+  readonly kind: 'openai' | 'local-model' | 'local';
+  /** Why the lexical hash embedder stands in (set on it only): shown by `Query.embedder`. */
+  readonly fallbackReason?: string;
   /** One vector per text, in order, each of length `dimensions`. */
   embed(texts: string[], signal?: AbortSignal): Promise<number[][]>;
   /** Resolves once `model` and `dimensions` can be read (an API model of unset size asks once). */

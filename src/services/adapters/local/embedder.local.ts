@@ -26,8 +26,11 @@ export class LocalHashEmbedder implements Embedder {
   readonly kind = 'local' as const;
   readonly model: string;
   readonly dimensions: number;
+  /** Why this embedder stands in for the semantic model (`Query.embedder`), when it does. */
+  readonly fallbackReason?: string;
 
-  constructor(dimensions = LOCAL_EMBEDDING_DIMENSIONS) {
+  constructor(dimensions = LOCAL_EMBEDDING_DIMENSIONS, fallbackReason?: string) {
+    this.fallbackReason = fallbackReason;
     if (!Number.isInteger(dimensions) || dimensions < 8) throw new Error('dimensions must be an integer ≥ 8');
     this.dimensions = dimensions;
     this.model = embeddingModelTag(LOCAL_EMBEDDING_MODEL, dimensions);

