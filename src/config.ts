@@ -301,26 +301,32 @@ export function loadConfig(): Config {
   return cached;
 }
 
-/** Where scripts/embedder-model.sh installs the embedded model (EMBEDDER_MODEL_DIR overrides). */
+/**
+ * Where scripts/embedder-model.sh installs the embedded model (EMBEDDER_MODEL_DIR overrides); it
+ * writes manifest.json last, so its presence means the model is whole.
+ */
 export function embedderModelDir(config: Config): string {
   return config.EMBEDDER_MODEL_DIR ?? join(homedir(), '.cache', 'digital-twin', 'models', 'all-MiniLM-L6-v2');
 }
 
-/**
- * Which embedder EMBEDDER picks, and why the lexical hash embedder stands in when it does. The
- * install writes manifest.json last, so its presence means the model is whole.
- */
-export function embedderChoice(config: Config): { kind: 'openai' | 'local-model' | 'local-hash'; reason?: string } {
+/** Which embedder EMBEDDER picks, and why the lexical hash embedder stands in when it does. */
+export function embedderChoice(config: Config): {
+  kind: 'openai' | 'local-model' | 'local-hash';
+  reason?: string;
+} {
   if (config.EMBEDDER === 'openai') return { kind: 'openai' };
   if (config.EMBEDDER === 'local-model') return { kind: 'local-model' };
   if (config.EMBEDDER === 'local-hash') return { kind: 'local-hash', reason: 'EMBEDDER=local-hash' };
   if (config.OPENAI_API_KEY || config.OPENAI_BASE_URL) return { kind: 'openai' };
-  const dir = embedderModelDir(config);
-  if (existsSync(join(dir, 'manifest.json'))) return { kind: 'local-model' };
+  if (embedderModelInstalled(config)) return { kind: 'local-model' };
   return {
     kind: 'local-hash',
-    reason: `the embedding model is not installed in ${dir} (scripts/embedder-model.sh, run by npm start, failed or did not run)`,
+    reason: `the embedding model is not installed in ${embedderModelDir(config)} (scripts/embedder-model.sh, run by npm start, failed or did not run)`,
   };
+}
+
+export function embedderModelInstalled(config: Config): boolean {
+  return existsSync(join(embedderModelDir(config), 'manifest.json'));
 }
 
 function describeEmbedder(config: Config): string {
