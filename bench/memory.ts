@@ -23,9 +23,11 @@ import { createServices } from '../src/container.ts';
 import { jobs } from '../src/jobs/registry.ts';
 import { createApp } from '../src/server.ts';
 import { issueToken } from '../src/services/auth.service.ts';
+import { packChunks } from '../src/services/documents/chunk-file.ts';
+import { estimateTokens } from '../src/services/documents/ingest/chunker.ts';
 import { readSnapshot } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { ChunkVector } from '../src/services/ports/vector-index.ts';
-import { documentKeys } from '../src/services/tenant-keys.ts';
+import { chunkPointer, documentKeys } from '../src/services/tenant-keys.ts';
 import { rngFor, VOCAB, WORDS, zipfRank } from './corpus.ts';
 import { machineLoad, percentile, processCpuMs, waitForQuiet } from './stats.ts';
 
@@ -144,25 +146,37 @@ for (let d = 0; d < docs; d += 200)
 async function loadChunks(d: number, count: number, stream: number) {
   const texts = Array.from({ length: count }, (_, j) => sentence(d, j, stream));
   const vecs = await embedder.embed(texts);
+  // one chunk file per document, as ingest writes it (DESIGN §4)
+  let at = 0;
+  const chunks = texts.map((text, j) => {
+    const chunk = {
+      index: j,
+      text,
+      charStart: at,
+      charEnd: at + text.length,
+      page: null,
+      tokens: estimateTokens(text),
+    };
+    at += text.length + 1;
+    return chunk;
+  });
+  const packed = packChunks(chunks);
+  const fileKey = documentKeys.chunks(docId(d));
   const points: ChunkVector[] = texts.map((text, j) => ({
     documentId: docId(d),
     chunkIndex: j,
-    s3Path: documentKeys.chunk(docId(d), j),
+    s3Path: chunkPointer(fileKey, packed.ranges[j]!.start, packed.ranges[j]!.end),
     filename: `bench-memory-${d}.txt`,
     contentType: 'text/plain',
     timestamp: new Date(0).toISOString(),
     embeddingModel: embedder.model,
-    charStart: 0,
-    charEnd: text.length,
+    charStart: chunks[j]!.charStart,
+    charEnd: chunks[j]!.charEnd,
     page: null,
     vector: vecs[j]!,
   }));
-  // chunk objects first: a document whose vectors are all there is complete on a resumed load
-  await Promise.all(
-    texts.map((text, j) =>
-      blobs.put(userId, documentKeys.chunk(docId(d), j), text, { contentType: 'text/plain; charset=utf-8' }),
-    ),
-  );
+  // the chunk file first: a document whose vectors are all there is complete on a resumed load
+  await blobs.put(userId, fileKey, packed.body, { contentType: 'application/x-ndjson; charset=utf-8' });
   await vectors.upsert(userId, points);
 }
 await vectors.ensureTenant(userId, embedder.model);

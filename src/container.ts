@@ -332,16 +332,15 @@ export async function createServices(
     { debounceMs: config.MEMORY_DEBOUNCE_MS },
   );
   const documents = new DocumentsService(
-    { documents: db.documents, blobs, vectors, embedder, events, queue, memory },
+    { documents: db.documents, blobs, vectors, lexical, chunks, embedder, events, queue, memory },
     { uploadMaxBytes: config.UPLOAD_MAX_BYTES },
   );
-  const ingestDeps = { documents: db.documents, blobs, vectors, embedder, sentenceEmbedder, events };
+  const ingestDeps = { documents: db.documents, blobs, vectors, lexical, embedder, sentenceEmbedder, events };
   const ingestOptions = {
     maxUncompressedBytes: config.INGEST_MAX_UNCOMPRESSED_BYTES,
     chunkMinTokens: config.CHUNK_MIN_TOKENS,
     chunkMaxTokens: config.CHUNK_MAX_TOKENS,
   };
-  const chunks = new ChunkTextLoader(blobs, db.documents);
   const retrieval = new RetrievalService(
     { embedder, vectors, lexical, chunks, log },
     {
@@ -368,6 +367,7 @@ export async function createServices(
       maxTokens: config.CHAT_MAX_TOKENS,
       temperature: config.CHAT_TEMPERATURE,
       deltaWindowMs: config.REPLY_DELTA_WINDOW_MS,
+  const chunks = new ChunkTextLoader(blobs, db.documents);
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });

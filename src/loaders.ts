@@ -17,7 +17,7 @@ export interface MemoryKey {
  */
 export interface Loaders {
   document: DataLoader<string, DocumentRecord | null>;
-  /** Tenant-relative object key → UTF-8 text (null when the object is gone). */
+  /** A chunk's pointer (or a tenant-relative object key) → its text (null when it is gone). */
   objectText: DataLoader<string, string | null>;
   /** Every topic of a memory version (the tree's `children` are read from it). */
   memoryTopics: DataLoader<string, TopicRow[]>;
@@ -58,13 +58,10 @@ export function createLoaders(services: Services, userId: string): Loaders {
   const { documents, memory } = services;
   return {
     document: new DataLoader((ids) => documents.getMany(userId, ids), { maxBatchSize: 1000 }),
-    objectText: new DataLoader(
-      async (keys) =>
-        (await services.blobs.getMany(userId, keys)).map((b) =>
-          b instanceof Buffer ? b.toString('utf8') : null,
-        ),
-      { maxBatchSize: 500 },
-    ),
+    // through the chunk text cache: it reads packed chunks by their byte ranges, one batch a tick
+    objectText: new DataLoader((keys) => Promise.all(keys.map((k) => services.chunks.load(userId, k))), {
+      maxBatchSize: 500,
+    }),
     memoryTopics: new DataLoader((versions) => Promise.all(versions.map((v) => memory.topics(userId, v)))),
     memoryTopic: perVersion((v, ids) => memory.topicsById(userId, v, ids)),
     memoryCluster: perVersion((v, ids) => memory.clustersById(userId, v, ids)),

@@ -167,7 +167,7 @@ describe("a person's control over their data", () => {
     const text = (name: string) => Buffer.from(files[name]!).toString('utf8');
     const raw = names.find((n) => n.startsWith(`files/raw/${mine.documentId}/`));
     expect(raw && text(raw)).toBe(`Mondego: the notes of ${me.userId} about Mondego.`);
-    expect(names.some((n) => n.startsWith(`files/chunks/${mine.documentId}/`))).toBe(true);
+    expect(names).toContain(`files/chunks/${mine.documentId}.jsonl`);
     expect(text(`files/chats/${mine.kept}/messages.json`)).toContain('My Mondego cousin bakes bread.');
     expect(text(`files/chats/${mine.remembered}/messages.json`)).toContain('floods every March');
     const rows = JSON.parse(text('account.json')) as Record<string, { id: string; key_hash?: string }[]>;

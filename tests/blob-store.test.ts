@@ -29,6 +29,30 @@ describe('blob store on the real S3 server', () => {
     expect(await store.list(user, '')).toEqual([]);
   });
 
+  it('reads byte ranges: far apart, next to each other, of a missing object and past the end', async () => {
+    const user = `u-${randomUUID()}`;
+    // 64 KiB apart: more than one request may merge, so both paths are read
+    const body = Buffer.concat([
+      Buffer.from('héllo|'),
+      Buffer.alloc(64 * 1024, 0x2e),
+      Buffer.from('wörld|tail'),
+    ]);
+    await store.put(user, 'chunks/d1.jsonl', body);
+    const far = body.indexOf('wörld');
+    const parts = await store.getRanges(user, [
+      { key: 'chunks/d1.jsonl', start: far, end: far + Buffer.byteLength('wörld') },
+      { key: 'chunks/d1.jsonl', start: 0, end: Buffer.byteLength('héllo') },
+      { key: 'chunks/d1.jsonl', start: Buffer.byteLength('héllo|'), end: Buffer.byteLength('héllo|') + 3 },
+      { key: 'chunks/gone.jsonl', start: 0, end: 4 },
+      { key: 'chunks/d1.jsonl', start: body.length - 4, end: body.length + 10 },
+      { key: 'chunks/d1.jsonl', start: body.length + 10, end: body.length + 20 },
+    ]);
+    expect(parts.slice(0, 3).map((p) => p.toString())).toEqual(['wörld', 'héllo', '...']);
+    // gone, shorter than the range, and wholly past the end all read as not found
+    expect(parts.slice(3).map((p) => p instanceof BlobNotFoundError)).toEqual([true, true, true]);
+    await store.deletePrefix(user, '');
+  });
+
   it('a missing key is a typed not-found', async () => {
     await expect(store.get(`u-${randomUUID()}`, 'raw/nope.txt')).rejects.toBeInstanceOf(BlobNotFoundError);
   });

@@ -12,6 +12,7 @@ import type { TestApp } from './helpers/harness.ts';
 import { startTestApp } from './helpers/harness.ts';
 import { getDocument, holdIngestAt, settled, uploadDocument, uploadFile } from './helpers/ingest.ts';
 import * as fx from './helpers/ingest-fixtures.ts';
+import { chunkObjectsOf, expectPackedChunks } from './helpers/packed-chunks.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ async function objectsOf(userId: string, documentId: string) {
   const { blobs } = app.services;
   return [
     ...(await blobs.list(userId, `raw/${documentId}/`)),
-    ...(await blobs.list(userId, `chunks/${documentId}/`)),
+    ...(await chunkObjectsOf(app.services, userId, documentId)),
   ];
 }
 
@@ -111,18 +112,20 @@ describe('documents over time', () => {
     expect(member(chats.data!.documents, 'QueryDocumentsConnection').edges).toEqual([]);
   });
 
-  it('delete leaves no raw object, chunk object, vector or row', async () => {
+  it('delete leaves no raw object, chunk file, vector, lexical row or row', async () => {
     const client = app.client();
     const doc = await uploadDocument(client, 'delete-me.txt', topic('obsidian', 40));
     const done = await settled(client, doc.id);
     expect(done.chunkCount).toBeGreaterThan(1);
-    expect((await objectsOf(client.userId, doc.id)).length).toBe(1 + done.chunkCount);
-    expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(done.chunkCount);
+    // the upload and one chunk file
+    expect((await objectsOf(client.userId, doc.id)).length).toBe(2);
+    await expectPackedChunks(app.services, client.userId, doc.id, done.chunkCount);
 
     const res = await client.request(DeleteDocumentDocument, { id: doc.id });
     expect(res.data!.deleteDocument).toEqual({ __typename: 'DeletedDocument', id: doc.id });
     expect(await objectsOf(client.userId, doc.id)).toEqual([]);
     expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(0);
+    expect(await app.services.lexical.countByDocument(client.userId, doc.id)).toBe(0);
     expect(await getDocument(client, doc.id)).toMatchObject({ __typename: 'NotFound' });
     const hits = await client.request(SearchDocument, { query: 'obsidian collectors', limit: 5 });
     expect(hits.data!.search).toEqual({ __typename: 'SearchResults', data: [] });
@@ -153,8 +156,9 @@ describe('documents over time', () => {
       );
       expect(tail.at(-1)!.data!.ingestProgress.error).toBe('ingest cancelled');
       expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(0);
-      // the chunk objects it had written before the cancel are gone; the upload stays
-      expect(await app.services.blobs.list(client.userId, `chunks/${doc.id}/`)).toEqual([]);
+      expect(await app.services.lexical.countByDocument(client.userId, doc.id)).toBe(0);
+      // the chunk file it had written before the cancel is gone; the upload stays
+      expect(await chunkObjectsOf(app.services, client.userId, doc.id)).toEqual([]);
       expect(await app.services.blobs.list(client.userId, `raw/${doc.id}/`)).toHaveLength(1);
       const hits = await client.request(SearchDocument, { query: 'heron collectors', limit: 5 });
       expect(hits.data!.search).toEqual({ __typename: 'SearchResults', data: [] });
@@ -210,11 +214,7 @@ describe('reprocess', () => {
     const after = await settled(client2, doc.id);
     expect(after.status).toBe('PROCESSED');
     expect(after.chunkCount).toBeGreaterThan(before.chunkCount);
-    const keys = await app.services.blobs.list(client.userId, `chunks/${doc.id}/`);
-    expect(keys.sort()).toEqual(
-      Array.from({ length: after.chunkCount }, (_, i) => `chunks/${doc.id}/chunk_${i}.txt`).sort(),
-    );
-    expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(after.chunkCount);
+    await expectPackedChunks(app.services, client.userId, doc.id, after.chunkCount);
     for (const edge of after.__typename === 'Document'
       ? member(after.chunks, 'DocumentChunksConnection').edges
       : []) {
@@ -224,6 +224,6 @@ describe('reprocess', () => {
     await client2.request(ReprocessDocumentDocument, { id: doc.id });
     const again = await settled(client2, doc.id);
     expect(again.chunkCount).toBe(after.chunkCount);
-    expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(after.chunkCount);
+    await expectPackedChunks(app.services, client.userId, doc.id, after.chunkCount);
   });
 });

@@ -4,6 +4,7 @@ import { IngestProgressDocument } from '../src/sdk/generated/graphql.ts';
 import type { TestApp } from './helpers/harness.ts';
 import { childEnv, startTestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
+import { expectPackedChunks } from './helpers/packed-chunks.ts';
 
 // A worker process killed with SIGKILL mid-document: BullMQ's stalled-job check hands the job to
 // another worker, which must finish it without leaving duplicate chunks or vectors.
@@ -56,8 +57,8 @@ describe('worker crash', () => {
     events.close();
     expect(done.status).toBe('PROCESSED');
     expect(done.chunkCount).toBeGreaterThan(50);
-    const keys = await app.services.blobs.list(client.userId, `chunks/${doc.id}/`);
-    expect(keys.length).toBe(done.chunkCount);
+    // one chunk file, holding each chunk once
+    await expectPackedChunks(app.services, client.userId, doc.id, done.chunkCount);
     expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(done.chunkCount);
   }, 150_000);
 });

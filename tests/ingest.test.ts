@@ -63,7 +63,11 @@ describe('upload → ingest → search', () => {
     if (done.__typename !== 'Document') throw new Error('unreachable');
     const chunks = member(done.chunks, 'DocumentChunksConnection').edges;
     expect(chunks.map((e) => e.node.text).join(' ')).toContain('lighthouse keeper');
-    expect(chunks[0]!.node.s3Path).toBe(`chunks/${doc.id}/chunk_0.txt`);
+    // each chunk points into the document's one chunk file, at its own bytes
+    expect(chunks[0]!.node.s3Path).toMatch(new RegExp(`^chunks/${doc.id}\\.jsonl#0-\\d+$`));
+    expect(await app.services.blobs.list(client.userId, `chunks/${doc.id}`)).toEqual([
+      `chunks/${doc.id}.jsonl`,
+    ]);
 
     // "keeper", "patched", "roof" and "storms" are words of the second sentence
     const hits = await search(client, 'keeper patched the roof after storms');

@@ -119,29 +119,39 @@ describe('cached chunk text', () => {
     const client = app.client();
     const doc = await uploadDocument(client, 'ferry.txt', `${prose} The crossing took forty minutes.`);
     await settled(client, doc.id);
-    const key = documentKeys.chunk(doc.id, 0);
-    const { chunks } = app.services;
-    expect(await chunks.load(client.userId, key)).toContain('ferry to Inishmore');
+    const { chunks, db } = app.services;
+    const [key] = await chunks.pointers(client.userId, (await db.documents.get(client.userId, doc.id))!);
+    expect(await chunks.load(client.userId, key!)).toContain('ferry to Inishmore');
+    expect(await chunks.loadByIndex(client.userId, doc.id, 0)).toContain('ferry to Inishmore');
     const res = await client.request(DeleteDocumentDocument, { id: doc.id });
     expect(res.data?.deleteDocument.__typename).toBe('DeletedDocument');
-    expect(await chunks.load(client.userId, key)).toBeNull();
+    expect(await chunks.load(client.userId, key!)).toBeNull();
+    expect(await chunks.loadByIndex(client.userId, doc.id, 0)).toBeNull();
   });
 
   it('serves the new text after a reprocess with changed content', async () => {
     const client = app.client();
     const doc = await uploadDocument(client, 'harbour.txt', `${prose} Version one of the log.`);
     await settled(client, doc.id);
-    const key = documentKeys.chunk(doc.id, 0);
-    const { chunks, blobs } = app.services;
-    expect(await chunks.load(client.userId, key)).toContain('Version one');
+    const { chunks, blobs, db } = app.services;
+    const [key] = await chunks.pointers(client.userId, (await db.documents.get(client.userId, doc.id))!);
+    expect(await chunks.load(client.userId, key!)).toContain('Version one');
+    expect(await chunks.loadByIndex(client.userId, doc.id, 0)).toContain('Version one');
     const [raw] = await blobs.list(client.userId, documentKeys.rawPrefix(doc.id));
     await blobs.put(client.userId, raw!, `${prose} Version two of the log, rewritten.`);
     const res = await client.request(ReprocessDocumentDocument, { id: doc.id });
     expect(res.data?.reprocessDocument.__typename).toBe('Document');
     const done = await settled(client, doc.id);
     expect(done.status).toBe('PROCESSED');
-    const text = await chunks.load(client.userId, key);
-    expect(text).toContain('Version two');
-    expect(text).not.toContain('Version one');
+    const [pointer] = await chunks.pointers(client.userId, (await db.documents.get(client.userId, doc.id))!);
+    for (const text of [
+      await chunks.load(client.userId, pointer!),
+      await chunks.loadByIndex(client.userId, doc.id, 0),
+    ]) {
+      expect(text).toContain('Version two');
+      expect(text).not.toContain('Version one');
+    }
+    // the old pointer never finds the old text again (its bytes now belong to the new file)
+    expect((await chunks.load(client.userId, key!)) ?? '').not.toContain('Version one');
   });
 });

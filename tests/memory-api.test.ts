@@ -10,6 +10,8 @@ import {
   RebuildMemoryDocument,
   SetDocumentPerspectiveDocument,
 } from '../src/sdk/generated/graphql.ts';
+import { packChunks } from '../src/services/documents/chunk-file.ts';
+import type { Chunk } from '../src/services/documents/ingest/chunker.ts';
 import type {
   Bio,
   ChunkAssignment,
@@ -54,10 +56,12 @@ async function publishMemory(app: TestApp, client: TestClient, prefix: string): 
   const a = await uploadDocument(client, `${prefix}-diary.txt`, 'I sail every weekend with my sister Anna.');
   const b = await uploadDocument(client, `${prefix}-notes.txt`, 'Kraków in spring; Maria Chen visits.');
   const docIds: [string, string] = [a.id, b.id];
-  const texts = new Map<string, string>();
+  const texts = new Map<string, Chunk[]>();
   const chunk = (documentId: string, chunkIndex: number, clusterId: string, similarity: number) => {
     const text = `${prefix} chunk ${chunkIndex} of ${documentId} in ${clusterId}`;
-    texts.set(documentKeys.chunk(documentId, chunkIndex), text);
+    const list = texts.get(documentId) ?? [];
+    list.push({ index: chunkIndex, text, charStart: 0, charEnd: text.length, page: null, tokens: 1 });
+    texts.set(documentId, list);
     return {
       chunkId: chunkIdOf(documentId, chunkIndex),
       documentId,
@@ -77,7 +81,12 @@ async function publishMemory(app: TestApp, client: TestClient, prefix: string): 
     chunk(b.id, 1, `${prefix}-c-city`, 0.8),
     chunk(b.id, 2, `${prefix}-c-food`, 0.7),
   ];
-  await Promise.all([...texts].map(([key, text]) => services.blobs.put(userId, key, text)));
+  // each document's chunk file, as ingest writes it
+  await Promise.all(
+    [...texts].map(([id, list]) =>
+      services.blobs.put(userId, documentKeys.chunks(id), packChunks(list).body),
+    ),
+  );
   const cluster = (id: string, topicId: string, label: string, size: number): ClusterRow => ({
     clusterId: `${prefix}-${id}`,
     topicId: `${prefix}-${topicId}`,

@@ -11,6 +11,7 @@ import { removeUsers } from './helpers/cleanup.ts';
 import { childEnv, startTestApp, type TestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import { expectPackedChunks } from './helpers/packed-chunks.ts';
 
 // A deploy: the worker process gets SIGTERM while it runs a job. The job must finish within the
 // shutdown grace or go back to the queue for the next worker (DESIGN §6), never end as failed.
@@ -135,8 +136,7 @@ describe('a worker shut down mid-job', () => {
     expect(done.chunkCount).toBeGreaterThan(50);
     expect(seen.filter((e) => e.stage === 'FAILED')).toEqual([]);
     expect(new Set(seen.map((e) => e.attempt))).toEqual(new Set([1]));
-    const keys = await app.services.blobs.list(client.userId, `chunks/${doc.id}/`);
-    expect(keys.length).toBe(done.chunkCount);
+    await expectPackedChunks(app.services, client.userId, doc.id, done.chunkCount);
     expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(done.chunkCount);
     expect(await second.stop()).toBe(0);
   }, 240_000);

@@ -10,7 +10,6 @@ import type {
   TopicRow,
 } from '../services/ports/memory.ts';
 import type { EntityMention, MemoryVersionRow } from '../services/ports/memory-repository.ts';
-import { documentKeys } from '../services/tenant-keys.ts';
 import { type ConnectionArgs, forwardConnection } from './pagination.ts';
 
 /** A row of the version it was read from: what its fields load next is read from the same one. */
@@ -158,7 +157,7 @@ export const chunkDocument = (chunk: ChunkPlace, _args: unknown, ctx: GraphQLCon
   ctx.loaders.document.load(chunk.documentId);
 
 export const chunkText = async (chunk: ChunkPlace, _args: unknown, ctx: GraphQLContext) =>
-  (await ctx.loaders.objectText.load(documentKeys.chunk(chunk.documentId, chunk.chunkIndex))) ?? '';
+  (await ctx.services.chunks.loadByIndex(ctx.userId, chunk.documentId, chunk.chunkIndex)) ?? '';
 
 // a document deleted since the build is left out
 export const entityDocuments = async (entity: InVersion<EntityRow>, _args: unknown, ctx: GraphQLContext) =>

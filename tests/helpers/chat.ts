@@ -6,6 +6,8 @@ import {
   StartChatDocument,
   type TwinReplySubscription,
 } from '../../src/sdk/generated/graphql.ts';
+import { packChunks } from '../../src/services/documents/chunk-file.ts';
+import { chunkPointer, documentKeys } from '../../src/services/tenant-keys.ts';
 import type { TestClient } from './client.ts';
 
 // Helpers for the chat suites: seed memory chunks without the upload path, open a session, send
@@ -18,7 +20,7 @@ export interface SeededChunk {
   text: string;
 }
 
-/** Writes a processed document's row, chunk objects and vectors for `userId` as L0 would, one document per call. */
+/** Writes a processed document's row, chunk file and vectors for `userId` as L0 would, one document per call. */
 export async function seedChunks(
   services: Services,
   userId: string,
@@ -44,13 +46,25 @@ export async function seedChunks(
     embeddingModel: services.embedder.model,
   });
   const vectors = await services.embedder.embed(texts);
+  // the document's chunk file, each chunk's pointer at its own line (DESIGN §4)
+  const fileKey = documentKeys.chunks(documentId);
+  const packed = packChunks(
+    texts.map((text, index) => ({
+      index,
+      text,
+      charStart: index * 1000,
+      charEnd: index * 1000 + text.length,
+      page: null,
+      tokens: Math.ceil(text.length / 4),
+    })),
+  );
   const chunks = texts.map((text, chunkIndex) => ({
     documentId,
     chunkIndex,
-    s3Path: `chunks/${documentId}/chunk_${chunkIndex}.txt`,
+    s3Path: chunkPointer(fileKey, packed.ranges[chunkIndex]!.start, packed.ranges[chunkIndex]!.end),
     text,
   }));
-  await Promise.all(chunks.map((c) => services.blobs.put(userId, c.s3Path, c.text)));
+  await services.blobs.put(userId, fileKey, packed.body);
   await services.vectors.upsert(
     userId,
     chunks.map((c, i) => ({

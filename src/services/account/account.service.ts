@@ -47,7 +47,7 @@ const EXPORT_README = `Everything this service stores about you, as of the expor
 account.json   every database row of yours, by table (documents, chat_sessions, api_keys, training_jobs, users)
 files/         every stored object of yours, by its key:
   raw/{documentId}/{name}            your uploads, byte-exact (the original filename is in account.json)
-  chunks/{documentId}/chunk_{n}.txt  the text of each chunk of a document
+  chunks/{documentId}.jsonl          the chunks of a document, one JSON line each: {index, text, charStart, charEnd, page, tokens}
   chats/{sessionId}/messages.json    chat transcripts; metadata.json, processed/chat_{n}.txt beside them
 `;
 
@@ -79,14 +79,15 @@ export class AccountService {
     let documentCount = 0;
     const memory = chat?.memoryDocumentId;
     if (memory) {
-      const [raw, chunks, held] = await Promise.all([
+      const [raw, chunks, legacy, held] = await Promise.all([
         blobs.list(userId, documentKeys.rawPrefix(memory)),
-        blobs.list(userId, documentKeys.chunkPrefix(memory)),
+        blobs.list(userId, documentKeys.chunks(memory)),
+        blobs.list(userId, documentKeys.legacyChunkPrefix(memory)),
         vectors.countByDocument(userId, memory),
       ]);
       try {
         await documents.delete(userId, memory);
-        objects += raw.length + chunks.length;
+        objects += raw.length + chunks.length + legacy.length;
         vectorCount = held;
         documentCount = 1;
       } catch (error) {

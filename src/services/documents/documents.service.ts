@@ -7,9 +7,11 @@ import type { DocumentKind, DocumentRecord } from '../ports/document.ts';
 import type { Embedder } from '../ports/embedder.ts';
 import type { EventBus } from '../ports/event-bus.ts';
 import type { JobQueue } from '../ports/job-queue.ts';
+import type { LexicalIndex } from '../ports/lexical-index.ts';
 import type { DocumentCursor, DocumentListFilter, DocumentsRepository } from '../ports/repositories.ts';
 import type { VectorHit, VectorIndex } from '../ports/vector-index.ts';
 import { documentKeys, memoryKeys } from '../tenant-keys.ts';
+import type { ChunkTextLoader } from './chunk-text-loader.ts';
 import {
   DuplicateDocumentError,
   EmptyDocumentError,
@@ -18,6 +20,7 @@ import {
   type UploadRejection,
 } from './documents.errors.ts';
 import { displayFilename } from './filename.ts';
+import { removeDocumentChunks } from './ingest/pipeline.ts';
 import { MIME, sniffFormat } from './ingest/sniff.ts';
 
 export type { DocumentCursor, DocumentListFilter as ListFilter } from '../ports/repositories.ts';
@@ -34,6 +37,9 @@ export interface DocumentsDeps {
   documents: DocumentsRepository;
   blobs: BlobStore;
   vectors: VectorIndex;
+  lexical: LexicalIndex;
+  /** Where each chunk's bytes are in its document's chunk file (the chunk listing's pointers). */
+  chunks: Pick<ChunkTextLoader, 'pointers'>;
   embedder: Embedder;
   events: EventBus;
   queue: JobQueue;
@@ -44,7 +50,7 @@ export interface DocumentsDeps {
 // Enough of the start of a file for file-type to see the entries that name an office format.
 const HEAD_BYTES = 1024 * 1024;
 
-/** One chunk of a document: where its text lives in the tenant's storage. */
+/** One chunk of a document: where its text lives in the tenant's storage (its direct pointer). */
 export interface ChunkRef {
   documentId: string;
   index: number;
@@ -195,18 +201,24 @@ export class DocumentsService {
     return docs.map((node) => ({ cursor: encodeDocumentCursor(node), node }));
   }
 
-  /** The document's chunks after a cursor this method issued, with the object keys holding their text. */
-  chunks(doc: DocumentRecord, page: { after?: string; limit: number }): { cursor: string; node: ChunkRef }[] {
+  /** The document's chunks after a cursor this method issued, with the pointers to their text. */
+  async chunks(
+    doc: DocumentRecord,
+    page: { after?: string; limit: number },
+  ): Promise<{ cursor: string; node: ChunkRef }[]> {
     const from = page.after === undefined ? 0 : decodeChunkCursor(page.after) + 1;
     const to = Math.min(doc.chunkCount, from + page.limit);
-    return Array.from({ length: Math.max(0, to - from) }, (_, i) => {
-      const index = from + i;
-      const node = { documentId: doc.id, index, s3Path: documentKeys.chunk(doc.id, index) };
-      return { cursor: String(index), node };
-    });
+    if (to <= from) return [];
+    const pointers = await this.deps.chunks.pointers(doc.userId, doc);
+    return Array.from({ length: to - from }, (_, i) => from + i)
+      .filter((index) => pointers[index])
+      .map((index) => ({
+        cursor: String(index),
+        node: { documentId: doc.id, index, s3Path: pointers[index]! },
+      }));
   }
 
-  /** Removes the raw object, every chunk object, every vector and the row. */
+  /** Removes the raw object, the chunk file, every vector, every lexical row and the row. */
   async delete(userId: string, id: string): Promise<{ id: string }> {
     const doc = await this.get(userId, id);
     if (doc.ingestJobId && (doc.status === 'queued' || doc.status === 'processing')) {
@@ -220,16 +232,15 @@ export class DocumentsService {
   }
 
   async purge(userId: string, documentId: string): Promise<void> {
-    const { blobs, vectors } = this.deps;
+    const { blobs } = this.deps;
     await Promise.all([
       blobs.deletePrefix(userId, documentKeys.rawPrefix(documentId)),
-      blobs.deletePrefix(userId, documentKeys.chunkPrefix(documentId)),
       blobs.delete(userId, [memoryKeys.extraction(documentId)]),
-      vectors.deleteByDocument(userId, documentId),
+      removeDocumentChunks(this.deps, userId, documentId),
     ]);
   }
 
-  /** Re-chunks and re-embeds; the ingest replaces every chunk object and vector it had. */
+  /** Re-chunks and re-embeds; the ingest replaces the chunk file, every vector and lexical row it had. */
   async reprocess(userId: string, id: string): Promise<DocumentRecord> {
     const doc = await this.get(userId, id);
     if (doc.ingestJobId && (doc.status === 'queued' || doc.status === 'processing')) {
@@ -268,11 +279,8 @@ export class DocumentsService {
     attempt: number,
   ): Promise<boolean> {
     if (!(await this.deps.documents.markFailed(userId, id, jobId, error))) return false;
-    // a failed document keeps its upload, and no chunk or vector of the attempt that failed
-    await Promise.all([
-      this.deps.blobs.deletePrefix(userId, documentKeys.chunkPrefix(id)),
-      this.deps.vectors.deleteByDocument(userId, id),
-    ]);
+    // a failed document keeps its upload, and no chunk, vector or lexical row of the attempt that failed
+    await removeDocumentChunks(this.deps, userId, id);
     await this.deps.events.publish('ingest', userId, {
       documentId: id,
       stage: 'FAILED',

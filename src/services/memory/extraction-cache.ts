@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { readChunkFile } from '../documents/chunk-file.ts';
 import { BlobNotFoundError, type BlobStore } from '../ports/blob-store.ts';
 import type { DocumentRecord } from '../ports/document.ts';
 import {
@@ -60,20 +61,55 @@ export function writeExtraction(blobs: BlobStore, userId: string, extraction: Do
   });
 }
 
+/** Chunk files read at once by readChunkTexts: bounds what one call holds in memory. */
+const FILES_AT_ONCE = 64;
+
 /**
- * Chunk texts by (document, index), in order; null where a chunk object is missing. Every read of
- * chunk text a build makes goes through here (one place to change when chunks are packed).
+ * Chunk texts by (document, index), in order; null where a chunk is missing. Every read of chunk
+ * text a build makes goes through here. A build reads most chunks of the documents it touches,
+ * so each document's chunk file is read whole, once per call (DESIGN §4); a document stored before
+ * `npm run migrate:chunks` is read from the seed's object per chunk.
  */
 export async function readChunkTexts(
   blobs: BlobStore,
   userId: string,
   refs: readonly { documentId: string; chunkIndex: number }[],
 ): Promise<(string | null)[]> {
-  const bodies = await blobs.getMany(
-    userId,
-    refs.map((r) => documentKeys.chunk(r.documentId, r.chunkIndex)),
-  );
-  return bodies.map((b) => (b instanceof Error ? null : b.toString('utf8')));
+  const out: (string | null)[] = new Array(refs.length).fill(null);
+  const byDocument = new Map<string, number[]>();
+  refs.forEach((r, i) => {
+    const at = byDocument.get(r.documentId);
+    if (at) at.push(i);
+    else byDocument.set(r.documentId, [i]);
+  });
+  const documents = [...byDocument.keys()];
+  const legacy: number[] = [];
+  for (let from = 0; from < documents.length; from += FILES_AT_ONCE) {
+    const ids = documents.slice(from, from + FILES_AT_ONCE);
+    const bodies = await blobs.getMany(
+      userId,
+      ids.map((id) => documentKeys.chunks(id)),
+    );
+    bodies.forEach((body, j) => {
+      const at = byDocument.get(ids[j]!)!;
+      if (body instanceof BlobNotFoundError) {
+        legacy.push(...at);
+        return;
+      }
+      const lines = readChunkFile(body);
+      for (const i of at) out[i] = lines.get(refs[i]!.chunkIndex)?.chunk.text ?? null;
+    });
+  }
+  if (legacy.length) {
+    const bodies = await blobs.getMany(
+      userId,
+      legacy.map((i) => documentKeys.legacyChunk(refs[i]!.documentId, refs[i]!.chunkIndex)),
+    );
+    bodies.forEach((b, j) => {
+      out[legacy[j]!] = b instanceof BlobNotFoundError ? null : b.toString('utf8');
+    });
+  }
+  return out;
 }
 
 /** The document's chunk texts in index order (null where a chunk object is missing). */

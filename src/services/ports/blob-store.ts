@@ -27,6 +27,13 @@ export interface PutOptions {
   maxBytes?: number;
 }
 
+/** Bytes [start, end) of the object at `key`. */
+export interface ByteRange {
+  key: string;
+  start: number;
+  end: number;
+}
+
 export interface BlobStore {
   put(
     userId: string,
@@ -35,7 +42,14 @@ export interface BlobStore {
     options?: PutOptions,
   ): Promise<{ bytes: number }>;
   get(userId: string, key: string): Promise<Buffer>;
+  /** Copies an object of the tenant's to another key of the same tenant, in the store (no download). */
+  copy(userId: string, fromKey: string, toKey: string): Promise<void>;
   getMany(userId: string, keys: readonly string[]): Promise<(Buffer | BlobNotFoundError)[]>;
+  /**
+   * The bytes of each range, in order (ranged reads; ranges of one object close together may share
+   * a request). BlobNotFoundError where the object is gone or shorter than the range.
+   */
+  getRanges(userId: string, ranges: readonly ByteRange[]): Promise<(Buffer | BlobNotFoundError)[]>;
   list(userId: string, prefix: string): Promise<string[]>;
   delete(userId: string, keys: readonly string[]): Promise<void>;
   deletePrefix(userId: string, prefix: string): Promise<number>;

@@ -1,5 +1,6 @@
 import { Readable, Transform } from 'node:stream';
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -15,6 +16,7 @@ import {
   BlobNotFoundError,
   type BlobStore,
   BlobTooLargeError,
+  type ByteRange,
   type PutOptions,
 } from '../../ports/blob-store.ts';
 import { tenantKey, tenantPrefix } from '../../tenant-keys.ts';
@@ -32,6 +34,16 @@ export interface S3BlobStoreOptions {
 
 /** In-memory bodies up to this size go out as one PutObject; larger ones and streams as a multipart Upload. */
 const SINGLE_PUT_MAX_BYTES = 5 * 1024 * 1024;
+/** Ranges of one object at most this far apart are read by one request (a request costs more than the bytes). */
+const RANGE_MERGE_GAP = 16 * 1024;
+/** …as long as that request reads no more than this. */
+const RANGE_MERGE_MAX = 1024 * 1024;
+const GET_CONCURRENCY = 32;
+
+const isMissing = (error: unknown) => {
+  const name = (error as { name?: string; Code?: string }).name;
+  return error instanceof NoSuchKey || name === 'NoSuchKey' || name === 'InvalidRange';
+};
 
 export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
@@ -165,6 +177,84 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
+  async copy(userId: string, fromKey: string, toKey: string): Promise<void> {
+    const source = tenantKey(userId, fromKey);
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: tenantKey(userId, toKey),
+          CopySource: `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') {
+        throw new BlobNotFoundError(fromKey);
+      }
+      throw error;
+    }
+  }
+
+  async getRanges(userId: string, ranges: readonly ByteRange[]): Promise<(Buffer | BlobNotFoundError)[]> {
+    // one request per run of nearby ranges of an object: the chunks of a document a query hits
+    // together (neighbours, a page of its chunks) cost one GET
+    const order = ranges.map((_, i) => i);
+    order.sort((a, b) => {
+      const x = ranges[a]!;
+      const y = ranges[b]!;
+      return x.key < y.key ? -1 : x.key > y.key ? 1 : x.start - y.start;
+    });
+    const spans: { key: string; start: number; end: number; members: number[] }[] = [];
+    for (const i of order) {
+      const r = ranges[i]!;
+      if (r.end <= r.start || r.start < 0)
+        throw new Error(`invalid byte range ${r.start}-${r.end} of ${r.key}`);
+      const last = spans.at(-1);
+      if (
+        last &&
+        last.key === r.key &&
+        r.start - last.end <= RANGE_MERGE_GAP &&
+        Math.max(last.end, r.end) - last.start <= RANGE_MERGE_MAX
+      ) {
+        last.end = Math.max(last.end, r.end);
+        last.members.push(i);
+      } else spans.push({ key: r.key, start: r.start, end: r.end, members: [i] });
+    }
+    const out: (Buffer | BlobNotFoundError)[] = new Array(ranges.length);
+    await pMap(
+      spans,
+      async (span) => {
+        const body = await this.getRange(userId, span.key, span.start, span.end);
+        for (const i of span.members) {
+          const r = ranges[i]!;
+          const from = r.start - span.start;
+          const to = r.end - span.start;
+          // an object rewritten shorter since the pointer was taken: its bytes are not there
+          out[i] =
+            body instanceof BlobNotFoundError || body.length < to
+              ? new BlobNotFoundError(r.key)
+              : body.subarray(from, to);
+        }
+      },
+      { concurrency: GET_CONCURRENCY },
+    );
+    return out;
+  }
+
+  /** Bytes [start, end) of one object (fewer when it is shorter), or not found. */
+  private async getRange(userId: string, key: string, start: number, end: number) {
+    const Key = tenantKey(userId, key);
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key, Range: `bytes=${start}-${end - 1}` }),
+      );
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (error) {
+      if (isMissing(error)) return new BlobNotFoundError(key);
+      throw error;
+    }
+  }
+
   async getMany(userId: string, keys: readonly string[]): Promise<(Buffer | BlobNotFoundError)[]> {
     // S3 has no multi-get: issue the GETs concurrently, bounded so a large page cannot exhaust sockets.
     return pMap(
@@ -174,7 +264,7 @@ export class S3BlobStore implements BlobStore {
           if (error instanceof BlobNotFoundError) return error;
           throw error;
         }),
-      { concurrency: 32 },
+      { concurrency: GET_CONCURRENCY },
     );
   }
 

@@ -1,10 +1,11 @@
-import pMap from 'p-map';
 import type { BlobStore } from '../../ports/blob-store.ts';
 import type { Embedder } from '../../ports/embedder.ts';
 import type { EventBus } from '../../ports/event-bus.ts';
+import type { LexicalChunk, LexicalIndex } from '../../ports/lexical-index.ts';
 import type { DocumentsRepository } from '../../ports/repositories.ts';
 import type { ChunkVector, VectorIndex } from '../../ports/vector-index.ts';
-import { documentKeys } from '../../tenant-keys.ts';
+import { chunkPointer, documentKeys } from '../../tenant-keys.ts';
+import { packChunks } from '../chunk-file.ts';
 import { type Chunk, chunkText } from './chunker.ts';
 import { ExtractionError, extractText } from './extract.ts';
 import { IngestProgress } from './progress.ts';
@@ -29,7 +30,15 @@ export interface IngestDeps {
   documents: DocumentsRepository;
   blobs: BlobStore;
   vectors: VectorIndex;
+  /** The lexical side of hybrid search: the chunks' terms and pointers (chunk_terms). */
+  lexical: LexicalIndex;
+  /** Chunk vectors (the configured embedder). */
   embedder: Embedder;
+  /**
+   * Sentence vectors for chunk boundaries only (the local model, say, so the paid API embeds each
+   * chunk once and never every sentence); `embedder` when not given.
+   */
+  sentenceEmbedder?: Embedder;
   events: EventBus;
 }
 
@@ -39,15 +48,32 @@ export interface IngestOptions {
   chunkMaxTokens: number;
 }
 
-const { chunk: chunkKey, chunkPrefix } = documentKeys;
 const EMBED_BATCH = 128;
-const S3_CONCURRENCY = 16;
 
 /**
- * L0 ingest of one stored upload: extract → chunk → chunk objects to S3 → embed → vectors to
- * Weaviate → row processed. Idempotent: chunk keys and vector ids are deterministic, stale chunk
- * objects past the new count and the document's old vectors are removed, so any number of
- * retries (or a reprocess) leaves exactly one copy of the current chunks.
+ * Everything chunk-shaped a document has in storage, of any ingest: its chunk file, the seed's
+ * per-chunk objects (before `npm run migrate:chunks`), its vectors of every model and its lexical
+ * rows. Deletion, a final failure and an ingest finding its document gone all remove the same set.
+ */
+export async function removeDocumentChunks(
+  deps: Pick<IngestDeps, 'blobs' | 'vectors' | 'lexical'>,
+  userId: string,
+  documentId: string,
+): Promise<void> {
+  await Promise.all([
+    deps.blobs.delete(userId, [documentKeys.chunks(documentId)]),
+    deps.blobs.deletePrefix(userId, documentKeys.legacyChunkPrefix(documentId)),
+    deps.vectors.deleteByDocument(userId, documentId),
+    deps.lexical.deleteByDocument(userId, documentId),
+  ]);
+}
+
+/**
+ * L0 ingest of one stored upload: extract → chunk → the chunk file to S3 (one PUT) → embed →
+ * vectors and pointers to Weaviate → lexical rows to PostgreSQL → row processed. Idempotent: the
+ * chunk file's key and the vector ids are deterministic, the document's old vectors go before the
+ * new ones and its lexical rows are replaced whole, so any number of retries (or a reprocess)
+ * leaves exactly one copy of the current chunks.
  */
 export async function ingestDocument(
   deps: IngestDeps,
@@ -79,32 +105,28 @@ export async function ingestDocument(
 
   signal.throwIfAborted();
   await progress.report('CHUNKING', 0, 1);
+  const sentences = deps.sentenceEmbedder ?? embedder;
   const chunks: Chunk[] = await chunkText(
     extracted.text,
-    (texts) => embedder.embed(texts, signal),
+    (texts) => sentences.embed(texts, signal),
     { minTokens: options.chunkMinTokens, maxTokens: options.chunkMaxTokens },
     extracted.pages,
   );
 
-  // chunk objects: overwritten in place, then anything past the new count removed
   signal.throwIfAborted();
-  await pMap(
-    chunks,
-    async (chunk) => {
-      signal.throwIfAborted();
-      await blobs.put(userId, chunkKey(documentId, chunk.index), chunk.text, {
-        contentType: 'text/plain; charset=utf-8',
-      });
-    },
-    { concurrency: S3_CONCURRENCY },
-  );
   if (!freshUpload) {
-    const keep = new Set(chunks.map((c) => chunkKey(documentId, c.index)));
-    const stale = (await blobs.list(userId, chunkPrefix(documentId))).filter((k) => !keep.has(k));
-    if (stale.length) await blobs.delete(userId, stale);
-    // old vectors may be of another model or past the new count: drop them all, then write anew
-    await vectors.deleteByDocument(userId, documentId);
+    // old vectors may be of another model or past the new count: drop them all before the chunk
+    // file is rewritten (no old pointer then reads the new file), and the seed's per-chunk objects
+    await Promise.all([
+      vectors.deleteByDocument(userId, documentId),
+      blobs.deletePrefix(userId, documentKeys.legacyChunkPrefix(documentId)),
+    ]);
   }
+  // the chunk file: one PUT, overwritten in place by a retry or a reprocess
+  const fileKey = documentKeys.chunks(documentId);
+  const packed = packChunks(chunks);
+  await blobs.put(userId, fileKey, packed.body, { contentType: 'application/x-ndjson; charset=utf-8' });
+  const pointers = packed.ranges.map((r) => chunkPointer(fileKey, r.start, r.end));
 
   // Progress goes out when a stage starts (and within a long one, throttled): a stage's own
   // "all done" would be followed at once by the next stage's start, which carries the same count.
@@ -120,7 +142,7 @@ export async function ingestDocument(
     const points: ChunkVector[] = batch.map((c, i) => ({
       documentId,
       chunkIndex: c.index,
-      s3Path: chunkKey(documentId, c.index),
+      s3Path: pointers[from + i]!,
       filename: doc.filename,
       contentType: doc.contentType,
       timestamp,
@@ -134,6 +156,22 @@ export async function ingestDocument(
     await progress.report('INDEXING', from, chunks.length);
     await vectors.upsert(userId, points);
   }
+  signal.throwIfAborted();
+  await deps.lexical.replaceDocument(
+    userId,
+    documentId,
+    chunks.map(
+      (c, i): LexicalChunk => ({
+        documentId,
+        chunkIndex: c.index,
+        s3Path: pointers[i]!,
+        charStart: c.charStart,
+        charEnd: c.charEnd,
+        page: c.page,
+        text: c.text,
+      }),
+    ),
+  );
 
   const updated = await documents.markProcessed(userId, documentId, run.jobId, {
     chunkCount: chunks.length,
@@ -142,12 +180,7 @@ export async function ingestDocument(
   if (!updated) {
     // deleted (or reprocessed) while we ran: leave nothing of this run behind
     const still = await documents.get(userId, documentId);
-    if (!still) {
-      await Promise.all([
-        blobs.deletePrefix(userId, chunkPrefix(documentId)),
-        vectors.deleteByDocument(userId, documentId),
-      ]);
-    }
+    if (!still) await removeDocumentChunks(deps, userId, documentId);
     return { status: 'skipped', reason: 'document changed during ingest' };
   }
   await progress.report('DONE', chunks.length, chunks.length);
