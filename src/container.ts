@@ -331,6 +331,7 @@ export async function createServices(
     { repo: db.memory, documents: db.documents, blobs, queue, events, builder: memoryBuild },
     { debounceMs: config.MEMORY_DEBOUNCE_MS },
   );
+  const chunks = new ChunkTextLoader(blobs, db.documents);
   const documents = new DocumentsService(
     { documents: db.documents, blobs, vectors, lexical, chunks, embedder, events, queue, memory },
     { uploadMaxBytes: config.UPLOAD_MAX_BYTES },
@@ -367,7 +368,6 @@ export async function createServices(
       maxTokens: config.CHAT_MAX_TOKENS,
       temperature: config.CHAT_TEMPERATURE,
       deltaWindowMs: config.REPLY_DELTA_WINDOW_MS,
-  const chunks = new ChunkTextLoader(blobs, db.documents);
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
