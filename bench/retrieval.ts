@@ -248,6 +248,8 @@ interface Scores extends Summary {
   byType: Record<string, Summary>;
   /** Questions with no evidence in the top 5. */
   missed: string[];
+  /** Each question's rank of its first evidence chunk in the top 10 (null: not there). */
+  ranks: Record<string, number | null>;
   /** Exact lookups of rare names and numbers (see above). */
   lookups: Summary & { missed: string[] };
   /** Search without the query's embedding (embedQueryP50Ms is reported apart). */
@@ -300,6 +302,7 @@ async function score(corpus: Corpus, fusion: FusionWeights, candidates: number, 
     evidenceRecallAt5: round(ranks.reduce((a, r) => a + r.found, 0) / ranks.reduce((a, r) => a + r.of, 0)),
     byType: Object.fromEntries(types.map((t) => [t, summarize(ranks.filter((r) => r.p.type === t))])),
     missed: missed(ranks),
+    ranks: Object.fromEntries(ranks.map((r) => [r.p.id, r.rank])),
     lookups: { ...summarize(lookupRanks), missed: missed(lookupRanks) },
     searchP50Ms: round(percentile(ms, 50), 1),
   };
