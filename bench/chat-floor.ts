@@ -16,51 +16,77 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import WebSocket, { WebSocketServer } from 'ws';
 import { graphqlWsThroughYoga } from '../src/server.ts';
+import { DeltaCoalescer, ReplyPublisher } from '../src/services/chat/reply-events.ts';
+import type { EventBus } from '../src/services/ports/event-bus.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+import {
+  CAPACITY,
+  type CapacityStep,
+  clockMs,
+  deltaLatencyMs,
+  searchCapacity,
+  stampToken,
+} from './capacity.ts';
 import { children, startChild } from './children.ts';
 import {
   cpuPerSecond,
   machineLoad,
+  percentile,
   processCpuMs,
   STEADY_STATE,
   serviceCpuMs,
   waitForQuiet,
 } from './stats.ts';
 
+const mode = process.argv[2];
 const {
-  streams: STREAMS,
+  streams: STEADY_STREAMS,
   tokens: TOKENS,
-  gapMs: GAP_MS,
+  gapMs: STEADY_GAP_MS,
   modelTtftMs: TTFT_MS,
   rampMs: RAMP_MS,
   windowMs: WINDOW_MS,
 } = STEADY_STATE;
+// `capacity` searches for the most streams at CAPACITY's pace (bench/capacity.ts) instead
+const GAP_MS = Number(process.env.FLOOR_GAP_MS ?? (mode === 'capacity' ? CAPACITY.gapMs : STEADY_GAP_MS));
+const STREAMS = Number(process.env.FLOOR_STREAMS ?? STEADY_STREAMS);
+const BASE = Number(process.env.FLOOR_BASE ?? 0);
+// the worker's deltas are coalesced as the server's are (DESIGN §7): same code, same window
+const WINDOW = Number(process.env.REPLY_DELTA_WINDOW_MS ?? 40);
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:56379';
 const channel = (stream: number) => `chatfloor:${process.env.FLOOR_PREFIX ?? ''}:${stream}`;
 const replyMs = TTFT_MS + TOKENS * GAP_MS;
 
-const mode = process.argv[2];
 if (mode === 'standin') {
   const standin = await startOpenAIStandin({
     ttftMs: TTFT_MS,
     tokens: Array.from({ length: TOKENS }, (_, i) => ` t${i}`),
     interTokenMs: GAP_MS,
+    stamp: stampToken,
   });
   console.log(JSON.stringify({ url: standin.url }));
   await new Promise(() => undefined);
 }
 
 if (mode === 'upstream') {
-  // the worker's mandated part: the openai client's stream, one PUBLISH per token
+  // the worker's mandated part: the openai client's stream, one PUBLISH per delta (coalesced)
   const client = new OpenAI({ baseURL: process.env.STANDIN_URL, apiKey: 'not-needed', maxRetries: 0 });
   const redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
+  // a bare PUBLISH per event, no seq or replay log: the bus the coalescer publishes through
+  const bus = {
+    publish: (_topic: string, id: string, event: unknown) =>
+      redis.publish(channel(Number(id)), JSON.stringify(event)),
+  } as unknown as EventBus;
   console.log(JSON.stringify({ url: 'ready' }));
   const until = Date.now() + Number(process.env.RUN_MS);
   await Promise.all(
-    Array.from({ length: STREAMS }, async (_, s) => {
-      await new Promise((r) => setTimeout(r, (s * replyMs) / STREAMS));
+    Array.from({ length: STREAMS }, async (_, i) => {
+      const s = BASE + i;
+      await new Promise((r) => setTimeout(r, (i * replyMs) / STREAMS));
       let index = 0;
       while (Date.now() < until) {
+        const publisher = new ReplyPublisher(bus, String(s));
+        const deltas = new DeltaCoalescer(publisher, WINDOW);
         const stream = await client.chat.completions.create({
           model: 'floor',
           messages: [{ role: 'user', content: 'go' }],
@@ -69,8 +95,11 @@ if (mode === 'upstream') {
         });
         for await (const chunk of stream) {
           const text = chunk.choices[0]?.delta?.content;
-          if (text) void redis.publish(channel(s), JSON.stringify({ type: 'token', text, index: index++ }));
+          if (text) deltas.push(text, index++);
+          if (publisher.backlog >= 256) await publisher.drain();
         }
+        deltas.flush();
+        await publisher.drain();
       }
     }),
   );
@@ -135,11 +164,73 @@ const start = (which: string, env: Record<string, string> = {}) =>
     l.startsWith('{') ? (JSON.parse(l) as { url: string }).url : null,
   );
 const prefix = `${process.pid}`;
+const gapEnv = { FLOOR_GAP_MS: String(GAP_MS) };
 const [standinUrl, wsUrl] = await Promise.all([
-  start('standin'),
+  start('standin', gapEnv),
   start('downstream', { FLOOR_PREFIX: prefix }),
 ]);
 const [standin, downstream] = children as [ChildProcess, ChildProcess];
+
+if (mode === 'capacity') {
+  // each step: n streams on fresh channels, the upstream started for a ramp-up and a window, every
+  // delta received in the window measured from its first token's stamp (bench/capacity.ts)
+  const clients = Array.from({ length: 4 }, () => createClient({ url: wsUrl, webSocketImpl: WebSocket }));
+  let base = 0;
+  const step = async (n: number): Promise<CapacityStep> => {
+    const latencies: number[] = [];
+    let tokens = 0;
+    let from = Number.POSITIVE_INFINITY;
+    let to = Number.POSITIVE_INFINITY;
+    const unsubscribe = Array.from({ length: n }, (_, i) =>
+      clients[i % clients.length]!.subscribe(
+        { query: 'subscription($s: Int!) { token(stream: $s) { text index } }', variables: { s: base + i } },
+        {
+          next: (msg) => {
+            const at = clockMs();
+            if (at < from || at >= to) return;
+            const { text } = (msg.data as { token: { text: string } }).token;
+            latencies.push(deltaLatencyMs(text, at));
+            tokens += text.split('@').length - 1;
+          },
+          error: (e) => {
+            throw e;
+          },
+          complete: () => undefined,
+        },
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 500 + n)); // every subscription is on Redis
+    const ready = start('upstream', {
+      ...gapEnv,
+      FLOOR_PREFIX: prefix,
+      FLOOR_STREAMS: String(n),
+      FLOOR_BASE: String(base),
+      STANDIN_URL: standinUrl,
+      RUN_MS: String(CAPACITY.rampMs + CAPACITY.windowMs),
+    });
+    const upstream = children.at(-1)!;
+    await ready;
+    from = clockMs() + CAPACITY.rampMs;
+    to = from + CAPACITY.windowMs;
+    await new Promise<void>((r) => upstream.once('exit', () => r()));
+    for (const stop of unsubscribe) stop();
+    base += n;
+    const round = (x: number) => Math.round(x * 10) / 10;
+    return {
+      streams: n,
+      deltaP50Ms: round(percentile(latencies, 50)),
+      deltaP99Ms: round(percentile(latencies, 99)),
+      deltas: latencies.length,
+      tokensPerDelta: round(tokens / Math.max(1, latencies.length)),
+      tokensPerSec: Math.round(tokens / (CAPACITY.windowMs / 1000)),
+    };
+  };
+  const found = await searchCapacity(step);
+  for (const c of clients) await c.dispose();
+  const line = JSON.stringify({ floorCapacityStreams: found.capacity, floorSteps: found.steps });
+  console.log(line);
+  process.exit(0);
+}
 
 // four connections share the streams, as in the chat bench
 let received = 0;
@@ -151,10 +242,11 @@ for (let s = 0; s < STREAMS; s++) {
     { query: 'subscription($s: Int!) { token(stream: $s) { text index } }', variables: { s } },
     {
       next: (msg) => {
-        const { index } = (msg.data as { token: { index: number } }).token;
+        const { index, text } = (msg.data as { token: { index: number; text: string } }).token;
+        const count = text.split('@').length - 1; // a delta's tokens, each stamped by the stand-in
         if (index !== expected) outOfOrder++;
-        expected = index + 1;
-        received++;
+        expected = index + count;
+        received += count;
       },
       error: (e) => {
         throw e;
@@ -167,6 +259,7 @@ await new Promise((r) => setTimeout(r, 2000)); // every subscription is on Redis
 await waitForQuiet();
 
 const upstreamReady = start('upstream', {
+  ...gapEnv,
   FLOOR_PREFIX: prefix,
   STANDIN_URL: standinUrl,
   RUN_MS: String(RAMP_MS + WINDOW_MS + 1000),

@@ -15,6 +15,14 @@ import { seedChunks } from '../tests/helpers/chat.ts';
 import { removeUsers } from '../tests/helpers/cleanup.ts';
 import { createTestClient, type TestClient } from '../tests/helpers/client.ts';
 import { startOpenAIStandin } from '../tests/helpers/openai-standin.ts';
+import {
+  CAPACITY,
+  type CapacityStep,
+  clockMs,
+  deltaLatencyMs,
+  searchCapacity,
+  stampToken,
+} from './capacity.ts';
 import { children, startChild, stopAll } from './children.ts';
 import {
   cpuPerSecond,
@@ -48,6 +56,8 @@ if (process.argv[2] === 'standin') {
       return Array.from({ length: n }, (_, i) => ` t${i}`);
     },
     interTokenMs: (body) => Number(/gap=(\d+)/.exec(body.messages.at(-1)?.content ?? '')?.[1] ?? 0),
+    // each token carries the time it left the model: the client measures each delta's added latency
+    stamp: stampToken,
   });
   console.log(JSON.stringify({ url: standin.url }));
   process.on('SIGTERM', () => void standin.close().then(() => process.exit(0)));
@@ -75,6 +85,8 @@ const env = {
   CHAT_BASE_URL: standinUrl,
   CHAT_MODEL: 'bench-standin',
   CHAT_IDLE_MS: String(3_600_000),
+  // the question's embedding is on the path to the first token: BENCH_EMBEDDER picks the embedder
+  ...(process.env.BENCH_EMBEDDER ? { EMBEDDER: process.env.BENCH_EMBEDDER } : {}),
 };
 const apiUrl = await startChild(
   ['src/main.ts'],
@@ -141,6 +153,7 @@ async function oneReply(
   sessionId: string,
   tokens: number,
   gapMs = 0,
+  onDelta?: (latencyMs: number, at: number, tokens: number) => void,
 ): Promise<StreamResult> {
   const t0 = performance.now();
   const sent = await client.request(SendMessageDocument, {
@@ -160,8 +173,14 @@ async function oneReply(
     if (!e) throw new Error(JSON.stringify(r));
     if (e.__typename === 'ReplyToken') {
       if (expected === 0) first = performance.now();
+      // a delta holds every token that came within the coalescing window: each is stamped once
+      const count = e.text.split('@').length - 1;
+      if (onDelta) {
+        const at = clockMs();
+        onDelta(deltaLatencyMs(e.text, at), at, count);
+      }
       if (e.index !== expected) inOrder = false;
-      expected++;
+      expected += count;
     } else if (e.__typename !== 'ReplyCitations') {
       if (e.__typename !== 'ReplyDone') throw new Error(JSON.stringify(e));
       break;
@@ -290,6 +309,69 @@ const steadyTokensPerSec = steadyTokens / (steadyWallMs / 1000);
 // cannot keep the model's pace and every step before a first token queues for CPU
 const offeredTokensPerSec = (CONCURRENT * CONCURRENT_TOKENS * 1000) / replyMs;
 const cpuUsPerToken = (Object.values(steadyCpu).reduce((a, b) => a + b, 0) * 1000) / steadyTokensPerSec;
+
+// Capacity: the most streams at the model's pace (CAPACITY.gapMs, 50 tokens/s) whose p99 added
+// latency per delta stays within CAPACITY.limitMs, found by doubling then bisecting, each step a
+// short steady state: N virtual users staggered over one reply, every delta received in the
+// window after the ramp-up measured (bench/capacity.ts). Then the same steady state at a fixed
+// `paced.streams` × 20 tokens/s, the deployment target.
+async function capacityStep(n: number, gapMs: number, rampMs = CAPACITY.rampMs): Promise<CapacityStep> {
+  const sessions = await newSessions(n);
+  const replyMsAt = MODEL_TTFT_MS + CONCURRENT_TOKENS * gapMs;
+  const latencies: number[] = [];
+  const ttfts: number[] = [];
+  let tokensInWindow = 0;
+  let inFlightNow = 0;
+  let inFlightMin = Number.POSITIVE_INFINITY;
+  const start = clockMs();
+  const from = start + rampMs;
+  const to = from + CAPACITY.windowMs;
+  await Promise.all(
+    sessions.map(async (id, i) => {
+      await new Promise((r) => setTimeout(r, (i * replyMsAt) / n));
+      const client = clients[i % clients.length]!;
+      while (clockMs() < to) {
+        const sentAt = clockMs();
+        if (sentAt >= from) inFlightMin = Math.min(inFlightMin, inFlightNow);
+        inFlightNow++;
+        const r = await oneReply(client, id, CONCURRENT_TOKENS, gapMs, (latency, at, count) => {
+          if (at < from || at >= to) return;
+          latencies.push(latency);
+          tokensInWindow += count;
+        }).finally(() => {
+          inFlightNow--;
+        });
+        if (sentAt >= from && sentAt < to) ttfts.push(r.addedTtftMs);
+      }
+    }),
+  );
+  return {
+    streams: n,
+    deltaP50Ms: round(percentile(latencies, 50)),
+    deltaP99Ms: round(percentile(latencies, 99)),
+    deltas: latencies.length,
+    tokensPerDelta: round(tokensInWindow / Math.max(1, latencies.length)),
+    addedTtftP50Ms: round(percentile(ttfts, 50)),
+    addedTtftP99Ms: round(percentile(ttfts, 99)),
+    tokensPerSec: Math.round(tokensInWindow / (CAPACITY.windowMs / 1000)),
+    inFlightMin: Number.isFinite(inFlightMin) ? inFlightMin : 0,
+  };
+}
+
+const capacity = await searchCapacity((n) => capacityStep(n, CAPACITY.gapMs));
+const PACED_STREAMS = Number(process.env.BENCH_PACED_STREAMS ?? 200);
+const PACED_GAP_MS = Number(process.env.BENCH_PACED_GAP_MS ?? 50);
+const paced = await capacityStep(PACED_STREAMS, PACED_GAP_MS, 6000);
+
+// the floor's chain, alone on the machine: this run's own processes are stopped first
+for (const c of clients) c.dispose();
+stopAll();
+await new Promise((r) => setTimeout(r, 1000));
+const floorLine = await startChild(['bench/chat-floor.ts', 'capacity'], {}, (l) =>
+  l.startsWith('{"floorCapacityStreams"') ? l : null,
+);
+const floor = JSON.parse(floorLine) as { floorCapacityStreams: number; floorSteps: CapacityStep[] };
+
 const all = [...sequential, ...streams, ...concurrentAll, ...steady];
 const result = {
   benchmark: 'chat',
@@ -327,6 +409,20 @@ const result = {
   burstAddedTtftP50Ms: summary(concurrent, 'addedTtftMs', 50),
   burstAddedTtftP99Ms: summary(concurrent, 'addedTtftMs', 99),
   burstLevels: byLevel,
+  // the most 50-tokens/s streams with p99 added latency per delta ≤ 150 ms: this server, the floor
+  capacityStreams: capacity.capacity,
+  floorCapacityStreams: floor.floorCapacityStreams,
+  capacityRatio:
+    floor.floorCapacityStreams > 0
+      ? round((capacity.capacity / floor.floorCapacityStreams) * 100) / 100
+      : null,
+  capacityP99LimitMs: CAPACITY.limitMs,
+  capacityInterTokenMs: CAPACITY.gapMs,
+  capacitySteps: capacity.steps,
+  floorCapacitySteps: floor.floorSteps,
+  // PACED_STREAMS streams at 1000 / PACED_GAP_MS tokens/s, steady
+  paced: { interTokenMs: PACED_GAP_MS, ...paced },
+  deltaWindowMs: Number(process.env.REPLY_DELTA_WINDOW_MS ?? 40),
   allTokensInOrder: all.every((s) => s.inOrder),
   tokensLost:
     streams.reduce((n, s) => n + STREAM_TOKENS - s.tokens, 0) +
@@ -336,8 +432,6 @@ const result = {
   at: new Date().toISOString(),
 };
 
-for (const c of clients) c.dispose();
-stopAll();
 // leave the dev services as they were: the seeded memory, every transcript, the user's rows
 await removeUsers(services.config, services.blobs, services.orm, [userId]);
 await services.close();

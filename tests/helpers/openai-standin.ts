@@ -13,6 +13,8 @@ export interface StandinScript {
   interTokenMs?: number | ((body: ChatRequestBody) => number);
   /** Answer with this HTTP status and no stream (a model endpoint that is down or refusing). */
   failStatus?: number;
+  /** Rewrites each token as it is written (a benchmark stamps the time it left the model). */
+  stamp?: (token: string, index: number) => string;
   model?: string;
   finishReason?: string;
   /**
@@ -210,9 +212,10 @@ export async function startOpenAIStandin(initial: StandinScript = {}): Promise<O
     const tokenHead = event([{ index: 0, delta: { content: '\u0000' }, finish_reason: null }]).split(
       '"\\u0000"',
     );
-    for (const token of tokens) {
+    for (const [i, token] of tokens.entries()) {
       if (record.aborted) return;
-      batch += `${tokenHead[0]}${JSON.stringify(token)}${tokenHead[1]}`;
+      const text = script.stamp ? script.stamp(token, i) : token;
+      batch += `${tokenHead[0]}${JSON.stringify(text)}${tokenHead[1]}`;
       record.tokensSent++;
       if (gap > 0) {
         res.write(batch);
