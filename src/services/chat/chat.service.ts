@@ -152,15 +152,17 @@ export class ChatService {
         (await this.emptyChat(userId, sessionId));
       if (chat.messages.some((m) => m.id === exchange.assistant.id)) return null;
       const n = chat.messages.filter((m) => m.role === 'assistant').length;
+      const was = { title: chat.title, summary: chat.summary };
       chat.messages.push(exchange.user, exchange.assistant);
       chat.title ??= titleFrom(exchange.user.content);
       chat.summary = summarize(chat.messages);
       chat.updateTime = new Date().toISOString();
       // one object per exchange: metadata.json and processed/chat_{n}.txt (training material)
-      // are written when the chat becomes a memory
+      // are written when the chat becomes a memory; the row only when its title or summary moved
+      const moved = was.title !== chat.title || was.summary !== chat.summary;
       await Promise.all([
         transcripts.write(userId, chat),
-        this.deps.sessions.updateTitleSummary(userId, sessionId, chat.title, chat.summary),
+        moved && this.deps.sessions.updateTitleSummary(userId, sessionId, chat.title, chat.summary),
       ]);
       return n + 1;
     });
