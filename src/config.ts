@@ -199,12 +199,13 @@ export const configSchema = z.object({
   MODAL_TOKEN: optionalString,
 
   // Training (issue 12; MEMORY-TRAINING.md C). MODAL_TRAIN_URL: modal/'s web endpoint, deployed on
-  // Modal or its local mode (`bash scripts/local-trainer.sh`); the same HTTP either way. Unset,
+  // Modal or its local mode; the same HTTP either way. Unset,
   // startTraining answers TrainerUnavailable saying how to get one. MODAL_TRAIN_TOKEN (else
-  // MODAL_TOKEN) is its TWIN_API_TOKEN; TRAINING_CALLBACK_SECRET its TWIN_CALLBACK_SECRET.
+  // MODAL_TOKEN) is its TWIN_API_TOKEN; MODAL_CALLBACK_SECRET its TWIN_CALLBACK_SECRET
+  // (contracts/README.md). The local trainer: `bash modal/scripts/local-trainer.sh`.
   MODAL_TRAIN_URL: optionalString.pipe(z.string().url().optional()),
   MODAL_TRAIN_TOKEN: optionalString,
-  TRAINING_CALLBACK_SECRET: optionalString.pipe(z.string().min(16).optional()),
+  MODAL_CALLBACK_SECRET: optionalString.pipe(z.string().min(16).optional()),
   // the URL the trainer reaches this API at; unset, http://HOST:PORT
   TRAINING_CALLBACK_BASE_URL: optionalString.pipe(z.string().url().optional()),
   TRAINING_BASE_MODEL: optionalString,
@@ -352,7 +353,7 @@ export function describeBackends(config: Config): Record<string, string> {
     embeddings: describeEmbedder(config),
     chat: describeChatBackend(config),
     training: config.MODAL_TRAIN_URL
-      ? `trainer ${new URL(config.MODAL_TRAIN_URL).host}${config.TRAINING_CALLBACK_SECRET ? '' : ' (TRAINING_CALLBACK_SECRET unset: runs refused)'}`
+      ? `trainer ${new URL(config.MODAL_TRAIN_URL).host}${config.MODAL_CALLBACK_SECRET ? '' : ' (MODAL_CALLBACK_SECRET unset: runs refused)'}`
       : 'none (MODAL_TRAIN_URL unset: startTraining answers TrainerUnavailable)',
     objects: `s3 ${config.S3_ENDPOINT ? host(config.S3_ENDPOINT) : `aws ${config.S3_REGION}`} bucket ${config.S3_BUCKET}`,
   };

@@ -35,8 +35,11 @@ import type { Metrics } from './services/ports/metrics.ts';
 import type { RateLimits } from './services/ports/rate-limits.ts';
 import type { Database } from './services/ports/repositories.ts';
 import type { TextModel } from './services/ports/text-model.ts';
+import type { Trainer } from './services/ports/trainer.ts';
 import type { VectorIndex } from './services/ports/vector-index.ts';
 import { checkReadiness } from './services/readiness.service.ts';
+import { TrainingService } from './services/training/training.service.ts';
+import { prepareTrainingData } from './services/training-data/training-data.service.ts';
 import { UsersService } from './services/users.service.ts';
 
 // The composition root: builds each adapter once per process from config (an SDK loads only when
@@ -73,6 +76,8 @@ export interface Services {
   chatMemory: ChatMemoryService;
   /** L1 memory: builds (the worker's `memory-update` job) and the version GraphQL reads. */
   memory: MemoryService;
+  /** Training runs: L2 data, the trainer, callbacks, the watchdog, evaluation and promotion. */
+  training: TrainingService;
   users: UsersService;
   apiKeys: ApiKeysService;
   /** Deleting a chat or the whole account, and exporting everything stored (DESIGN §10). */
@@ -228,6 +233,38 @@ export async function createTextModel(config: Config): Promise<TextModel | null>
   });
 }
 
+/** How to get a trainer: what TrainerUnavailable tells a user. */
+export const HOW_TO_GET_A_TRAINER =
+  'Set MODAL_TRAIN_URL and MODAL_TRAIN_TOKEN to a deployed Modal app (`modal deploy modal/twin_gpu/modal_app.py`, ' +
+  'see modal/README.md), or build and start the local trainer (`bash modal/scripts/setup.sh`, then ' +
+  '`bash modal/scripts/local-trainer.sh`, which prints the variables to set: MODAL_TRAIN_URL, MODAL_TOKEN, MODAL_CALLBACK_SECRET).';
+
+/** modal/'s web endpoint over HTTP when MODAL_TRAIN_URL is set, else one that answers how to get it. */
+export async function createTrainer(config: Config): Promise<Trainer> {
+  const { HttpTrainer, UnconfiguredTrainer } = await import('./services/adapters/modal/trainer.modal.ts');
+  if (!config.MODAL_TRAIN_URL) return new UnconfiguredTrainer(`no trainer is configured. ${HOW_TO_GET_A_TRAINER}`);
+  const host = new URL(config.MODAL_TRAIN_URL).hostname;
+  const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
+  return new HttpTrainer({
+    baseUrl: config.MODAL_TRAIN_URL,
+    inferenceUrl: config.MODAL_INFERENCE_URL ?? config.MODAL_TRAIN_URL,
+    token: config.MODAL_TRAIN_TOKEN ?? config.MODAL_TOKEN,
+    kind: local ? 'local' : 'modal',
+    timeoutMs: config.TRAINING_REQUEST_TIMEOUT_MS,
+    howToStart: local
+      ? 'Start the local trainer: `bash modal/scripts/local-trainer.sh` (after `bash modal/scripts/setup.sh`).'
+      : 'Check the Modal deployment (`modal app list`) and MODAL_TRAIN_URL.',
+  });
+}
+
+function trainingHyperparameters(config: Config): Record<string, unknown> {
+  if (!config.TRAINING_HYPERPARAMETERS) return {};
+  const parsed: unknown = JSON.parse(config.TRAINING_HYPERPARAMETERS);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('TRAINING_HYPERPARAMETERS must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
 /** The clustering thread pool, started on first use: the API process never needs one. */
 function lazyComputePool(maxThreads: number): ComputePool {
   let pool: ComputePool | null = null;
@@ -371,6 +408,51 @@ export async function createServices(
     },
   );
   const chatMemory = new ChatMemoryService({ chat: chats, transcripts, documents, blobs });
+  const { PgTrainingRepository } = await import('./services/adapters/postgres/training.repository.pg.ts');
+  const trainingDataDeps = { blobs, documents: db.documents, textModel, embedder };
+  const training = new TrainingService(
+    {
+      runs: new PgTrainingRepository(orm),
+      trainer: await createTrainer(config),
+      queue,
+      events,
+      blobs,
+      memory,
+      prepareData: (request) =>
+        prepareTrainingData(
+          trainingDataDeps,
+          { ...request, generator: 'auto' },
+          {
+            maxExamples: config.L2_MAX_EXAMPLES,
+            minChunks: config.L2_MIN_CHUNKS,
+            minExamples: config.L2_MIN_EXAMPLES,
+            contextTokens: config.CHAT_CONTEXT_TOKENS,
+            historyTokens: config.CHAT_HISTORY_TOKENS,
+            llmConcurrency: config.MEMORY_LLM_CONCURRENCY,
+          },
+        ),
+      // TODO(evaluation): the scorer of src/services/training/evaluation.ts over the chat path
+      evaluate: null,
+      log,
+    },
+    {
+      callbackBaseUrl: config.TRAINING_CALLBACK_BASE_URL ?? `http://${config.HOST}:${config.PORT}`,
+      callbackSecret: config.MODAL_CALLBACK_SECRET,
+      baseModel: config.TRAINING_BASE_MODEL,
+      hyperparameters: trainingHyperparameters(config),
+      quantizations: config.TRAINING_QUANTIZATIONS.split(',')
+        .map((q) => q.trim())
+        .filter(Boolean),
+      maxAttempts: config.TRAINING_ATTEMPTS,
+      backoffMs: config.TRAINING_BACKOFF_MS,
+      stallSec: config.TRAINING_STALL_SEC,
+      maxRunSec: config.TRAINING_MAX_RUN_SEC,
+      watchdogIntervalMs: config.TRAINING_WATCHDOG_INTERVAL_MS,
+      autoPromote: config.TRAINING_AUTO_PROMOTE,
+      minChunks: config.L2_MIN_CHUNKS,
+      howToGetTrainer: HOW_TO_GET_A_TRAINER,
+    },
+  );
   const apiKeys = new ApiKeysService({ apiKeys: db.apiKeys });
   const users = new UsersService(db.users);
   const account = new AccountService({
@@ -424,6 +506,7 @@ export async function createServices(
     replies,
     chatMemory,
     memory,
+    training,
     users,
     apiKeys,
     account,

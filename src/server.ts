@@ -14,6 +14,7 @@ import { useOperationLimits } from './http/operation-limits.plugin.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
 import { currentRequestId, requestIdOf, withRequestId } from './http/request-context.ts';
 import { useRequestLimits } from './http/request-limits.plugin.ts';
+import { isTrainingCallback, serveTrainingCallback } from './http/training-callback.route.ts';
 import { webSocketLimits } from './http/ws-limits.ts';
 import { createLoaders } from './loaders.ts';
 import { schema } from './schema/index.ts';
@@ -188,6 +189,7 @@ export function createApp(services: Services): App {
       return;
     }
     if (req.url === '/export') return serveExport(services, req, res);
+    if (isTrainingCallback(req.url)) return serveTrainingCallback(services, req, res);
     if (req.url === '/readyz') {
       const status = await services.readiness();
       res

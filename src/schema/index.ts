@@ -19,6 +19,9 @@ import './memory.ts';
 import './memory-version.ts';
 import './memory-progress.ts';
 import './document-perspective.ts';
+import './training-run.ts';
+import './current-model.ts';
+import './training-status.ts';
 
 builder.queryType({});
 builder.subscriptionType({});

@@ -34,15 +34,20 @@ export interface MemoryProgressEvent {
   error: string | null;
 }
 
+/** A training run's state after one change (MEMORY-TRAINING.md C), on `training:{userId}`. */
 export interface TrainingStatusEvent {
   runId: string;
+  /** What happened: queued, prepared, submitted, started, progress, completed, retrying, failed, cancelled, evaluated, promoted. */
+  event: string;
   status: string;
   stage: string | null;
   progress: number;
+  attempt: number;
   step: number | null;
   totalSteps: number | null;
   loss: number | null;
   error: string | null;
+  promoted: boolean;
 }
 
 /** A passage that was in the prompt, as a reply cites it. */

@@ -51,6 +51,24 @@ export const JOBS = {
       exchanges: z.number().int().min(0),
     }),
   },
+  // training (MEMORY-TRAINING.md C, D): L2 data, one POST /train per attempt, the watchdog round,
+  // and the evaluation of a completed run
+  'prepare-training': {
+    queue: 'train',
+    payload: z.object({ userId: z.string().min(1), runId: z.string().uuid() }),
+  },
+  'submit-training': {
+    queue: 'train',
+    payload: z.object({ userId: z.string().min(1), runId: z.string().uuid(), attempt: z.number().int().min(1) }),
+  },
+  'train-watchdog': {
+    queue: 'train',
+    payload: z.object({ round: z.number().int().min(0) }),
+  },
+  'evaluate-model': {
+    queue: 'train',
+    payload: z.object({ userId: z.string().min(1), runId: z.string().uuid() }),
+  },
 } as const satisfies Record<string, { queue: QueueName; payload: z.ZodType }>;
 
 export type JobName = keyof typeof JOBS;

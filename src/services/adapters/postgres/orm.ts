@@ -6,6 +6,7 @@ import { DocumentIngestJob } from './migrations/0002-document-ingest-job.ts';
 import { ApiKeys } from './migrations/0003-api-keys.ts';
 import { Memory } from './migrations/0004-memory.ts';
 import { ChunkTerms } from './migrations/0005-chunk-terms.ts';
+import { Training } from './migrations/0006-training.ts';
 
 // Migrations are listed explicitly: no file globbing, so they run the same from source and tests.
 export const migrations = [
@@ -14,6 +15,7 @@ export const migrations = [
   { name: '0003-api-keys', class: ApiKeys },
   { name: '0004-memory', class: Memory },
   { name: '0005-chunk-terms', class: ChunkTerms },
+  { name: '0006-training', class: Training },
 ];
 
 export type Orm = MikroORM;

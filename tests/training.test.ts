@@ -1,0 +1,538 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CancelTrainingDocument,
+  CurrentModelDocument,
+  PromoteTrainingRunDocument,
+  StartTrainingDocument,
+  TrainingRunDocument,
+  TrainingRunsDocument,
+  TrainingStatusDocument,
+} from '../src/sdk/generated/graphql.ts';
+import { loraKeys } from '../src/services/tenant-keys.ts';
+import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
+import { member, type TestClient } from './helpers/client.ts';
+import { startTestApp, type TestApp } from './helpers/harness.ts';
+import { uploadDocument } from './helpers/ingest.ts';
+import { startTrainerStandin, type TrainerStandin, trainRequestSchema } from './helpers/trainer-standin.ts';
+
+// Training runs end to end against a strict stand-in of modal/'s endpoint (the request shapes of
+// contracts/train-api.vectors.json): startTraining → L2 data from real L1 memory → POST /train →
+// signed callbacks → trainingStatus over WebSocket → completed → promotion into lora/latest/.
+// Forged, stale and replayed callbacks change nothing; a silent attempt is failed by the watchdog
+// and retried, three attempts in all; other tenants see none of it.
+
+const SECRET = 'test-callback-secret-0123456789';
+const corpus = join(import.meta.dirname, 'fixtures', 'twin-eval', 'corpus');
+const DOCS = [
+  'about-me.md',
+  'family.md',
+  'journal-2024-spring.md',
+  'opinions.md',
+  'running-log.txt',
+  'reading-2024.txt',
+];
+const vectors = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', 'contracts', 'train-api.vectors.json'), 'utf8'),
+);
+
+let app: TestApp;
+let standin: TrainerStandin;
+let owner: TestClient;
+let stranger: TestClient;
+
+async function ok<R>(res: Promise<{ data?: R | null; errors?: readonly unknown[] }>): Promise<R> {
+  const { data, errors } = await res;
+  if (errors?.length) throw new Error(JSON.stringify(errors));
+  return data!;
+}
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined | false>,
+  timeoutMs = 30_000,
+) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const baseUrl = () => app.url.replace(/\/graphql$/, '');
+
+/** Posts a callback as the trainer does: compact JSON, signed over `${timestamp}.${body}`. */
+async function callback(
+  callbackUrl: string,
+  event: Record<string, unknown>,
+  options: { secret?: string; timestamp?: number; signature?: string } = {},
+) {
+  const body = JSON.stringify({
+    step: null,
+    totalSteps: null,
+    loss: null,
+    artifacts: null,
+    error: null,
+    retryable: null,
+    ...event,
+  });
+  const ts = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+  const res = await fetch(baseUrl() + new URL(callbackUrl).pathname, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-twin-timestamp': ts,
+      'x-twin-signature': options.signature ?? signTrainingCallback(options.secret ?? SECRET, ts, body),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const getRun = async (client: TestClient, id: string) =>
+  (await ok(client.request(TrainingRunDocument, { id }))).trainingRun;
+
+async function startRun(client: TestClient) {
+  const data = await ok(
+    client.request(StartTrainingDocument, { hyperparameters: { maxSteps: 8, loraR: 8 } }),
+  );
+  return member(data.startTraining, 'TrainingRun');
+}
+
+/** The submission of a run's attempt, once the worker made its data and posted it. */
+const submitted = (runId: string, attempt: number) =>
+  waitFor(`POST /train of ${runId} attempt ${attempt}`, async () =>
+    standin.submits.find((s) => s.runId === runId && s.attempt === attempt),
+  );
+
+/** Uploads the run's files as the trainer would, and the completed event naming them. */
+async function uploadArtifacts(userId: string, runId: string, attempt: number) {
+  const files = [
+    { name: 'adapter', file: 'adapter.safetensors', body: `adapter of ${runId}` },
+    { name: 'gguf_f16', file: 'merged.gguf', body: `GGUF f16 of ${runId}` },
+    { name: 'gguf_q8_0', file: 'merged.q8_0.gguf', body: `GGUF q8_0 of ${runId}` },
+    { name: 'config', file: 'training_config.json', body: JSON.stringify({ runId, attempt }) },
+  ];
+  for (const f of files) await app.services.blobs.put(userId, loraKeys.runFile(runId, f.file), f.body);
+  return {
+    files: files.map((f) => ({
+      name: f.name,
+      key: `tenant/${userId}/${loraKeys.runFile(runId, f.file)}`,
+      bytes: Buffer.byteLength(f.body),
+      quantization: f.name.startsWith('gguf_') ? f.name.slice(5) : null,
+    })),
+    metrics: { steps: 8, lossFirst: 5.9, lossLast: 1.2, device: 'cpu' },
+  };
+}
+
+beforeAll(async () => {
+  standin = await startTrainerStandin();
+  app = await startTestApp({
+    withWorkers: true,
+    env: {
+      MODAL_TRAIN_URL: standin.url,
+      MODAL_TOKEN: standin.token,
+      MODAL_CALLBACK_SECRET: SECRET,
+      MEMORY_DEBOUNCE_MS: '0',
+      L2_MIN_CHUNKS: '3',
+      L2_MIN_EXAMPLES: '3',
+      TRAINING_STALL_SEC: '2',
+      TRAINING_WATCHDOG_INTERVAL_MS: '500',
+      TRAINING_BACKOFF_MS: '100',
+    },
+  });
+  owner = app.client();
+  stranger = app.client();
+  for (const name of DOCS) await uploadDocument(owner, name, readFileSync(join(corpus, name)));
+  await waitFor(
+    'the owner’s L1 memory',
+    async () => {
+      const v = await app.services.memory.current(owner.userId);
+      return v && (v.counts?.documents ?? 0) >= DOCS.length ? v : null;
+    },
+    90_000,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await standin?.close();
+});
+
+describe('the trainer stand-in is as strict as the contract', () => {
+  it('refuses the invalid submissions of contracts/train-api.vectors.json, accepts the valid one', async () => {
+    for (const bad of vectors.submit.invalid) {
+      const auth = 'auth' in bad ? bad.auth : `Bearer ${standin.token}`;
+      const res = await fetch(`${standin.url}/train`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+        body: JSON.stringify(bad.body),
+      });
+      expect(res.status, bad.name).toBe(bad.status);
+      expect(((await res.json()) as { error: { type: string } }).error.type, bad.name).toBe(bad.errorType);
+    }
+    expect(trainRequestSchema.safeParse(vectors.submit.request).success).toBe(true);
+  });
+});
+
+describe('training runs', () => {
+  let runId: string;
+
+  it('answers NotEnoughMemory for a user without memory, InvalidInput for bad hyperparameters', async () => {
+    const none = await ok(stranger.request(StartTrainingDocument, {}));
+    expect(member(none.startTraining, 'NotEnoughMemory').measure).toBe('chunks');
+    const bad = await ok(owner.request(StartTrainingDocument, { hyperparameters: { epochs: -1 } }));
+    expect(member(bad.startTraining, 'InvalidInput').message).toMatch(/epochs/);
+    const unknownKey = await ok(owner.request(StartTrainingDocument, { hyperparameters: { rm: 'rf' } }));
+    member(unknownKey.startTraining, 'InvalidInput');
+    expect(standin.submits).toHaveLength(0);
+  });
+
+  it('start → L2 data → POST /train → signed callbacks in order over WS → completed → promoted', async () => {
+    const [a, b] = await Promise.all([
+      owner.request(StartTrainingDocument, { hyperparameters: { maxSteps: 8 } }),
+      owner.request(StartTrainingDocument, { hyperparameters: { maxSteps: 8 } }),
+    ]);
+    // parallel starts create one run: the other is told it is already running
+    const results = [a.data!.startTraining, b.data!.startTraining];
+    const run = results.find((r) => r.__typename === 'TrainingRun') as { id: string; status: string };
+    expect(results.map((r) => r.__typename).sort()).toEqual(['TrainingAlreadyRunning', 'TrainingRun']);
+    runId = run.id;
+    expect(run.status).toBe('QUEUED');
+    const events = owner.subscribeWs(TrainingStatusDocument, { runId, afterSeq: 0 });
+
+    const sub = await submitted(runId, 1);
+    expect(sub).toMatchObject({
+      userId: owner.userId,
+      attempt: 1,
+      baseModel: null,
+      datasetPath: `tenant/${owner.userId}/training_data/L2/${runId}/training_inputs/dataset.json`,
+      outputPrefix: `tenant/${owner.userId}/lora/${runId}`,
+      hyperparameters: expect.objectContaining({ maxSteps: 8 }),
+    });
+    expect(new URL(sub.callbackUrl).pathname).toBe(`/modal/callbacks/${runId}/1`);
+    // the dataset it names is the JSON array of chat records modal/ validates
+    const dataset = JSON.parse(
+      (
+        await app.services.blobs.get(owner.userId, sub.datasetPath.slice(`tenant/${owner.userId}/`.length))
+      ).toString(),
+    );
+    expect(Array.isArray(dataset) && dataset.length).toBeGreaterThan(0);
+    expect(dataset[0].messages.at(-1).role).toBe('assistant');
+
+    const again = member(
+      (await ok(owner.request(StartTrainingDocument, {}))).startTraining,
+      'TrainingAlreadyRunning',
+    );
+    expect(again.run.id).toBe(runId);
+
+    const seqs = [
+      { seq: 1, event: 'started', stage: 'starting' },
+      { seq: 2, event: 'progress', stage: 'loading_data' },
+      { seq: 3, event: 'progress', stage: 'training', step: 4, totalSteps: 8, loss: 3.4 },
+      { seq: 4, event: 'progress', stage: 'training', step: 8, totalSteps: 8, loss: 1.2 },
+    ];
+    for (const e of seqs)
+      expect((await callback(sub.callbackUrl, { runId, attempt: 1, ...e })).status).toBe(200);
+    const mid = await getRun(owner, runId);
+    expect(mid).toMatchObject({
+      status: 'PROCESSING',
+      stage: 'training',
+      step: 8,
+      totalSteps: 8,
+      loss: 1.2,
+      attempt: 1,
+    });
+    expect(mid!.lossCurve).toEqual([
+      { step: 4, loss: 3.4 },
+      { step: 8, loss: 1.2 },
+    ]);
+
+    const artifacts = await uploadArtifacts(owner.userId, runId, 1);
+    const done = await callback(sub.callbackUrl, {
+      runId,
+      attempt: 1,
+      seq: 5,
+      event: 'completed',
+      stage: 'completed',
+      step: 8,
+      totalSteps: 8,
+      loss: 1.2,
+      artifacts,
+    });
+    expect(done).toEqual({ status: 200, body: { applied: true } });
+
+    const all = await events.until(
+      (e) =>
+        e.data?.trainingStatus.__typename === 'TrainingStatus' && e.data.trainingStatus.event === 'promoted',
+      20_000,
+    );
+    const statuses = all.map((e) => e.data!.trainingStatus).filter((s) => s.__typename === 'TrainingStatus');
+    const seqOrder = statuses.map((s) => s.seq);
+    expect([...seqOrder].sort((x, y) => x - y)).toEqual(seqOrder);
+    const names = statuses.map((s) => s.event);
+    for (const [before, after] of [
+      ['queued', 'prepared'],
+      ['prepared', 'submitted'],
+      ['started', 'progress'],
+      ['progress', 'completed'],
+      ['completed', 'evaluated'],
+      ['evaluated', 'promoted'],
+    ])
+      expect(names.indexOf(before!), `${before} before ${after}`).toBeLessThan(names.lastIndexOf(after!));
+    const progress = statuses.map((s) => s.progress);
+    expect([...progress].sort((x, y) => x - y)).toEqual(progress);
+    expect(statuses.at(-1)).toMatchObject({ status: 'COMPLETED', promoted: true, attempt: 1 });
+    events.close();
+
+    // promotion: copies in lora/latest/, the manifest naming the run's GGUF copy, history, reload
+    const manifest = JSON.parse(
+      (await app.services.blobs.get(owner.userId, loraKeys.latestManifest())).toString(),
+    );
+    expect(manifest).toMatchObject({
+      runId,
+      gguf: `tenant/${owner.userId}/lora/latest/merged.q8_0.gguf`,
+      attempt: 1,
+    });
+    expect(
+      (await app.services.blobs.get(owner.userId, loraKeys.latestFile('merged.q8_0.gguf'))).toString(),
+    ).toBe(`GGUF q8_0 of ${runId}`);
+    const history = JSON.parse(
+      (await app.services.blobs.get(owner.userId, loraKeys.history(runId))).toString(),
+    );
+    expect(history.runId).toBe(runId);
+    expect(standin.reloads).toContain(owner.userId);
+
+    const final = await getRun(owner, runId);
+    expect(final).toMatchObject({ status: 'COMPLETED', promoted: true, progress: 1 });
+    expect(final!.dataset!.train).toBeGreaterThan(0);
+    expect(final!.dataset!.l1Version).toBe(final!.l1Version);
+    expect(final!.evaluation).toMatchObject({ status: 'done', promote: true });
+    expect(final!.artifacts.find((x) => x.name === 'gguf_q8_0')).toEqual({
+      name: 'gguf_q8_0',
+      key: `lora/${runId}/merged.q8_0.gguf`,
+      bytes: Buffer.byteLength(`GGUF q8_0 of ${runId}`),
+    });
+    const current = (await ok(owner.request(CurrentModelDocument, {}))).currentModel;
+    expect(current).toMatchObject({ model: `twin:${owner.userId}`, trained: true, run: { id: runId } });
+  }, 60_000);
+
+  it('forged, stale and replayed callbacks change nothing; a late event is stored, never applied', async () => {
+    const sub = standin.submits.find((s) => s.runId === runId)!;
+    const before = await getRun(owner, runId);
+    const late = {
+      runId,
+      attempt: 1,
+      seq: 6,
+      event: 'progress',
+      stage: 'training',
+      step: 2,
+      totalSteps: 8,
+      loss: 9,
+    };
+    expect((await callback(sub.callbackUrl, late, { secret: 'not-the-secret-at-all' })).status).toBe(401);
+    expect(
+      (await callback(sub.callbackUrl, late, { timestamp: Math.floor(Date.now() / 1000) - 400 })).status,
+    ).toBe(401);
+    expect((await callback(sub.callbackUrl, late, { signature: 'v1=nothex' })).status).toBe(401);
+    // a replay of seq 3 (already recorded) is acknowledged and ignored
+    const replay = {
+      runId,
+      attempt: 1,
+      seq: 3,
+      event: 'progress',
+      stage: 'training',
+      step: 4,
+      totalSteps: 8,
+      loss: 3.4,
+    };
+    expect(await callback(sub.callbackUrl, replay)).toEqual({ status: 200, body: { duplicate: true } });
+    // an event after `completed` is stored but cannot move the finished run
+    expect(await callback(sub.callbackUrl, late)).toEqual({ status: 200, body: { applied: false } });
+    expect(await getRun(owner, runId)).toEqual(before);
+    const recorded = await app.services.training.events(owner.userId, runId);
+    expect(recorded.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(recorded.find((e) => e.seq === 6)!.applied).toBe(false);
+    // unknown run: 404, so the trainer stops retrying
+    const ghost = '00000000-0000-4000-8000-000000000000';
+    expect((await callback(`http://x/modal/callbacks/${ghost}/1`, { ...late, runId: ghost })).status).toBe(
+      404,
+    );
+  });
+
+  it('the watchdog fails a silent attempt and retries it, three attempts in all, then FAILED', async () => {
+    const run = await startRun(owner);
+    standin.setRunState(run.id, 'unknown'); // the trainer forgot the call: it died
+    const first = await submitted(run.id, 1);
+    // one reordered event of attempt 1: stored, applied in order only
+    await callback(first.callbackUrl, {
+      runId: run.id,
+      attempt: 1,
+      seq: 2,
+      event: 'progress',
+      stage: 'training',
+      step: 2,
+      totalSteps: 8,
+      loss: 4,
+    });
+    expect(
+      (
+        await callback(first.callbackUrl, {
+          runId: run.id,
+          attempt: 1,
+          seq: 1,
+          event: 'started',
+          stage: 'starting',
+        })
+      ).body,
+    ).toEqual({
+      applied: false,
+    });
+    expect(await getRun(owner, run.id)).toMatchObject({ stage: 'training', step: 2 });
+    const failed = await waitFor(
+      'the run to fail after 3 attempts',
+      async () => {
+        const r = await getRun(owner, run.id);
+        return r?.status === 'FAILED' ? r : null;
+      },
+      40_000,
+    );
+    expect(standin.submits.filter((s) => s.runId === run.id).map((s) => s.attempt)).toEqual([1, 2, 3]);
+    expect(failed).toMatchObject({ attempt: 3, status: 'FAILED' });
+    expect(failed!.error).toMatch(/unknown/);
+    // a zombie attempt's late callback cannot revive it
+    const zombie = await callback(first.callbackUrl, {
+      runId: run.id,
+      attempt: 1,
+      seq: 3,
+      event: 'completed',
+      stage: 'completed',
+    });
+    expect(zombie.body).toEqual({ applied: false });
+    expect((await getRun(owner, run.id))!.status).toBe('FAILED');
+  }, 60_000);
+
+  it('a permanent (dataset) failure ends the run at once, without another attempt', async () => {
+    const run = await startRun(owner);
+    const sub = await submitted(run.id, 1);
+    const error = 'dataset.json record 0: no non-empty assistant message to learn from';
+    await callback(sub.callbackUrl, {
+      runId: run.id,
+      attempt: 1,
+      seq: 1,
+      event: 'failed',
+      stage: 'loading_data',
+      error,
+      retryable: false,
+    });
+    expect(await getRun(owner, run.id)).toMatchObject({ status: 'FAILED', attempt: 1, error });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(standin.submits.filter((s) => s.runId === run.id)).toHaveLength(1);
+  });
+
+  it('a second completed run is not promoted over the served one without force; force promotes it', async () => {
+    const run = await startRun(owner);
+    const sub = await submitted(run.id, 1);
+    const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
+    await callback(sub.callbackUrl, {
+      runId: run.id,
+      attempt: 1,
+      seq: 1,
+      event: 'completed',
+      stage: 'completed',
+      artifacts,
+    });
+    const evaluated = await waitFor('its evaluation', async () => {
+      const r = await getRun(owner, run.id);
+      return r?.evaluation?.status === 'done' ? r : null;
+    });
+    expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
+    const blocked = await ok(owner.request(PromoteTrainingRunDocument, { id: run.id }));
+    member(blocked.promoteTrainingRun, 'PromotionBlocked');
+    const manifest = JSON.parse(
+      (await app.services.blobs.get(owner.userId, loraKeys.latestManifest())).toString(),
+    );
+    expect(manifest.runId).toBe(runId);
+    const forced = await ok(owner.request(PromoteTrainingRunDocument, { id: run.id, force: true }));
+    expect(member(forced.promoteTrainingRun, 'TrainingRun').promoted).toBe(true);
+    const now = JSON.parse(
+      (await app.services.blobs.get(owner.userId, loraKeys.latestManifest())).toString(),
+    );
+    expect(now).toMatchObject({ runId: run.id, forced: true });
+    expect((await getRun(owner, runId))!.promoted).toBe(false);
+  }, 30_000);
+
+  it('cancel stops the run on the trainer; a cancelled run takes no more callbacks', async () => {
+    const run = await startRun(owner);
+    const sub = await submitted(run.id, 1);
+    const callId = standin.callOf(run.id, 1)!;
+    await waitFor(
+      'its call id recorded',
+      async () => (await app.services.training.get(owner.userId, run.id))?.modalCallId,
+    );
+    const cancelled = await ok(owner.request(CancelTrainingDocument, { id: run.id }));
+    expect(member(cancelled.cancelTraining, 'TrainingRun').status).toBe('CANCELLED');
+    expect(standin.cancels).toContain(callId);
+    const after = await callback(sub.callbackUrl, {
+      runId: run.id,
+      attempt: 1,
+      seq: 1,
+      event: 'started',
+      stage: 'starting',
+    });
+    expect(after.body).toEqual({ applied: false });
+    expect((await getRun(owner, run.id))!.status).toBe('CANCELLED');
+  });
+
+  it('other tenants see, cancel, promote and subscribe to none of it', async () => {
+    expect(await getRun(stranger, runId)).toBeNull();
+    const list = await ok(stranger.request(TrainingRunsDocument, {}));
+    expect(member(list.trainingRuns, 'QueryTrainingRunsConnection').edges).toEqual([]);
+    const mine = await ok(owner.request(TrainingRunsDocument, { first: 2 }));
+    const page = member(mine.trainingRuns, 'QueryTrainingRunsConnection');
+    expect(page.edges).toHaveLength(2);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    member((await ok(stranger.request(CancelTrainingDocument, { id: runId }))).cancelTraining, 'NotFound');
+    member(
+      (await ok(stranger.request(PromoteTrainingRunDocument, { id: runId, force: true }))).promoteTrainingRun,
+      'NotFound',
+    );
+    const current = (await ok(stranger.request(CurrentModelDocument, {}))).currentModel;
+    expect(current).toMatchObject({ model: `twin:${stranger.userId}`, trained: false, run: null });
+    const sub = stranger.subscribeWs(TrainingStatusDocument, { runId, afterSeq: 0 });
+    const [first] = await sub.take(1);
+    expect(first!.data!.trainingStatus.__typename).toBe('NotFound');
+    sub.close();
+    // the owner's run is untouched
+    expect((await getRun(owner, runId))!.status).toBe('COMPLETED');
+  });
+});
+
+describe('without a trainer', () => {
+  it('startTraining answers TrainerUnavailable saying how to get one, at once', async () => {
+    const bare = await startTestApp({ env: { MODAL_TRAIN_URL: '', MODAL_CALLBACK_SECRET: SECRET } });
+    try {
+      const started = Date.now();
+      const res = await ok(bare.client().request(StartTrainingDocument, {}));
+      const err = member(res.startTraining, 'TrainerUnavailable');
+      expect(err.message).toMatch(/MODAL_TRAIN_URL/);
+      expect(err.message).toMatch(/local-trainer\.sh/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('a configured trainer that does not answer is TrainerUnavailable too, not a hang', async () => {
+    standin.setDown(true);
+    try {
+      const res = await ok(owner.request(StartTrainingDocument, {}));
+      expect(member(res.startTraining, 'TrainerUnavailable').message).toMatch(/failed \(503\)/);
+    } finally {
+      standin.setDown(false);
+    }
+  });
+});
