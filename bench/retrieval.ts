@@ -10,6 +10,8 @@
 // A question is a hit at rank r when the r-th chunk holds one of its evidence quotes (its text
 // contains the quote, or its char range covers at least half of the quote's range in the
 // extracted text). recallAt5: hit within the top 5; mrr: 1/rank of the first hit within the top 10.
+// Beside them, `lookups`: the rare names and numbers of the answers asked alone ("1:52:40"), and
+// `topVectorScore`: the best similarity of answerable against unanswerable questions.
 // A variant whose parts are missing (no semantic embedder installed, no lexical index) is reported
 // as { skipped: why }. BENCH_RETRIEVAL_VARIANTS=hash,model,hybrid picks variants.
 import { randomUUID } from 'node:crypto';
@@ -51,9 +53,9 @@ interface Evidence {
   end: number;
 }
 
-const questions = (JSON.parse(readFileSync(join(ROOT, 'questions.json'), 'utf8')) as Question[]).filter(
-  (q) => q.evidence.length > 0,
-);
+const allQuestions = JSON.parse(readFileSync(join(ROOT, 'questions.json'), 'utf8')) as Question[];
+const questions = allQuestions.filter((q) => q.evidence.length > 0);
+const unanswerable = allQuestions.filter((q) => q.evidence.length === 0);
 const files = readdirSync(CORPUS).sort();
 // each quote's char range in the text the ingest extracts (chunk offsets are into that text)
 const extracted = new Map<string, string>();
@@ -320,6 +322,34 @@ async function warm(embedder: Embedder): Promise<number> {
   return round(percentile(ms, 50), 1);
 }
 
+/**
+ * The best cosine similarity the vector side finds for answerable and for unanswerable questions
+ * (the corpus does not hold their answer): how far a similarity floor (CHAT_MIN_SCORE) can tell them apart.
+ */
+async function topVectorScores(corpus: Corpus, embedder: Embedder) {
+  const { services, userId } = corpus;
+  const top = async (qs: Question[]) => {
+    const scores: number[] = [];
+    for (const q of qs) {
+      const [vector] = await embedder.embed([q.question]);
+      const [hit] = await services.vectors.search(userId, vector!, {
+        limit: 1,
+        embeddingModel: embedder.model,
+      });
+      scores.push(hit?.score ?? 0);
+    }
+    return scores;
+  };
+  const answerable = await top(questions);
+  const none = await top(unanswerable);
+  return {
+    answerableP10: round(percentile(answerable, 10)),
+    answerableP50: round(percentile(answerable, 50)),
+    unanswerableP50: round(percentile(none, 50)),
+    unanswerableMax: round(Math.max(...none)),
+  };
+}
+
 type Variant = Record<string, unknown> | { skipped: string };
 const result: Record<string, unknown> = {
   corpus: { files: files.length, questions: questions.length, lookups: lookups.length, root: ROOT },
@@ -357,6 +387,7 @@ if (wanted('hash')) {
         ingestSeconds: corpus.ingestSeconds,
         embedQueryP50Ms,
         ...(await score(corpus, vectorOnly(config), config.SEARCH_CANDIDATES, embedder)),
+        topVectorScore: await topVectorScores(corpus, embedder),
         // the fallback's hybrid, for a machine where the model cannot be installed
         hybridWithHash: brief(await score(corpus, configured(config), config.SEARCH_CANDIDATES, embedder)),
       };
@@ -397,6 +428,7 @@ if (wanted('model') || wanted('hybrid')) {
         result.model = {
           ...common,
           ...(await score(corpus, vectorOnly(config), config.SEARCH_CANDIDATES, embedder)),
+          topVectorScore: await topVectorScores(corpus, embedder),
         };
       if (wanted('hybrid')) {
         if (!corpus.services.lexical)
