@@ -311,6 +311,10 @@ const floorCpuMsPerChunk =
 await removeUsers(config, services.blobs, services.orm, [userId, ceilingUser]);
 await services.close();
 
+// BENCH_EMBEDDER=local-model: the embedded model's throughput on ~200-token chunks and its floor,
+// the raw ONNX Runtime session (bench/embed.ts); the pipeline above still embeds with the hash
+const embed =
+  process.env.BENCH_EMBEDDER === 'local-model' ? await (await import('./embed.ts')).measureEmbed() : null;
 const chunksPerSec = Math.round(chunks / seconds);
 const ceilingChunksPerSec = Math.round(Math.min(s3PerSec, weaviatePerSec));
 const result = {
@@ -343,6 +347,12 @@ const result = {
   cpus: availableParallelism(),
   workerConcurrency: WORKER_CONCURRENCY,
   embedder: 'local-hash-v1',
+  ...(embed && {
+    embedModel: embed.model,
+    embedChunksPerSec: embed.embedChunksPerSec,
+    floorEmbedChunksPerSec: embed.floorEmbedChunksPerSec,
+    embedThreads: embed.threads,
+  }),
   // the machine before the run and the ceiling (busy share of 2 s), and over the run: the
   // hypervisor's steal is CPU this VM did not get
   machine: { beforeRun: quietBefore, beforeCeiling: quietBeforeCeiling, duringRun: loadDuringRun },
