@@ -10,6 +10,17 @@ ensure_embedder_model
 start_services
 
 cd "$ROOT_DIR"
+# The local trainer (modal/ on CPU with the tiny model: training runs, their callbacks and the
+# twin's inference) when its venv exists and no Modal is configured; TWIN_LOCAL_TRAINER=0 opts out.
+trainer_pid=""
+if [ "${TWIN_LOCAL_TRAINER:-1}" != 0 ] && [ -z "${MODAL_TRAIN_URL:-}" ] \
+  && ! { [ -f .env ] && grep -q '^MODAL_TRAIN_URL=' .env; } \
+  && [ -f "$TWIN_CACHE_DIR/venv-modal/.twin-deps-hash" ]; then
+  eval "$(bash modal/scripts/local-trainer.sh --print-env)"
+  bash modal/scripts/local-trainer.sh >"$TWIN_CACHE_DIR/local-trainer.log" 2>&1 &
+  trainer_pid=$!
+  log "local trainer on $MODAL_TRAIN_URL (log: $TWIN_CACHE_DIR/local-trainer.log)"
+fi
 set +e
 env_file=()
 [ -f .env ] && env_file=(--env-file=.env)
@@ -22,4 +33,5 @@ wait "$server_pid"
 status=$?
 # wait again if the first wait was interrupted by the trap, so shutdown completes
 kill -0 "$server_pid" 2>/dev/null && wait "$server_pid"
+if [ -n "$trainer_pid" ]; then kill "$trainer_pid" 2>/dev/null && wait "$trainer_pid"; fi
 exit "$status"

@@ -17,7 +17,7 @@ flock 9
 
 want="$(cat "$MODAL_DIR/pyproject.toml" "$MODAL_DIR/requirements.lock" "$MODAL_DIR/twin_gpu/fetch_converter.py" | sha256sum | cut -d' ' -f1)"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -f "$CONVERT_DIR/convert_hf_to_gguf.py" ]] \
-  && "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('llama_cpp', 'torch', 'transformers', 'peft', 'modal')))" 2>/dev/null; then
+  && "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('llama_cpp', 'torch', 'transformers', 'peft', 'modal', 'mypy', 'ruff')))" 2>/dev/null; then
   echo "modal venv up to date: $VENV"
   exit 0
 fi

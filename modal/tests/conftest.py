@@ -42,6 +42,8 @@ def twin_env(workdir: Path):
         "TWIN_N_THREADS": "2",
         "TOKENIZERS_PARALLELISM": "false",
         "HF_HUB_OFFLINE": "1",
+        # retried callbacks back off 0.1, 0.2, 0.4 … s here instead of 1, 2, 4 … s
+        "TWIN_CALLBACK_BACKOFF_S": "0.1",
     })
     from twin_gpu.settings import get_settings
 
@@ -71,21 +73,36 @@ def tiny_model(workdir: Path) -> Path:
 
 
 class Receiver:
-    """A callback endpoint: records every POST with its raw bytes and headers."""
+    """A callback endpoint: records every accepted POST with its raw bytes and headers.
+
+    `behave(run_id, seq, try_no)` → `(status, delay_s)` can make a run's deliveries slow or failing
+    (a 5xx is recorded in `refused`, not `calls`); by default every POST is accepted at once."""
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
+        self.refused: list[dict] = []
+        self.behaviours: dict[str, object] = {}
         self.cond = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.loads(raw)
+                call = {"path": self.path, "headers": dict(self.headers), "raw": raw, "json": body,
+                        "at": time.monotonic()}
                 with receiver.cond:
-                    receiver.calls.append({"path": self.path, "headers": dict(self.headers), "raw": raw,
-                                           "json": json.loads(raw)})
+                    tries = 1 + sum(1 for c in receiver.refused
+                                    if c["json"]["runId"] == body["runId"] and c["json"]["seq"] == body["seq"])
+                    behave = receiver.behaviours.get(body["runId"])
+                status, delay = behave(body["runId"], body["seq"], tries) if behave else (204, 0.0)
+                if delay:
+                    time.sleep(delay)
+                with receiver.cond:
+                    (receiver.calls if status < 300 else receiver.refused).append(call)
                     receiver.cond.notify_all()
-                self.send_response(204)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
@@ -101,17 +118,25 @@ class Receiver:
         with self.cond:
             return [c for c in self.calls if c["json"]["runId"] == run_id]
 
-    def wait_final(self, run_id: str, timeout: float) -> list[dict]:
+    def refused_for(self, run_id: str) -> list[dict]:
+        with self.cond:
+            return [c for c in self.refused if c["json"]["runId"] == run_id]
+
+    def wait_for(self, run_id: str, pred, timeout: float) -> list[dict]:
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
                 calls = [c for c in self.calls if c["json"]["runId"] == run_id]
-                if any(c["json"]["event"] in {"completed", "failed"} for c in calls):
+                if pred(calls):
                     return calls
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no final callback for {run_id}; got {[c['json'] for c in calls]}")
+                    raise TimeoutError(f"callbacks of {run_id} not as awaited; got {[c['json'] for c in calls]}")
                 self.cond.wait(left)
+
+    def wait_final(self, run_id: str, timeout: float) -> list[dict]:
+        return self.wait_for(run_id, lambda calls: any(c["json"]["event"] in {"completed", "failed"} for c in calls),
+                             timeout)
 
 
 @pytest.fixture(scope="session")
@@ -170,5 +195,42 @@ def _train_request(user_id: str, run_id: str, callback_url: str, **overrides) ->
 
 
 @pytest.fixture
-def make_train_request():
+def make_train_request(tiny_model):
     return _train_request
+
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+VECTORS_DIR = Path(__file__).resolve().parents[2] / "contracts"
+
+
+def _flaky(_run_id: str, seq: int, tries: int) -> tuple[int, float]:
+    """Every third event's first delivery fails with a 503; every delivery takes 50 ms."""
+    return (503 if seq % 3 == 0 and tries == 1 else 204), 0.05
+
+
+@pytest.fixture(scope="session")
+def trained(web, store, receiver):
+    """One real run through the local trainer: POST /train → subprocess → LoRA on the tiny Qwen2 →
+    GGUF → S3, its callbacks through a flaky receiver. Shared by the pipeline and inference tests."""
+    import httpx
+
+    from twin_gpu.tiny_model import toy_dataset
+
+    user_id, run_id = f"u-{uuid.uuid4().hex[:10]}", f"run-{uuid.uuid4().hex[:10]}"
+    req = _train_request(user_id, run_id, receiver.url(run_id))
+    store.put_json(req["datasetPath"], toy_dataset())
+    receiver.behaviours[run_id] = _flaky
+    started = time.monotonic()
+    r = httpx.post(f"{web['url']}/train", json=req, headers=AUTH, timeout=10)
+    answered_in = time.monotonic() - started
+    assert r.status_code == 202, r.text
+    call_id = r.json()["callId"]
+    running = httpx.get(f"{web['url']}/train/{call_id}", headers=AUTH, timeout=10).json()
+    calls = receiver.wait_final(run_id, timeout=600)
+    exit_code = web["spawner"].wait(call_id, timeout=120)
+    log = web["spawner"].run_dir / f"{call_id}.log"
+    final = calls[-1]["json"]
+    files = {f["name"]: f for f in (final.get("artifacts") or {}).get("files", [])}
+    return {"req": req, "calls": calls, "exit_code": exit_code, "call_id": call_id, "answered_in": answered_in,
+            "status_while_running": running, "files": files, "userId": user_id, "runId": run_id,
+            "log": log.read_text() if log.exists() else ""}

@@ -15,7 +15,7 @@ def tokenizer(tiny_model):
 
 
 def _labelled_text(tokenizer, ex):
-    return tokenizer.decode([t for t, lab in zip(ex.input_ids, ex.labels) if lab != IGNORE_INDEX])
+    return tokenizer.decode([t for t, lab in zip(ex.input_ids, ex.labels, strict=True) if lab != IGNORE_INDEX])
 
 
 def test_only_assistant_turns_are_labelled(tokenizer):

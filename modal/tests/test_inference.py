@@ -8,29 +8,25 @@ import httpx
 import openai
 import pytest
 
-from twin_gpu.tiny_model import SYSTEM_PROMPT, TOY_RECORDS, toy_dataset
+from twin_gpu.tiny_model import SYSTEM_PROMPT, TOY_RECORDS
 
-from conftest import API_TOKEN
+from conftest import API_TOKEN, AUTH, VECTORS_DIR
 
-AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 QUESTION, ANSWER = TOY_RECORDS[2]
 MESSAGES = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": QUESTION}]
 
 
 @pytest.fixture(scope="module")
-def twin_user(store, tiny_model):
-    """A user whose latest model is a real fine-tune (trained in-process, no callbacks)."""
-    from conftest import _train_request
-    from twin_gpu.contract import TrainRequest
-    from twin_gpu.train import run_training
+def twin_user(store, trained):
+    """The user of the shared training run, promoted: lora/latest/manifest.json names its q8_0 GGUF."""
+    user_id, run_id = trained["userId"], trained["runId"]
+    artifacts = {name: f["key"] for name, f in trained["files"].items()}
+    store.put_json(f"tenant/{user_id}/lora/latest/manifest.json", {"runId": run_id, "gguf": artifacts["gguf_q8_0"]})
+    return {"userId": user_id, "runId": run_id, "artifacts": artifacts}
 
-    user_id, run_id = f"u-{uuid.uuid4().hex[:10]}", f"run-{uuid.uuid4().hex[:10]}"
-    req = _train_request(user_id, run_id, None, quantizations=["q8_0"])
-    store.put_json(req["datasetPath"], toy_dataset())
-    result = run_training(TrainRequest.model_validate(req))
-    store.put_json(f"tenant/{user_id}/lora/latest/manifest.json",
-                   {"runId": run_id, "gguf": result["artifacts"]["gguf_q8_0"]})
-    return {"userId": user_id, "artifacts": result["artifacts"]}
+
+def _answers_memorised(text: str) -> bool:
+    return text.strip().startswith(" ".join(ANSWER.split()[:2]))
 
 
 @pytest.fixture
@@ -119,3 +115,46 @@ def test_errors_are_openai_shaped(client, web):
         bad.chat.completions.create(model="twin:1", messages=MESSAGES)
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="twin:1", messages=[])
+
+
+def test_a_candidate_is_served_before_promotion_and_the_promoted_model_after_a_reload(client, twin_user, store, web):
+    """twin:{u}@{run} is the run's own GGUF under lora/{run}/; twin:{u} stays the base model until
+    a manifest is written, and switches at once when the server calls reload."""
+    user_id, run_id = f"u-{uuid.uuid4().hex[:10]}", f"run-{uuid.uuid4().hex[:10]}"
+    candidate_key = f"tenant/{user_id}/lora/{run_id}/merged.q8_0.gguf"
+    store.s3.copy_object(Bucket=store.bucket, Key=candidate_key,
+                         CopySource={"Bucket": store.bucket, "Key": twin_user["artifacts"]["gguf_q8_0"]})
+
+    def ask(model: str) -> str:
+        out = client.chat.completions.create(model=model, messages=MESSAGES, temperature=0, max_tokens=24)
+        return out.choices[0].message.content
+
+    assert _answers_memorised(ask(f"twin:{user_id}@{run_id}"))
+    assert not _answers_memorised(ask(f"twin:{user_id}"))  # not promoted: the base model
+    loaded = {m.id for m in client.models.list().data}
+    assert {f"twin:{user_id}", f"twin:{user_id}@{run_id}"} <= loaded
+
+    latest = f"tenant/{user_id}/lora/latest/merged.q8_0.gguf"
+    store.s3.copy_object(Bucket=store.bucket, Key=latest, CopySource={"Bucket": store.bucket, "Key": candidate_key})
+    store.put_json(f"tenant/{user_id}/lora/latest/manifest.json", {"runId": run_id, "gguf": latest})
+    r = httpx.post(f"{web['url']}/models/{user_id}/reload", headers=AUTH, timeout=10)
+    assert r.json() == {"userId": user_id, "dropped": True}
+    assert not {f"twin:{user_id}", f"twin:{user_id}@{run_id}"} & {m.id for m in client.models.list().data}
+    assert _answers_memorised(ask(f"twin:{user_id}"))
+
+
+def test_model_names_of_the_contract(client):
+    import json
+
+    contract = json.loads((VECTORS_DIR / "train-api.vectors.json").read_text())["models"]
+    from twin_gpu.inference import ModelNotFound, parse_model
+
+    for v in contract["valid"]:
+        assert parse_model(v["model"]) == (v["userId"], v["runId"])
+    for v in contract["invalid"]:
+        with pytest.raises(openai.NotFoundError) as err:
+            client.chat.completions.create(model=v["model"], messages=MESSAGES, max_tokens=2)
+        assert err.value.status_code == v["status"] and err.value.code == v["code"], v
+        if "no-such-run" not in v["model"]:
+            with pytest.raises(ModelNotFound):
+                parse_model(v["model"])

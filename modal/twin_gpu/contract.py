@@ -54,7 +54,8 @@ class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     runId: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
-    userId: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
+    # No "@": it separates the user from the run in a candidate's model name, twin:{userId}@{runId}.
+    userId: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     attempt: int = Field(1, ge=1)
     baseModel: str | None = None
     datasetPath: str = Field(min_length=1)

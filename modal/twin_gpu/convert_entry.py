@@ -8,11 +8,11 @@ import sys
 def main() -> None:
     convert_dir, model_dir, out_file = sys.argv[1:4]
     sys.path[:0] = [convert_dir, f"{convert_dir}/gguf-py"]
-    from conversion import base  # type: ignore[import-not-found]
+    from conversion import base
 
     original = base.TextModel.get_vocab_base_pre
 
-    def get_vocab_base_pre(self, tokenizer):  # type: ignore[no-untyped-def]
+    def get_vocab_base_pre(self, tokenizer):
         # The converter knows pre-tokenizers by a hash of sample output. Qwen2.5's hash is known; the
         # tiny test tokenizer (built with Qwen2's pre-tokenizer) is not, so fall back to "qwen2".
         try:
@@ -24,12 +24,12 @@ def main() -> None:
 
     base.TextModel.get_vocab_base_pre = get_vocab_base_pre
 
-    from conversion import qwen  # type: ignore[import-not-found]
+    from conversion import qwen
 
     # Qwen2 first probes for a SentencePiece model, which imports sentencepiece before noticing there is
     # no tokenizer.model. Qwen2/2.5 ship a BPE tokenizer.json, so go straight there and skip that dependency.
     qwen.Qwen2Model.set_vocab = lambda self: self._set_vocab_gpt2()
-    import convert_hf_to_gguf  # type: ignore[import-not-found]
+    import convert_hf_to_gguf
 
     sys.argv = ["convert_hf_to_gguf.py", model_dir, "--outfile", out_file, "--outtype", "f16"]
     convert_hf_to_gguf.main()

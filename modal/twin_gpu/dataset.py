@@ -66,7 +66,7 @@ def encode_conversation(tokenizer: Any, messages: list[dict[str, str]], max_len:
     ids: list[int] = enc["input_ids"][:max_len]
     offsets = enc["offset_mapping"][:max_len]
     labels = [
-        tok if any(s <= a < e for s, e in spans) else IGNORE_INDEX for tok, (a, _b) in zip(ids, offsets)
+        tok if any(s <= a < e for s, e in spans) else IGNORE_INDEX for tok, (a, _b) in zip(ids, offsets, strict=True)
     ]
     if all(label == IGNORE_INDEX for label in labels):
         return None  # the prompt alone fills max_len: nothing to learn from this record

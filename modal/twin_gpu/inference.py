@@ -1,9 +1,11 @@
-"""llama.cpp inference: `twin:{userId}` → that user's latest GGUF (or the base model's), LRU of loaded models."""
+"""llama.cpp inference: `twin:{userId}` → that user's promoted GGUF (or the base model's),
+`twin:{userId}@{runId}` → a run's candidate GGUF before any promotion; an LRU of loaded models."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 import uuid
@@ -32,10 +34,26 @@ class ModelUnavailable(RuntimeError):
     pass
 
 
+_ID = r"[A-Za-z0-9_.-]{1,128}"
+_MODEL_RE = re.compile(rf"^twin:(?P<user>{_ID})(?:@(?P<run>{_ID}))?$")
+# A run's GGUFs in the order a candidate is served from (the one promotion copies first).
+CANDIDATE_FILES = ("merged.q8_0.gguf", "merged.q4_k_m.gguf", "merged.gguf")
+
+
+def parse_model(model: str) -> tuple[str, str | None]:
+    """`twin:{userId}` → (userId, None); `twin:{userId}@{runId}` → (userId, runId)."""
+    m = _MODEL_RE.match(model)
+    if not m:
+        raise ModelNotFound(f"model must be 'twin:{{userId}}' or 'twin:{{userId}}@{{runId}}', got {model!r}")
+    return m["user"], m["run"]
+
+
 def user_of(model: str) -> str:
-    if not model.startswith(MODEL_PREFIX) or len(model) == len(MODEL_PREFIX):
-        raise ModelNotFound(f"model must be 'twin:{{userId}}', got {model!r}")
-    return model[len(MODEL_PREFIX) :]
+    return parse_model(model)[0]
+
+
+def model_key(user_id: str, run_id: str | None) -> str:
+    return f"{user_id}@{run_id}" if run_id else user_id
 
 
 def gguf_key_from_manifest(manifest: dict[str, Any]) -> str | None:
@@ -43,6 +61,9 @@ def gguf_key_from_manifest(manifest: dict[str, Any]) -> str | None:
         if isinstance(manifest.get(name), str) and manifest[name]:
             return manifest[name]
     artifacts = manifest.get("artifacts")
+    if isinstance(artifacts, dict) and isinstance(artifacts.get("files"), list):
+        # the completed callback's {"files": [{name, key, bytes, quantization}], ...}
+        artifacts = {f.get("name"): f.get("key") for f in artifacts["files"] if isinstance(f, dict)}
     if isinstance(artifacts, dict):
         for name in _VARIANT_ORDER:
             if isinstance(artifacts.get(name), str):
@@ -73,15 +94,34 @@ class ModelRegistry:
         return self._store
 
     def reload(self, user_id: str) -> bool:
+        """Drops the user's loaded model and candidates; the next request resolves them anew."""
         with self._lock:
-            return self._models.pop(user_id, None) is not None
+            keys = [k for k in self._models if k == user_id or k.startswith(f"{user_id}@")]
+            for k in keys:
+                del self._models[k]
+            return bool(keys)
 
     def loaded_users(self) -> list[str]:
+        """Keys of the loaded models: `userId`, or `userId@runId` for a candidate."""
         with self._lock:
             return list(self._models)
 
-    def _resolve(self, user_id: str) -> str:
+    def warm_up(self) -> Path:
+        """Builds (or finds) the base model's GGUF, the one every untrained user is served: done when
+        a container starts, so no chat request pays for a conversion."""
+        return self.base_gguf()
+
+    def _resolve_candidate(self, user_id: str, run_id: str) -> str:
+        prefix = f"tenant/{user_id}/lora/{run_id}"
+        for name in CANDIDATE_FILES:
+            if self.store.head(f"{prefix}/{name}") is not None:
+                return f"{prefix}/{name}"
+        raise ModelNotFound(f"run {run_id} of user {user_id} has no GGUF under {prefix}/")
+
+    def _resolve(self, user_id: str, run_id: str | None = None) -> str:
         """The GGUF key named by tenant/{userId}/lora/latest/manifest.json, or BASE_ID if there is none."""
+        if run_id:
+            return self._resolve_candidate(user_id, run_id)
         key = f"tenant/{user_id}/lora/latest/manifest.json"
         try:
             manifest = self.store.get_json(key)
@@ -119,26 +159,29 @@ class ModelRegistry:
 
         return ensure_base_gguf(self.settings.base_model)
 
-    def get(self, user_id: str) -> Loaded:
+    def get(self, user_id: str, run_id: str | None = None) -> Loaded:
+        key = model_key(user_id, run_id)
         now = time.monotonic()
         with self._lock:
-            cached = self._models.get(user_id)
+            cached = self._models.get(key)
             if cached and now - cached.checked_at < self.settings.manifest_ttl_s:
-                self._models.move_to_end(user_id)
+                self._models.move_to_end(key)
                 return cached
-        source = self._resolve(user_id)
-        with self._lock:
-            cached = self._models.get(user_id)
-            if cached and cached.source == source:
-                cached.checked_at = now
-                self._models.move_to_end(user_id)
-                return cached
+        source = self._resolve(user_id, run_id)
+        # The path holds the object's ETag: a promotion copies a new file under the same key
+        # (lora/latest/…), and a container the reload did not reach must still switch to it.
         path = self._local_path(source)
+        with self._lock:
+            cached = self._models.get(key)
+            if cached and cached.source == source and cached.path == path:
+                cached.checked_at = now
+                self._models.move_to_end(key)
+                return cached
         llm = self._open(path)
         entry = Loaded(source=source, path=path, llm=llm, checked_at=now)
         with self._lock:
-            self._models[user_id] = entry
-            self._models.move_to_end(user_id)
+            self._models[key] = entry
+            self._models.move_to_end(key)
             while len(self._models) > self.settings.max_loaded_models:
                 evicted, _ = self._models.popitem(last=False)
                 log.info("evicted model of user %s", evicted)

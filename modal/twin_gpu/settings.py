@@ -60,6 +60,6 @@ def get_settings() -> Settings:
         manifest_ttl_s=float(env("TWIN_MANIFEST_TTL_S") or 30),
         n_ctx=int(env("TWIN_N_CTX") or 2048),
         n_threads=int(threads) if threads else None,
-        base_gguf=Path(env("TWIN_BASE_GGUF")) if env("TWIN_BASE_GGUF") else None,
-        convert_dir=Path(env("TWIN_LLAMA_CONVERT_DIR")) if env("TWIN_LLAMA_CONVERT_DIR") else None,
+        base_gguf=Path(base_gguf) if (base_gguf := env("TWIN_BASE_GGUF")) else None,
+        convert_dir=Path(convert) if (convert := env("TWIN_LLAMA_CONVERT_DIR")) else None,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ from .callbacks import CallbackClient
 from .contract import Hyperparameters, TrainRequest, parse_hyperparameters
 from .dataset import IGNORE_INDEX, DatasetError, Example, encode_dataset, validate_records
 from .gguf_export import convert_to_f16, quantize
+from .gpu import select_device
 from .s3 import Store
 from .settings import get_settings
 
@@ -134,6 +136,10 @@ def train_lora(
     }
 
 
+def _require_gpu_default() -> bool:
+    return os.environ.get("TWIN_REQUIRE_GPU", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def _load(base_model: str, device: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -144,34 +150,66 @@ def _load(base_model: str, device: str) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def run_training(req: TrainRequest, *, store: Store | None = None, work_root: Path | None = None) -> dict[str, Any]:
-    """Runs one attempt end to end. Raises after sending `failed` so the caller sees the failure too."""
+def run_training(
+    req: TrainRequest,
+    *,
+    store: Store | None = None,
+    work_root: Path | None = None,
+    require_gpu: bool | None = None,
+) -> dict[str, Any]:
+    """Runs one attempt end to end. Raises after sending `failed` so the caller sees the failure too.
+
+    `require_gpu` (default: TWIN_REQUIRE_GPU, set on Modal's GPU functions) turns an unusable CUDA
+    into a failed attempt instead of a silent CPU run. Callbacks go out from a background queue;
+    the final one is waited for (bounded by TWIN_CALLBACK_FLUSH_S) before this returns.
+    """
     settings = get_settings()
-    cb = CallbackClient(req.callbackUrl, settings.callback_secret, req.runId)
+    cb = CallbackClient(req.callbackUrl, settings.callback_secret, req.runId, req.attempt)
     stage = Stage(cb)
     cb.send("started", stage="starting")
     work_root = work_root or settings.cache_dir / "runs"
     work_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{req.runId}-", dir=work_root))
     try:
-        return _run(req, store or Store(settings), stage, work)
+        gpu = _require_gpu_default() if require_gpu is None else require_gpu
+        return _run(req, store or Store(settings), stage, work, gpu)
     except Exception as e:
-        message = str(e) if isinstance(e, DatasetError) else f"{type(e).__name__}: {e}"
+        permanent = isinstance(e, DatasetError)
+        message = str(e) if permanent else f"{type(e).__name__}: {e}"
         log.error("run %s failed in %s: %s\n%s", req.runId, stage.name, message, traceback.format_exc())
-        cb.send("failed", stage=stage.name, error=message[:4000])
+        cb.send("failed", stage=stage.name, error=message[:4000], retryable=not permanent)
         raise
     finally:
+        cb.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(req: TrainRequest, store: Store, stage: Stage, work: Path) -> dict[str, Any]:
+def merge_fp32(base_model: str, adapter_dir: Path, out_dir: Path, device: str) -> None:
+    """Merges the adapter into a float32 copy of the base, whatever dtype training ran in: folding
+    B·A into bf16 weights would round the (small) update away in part. Saved as float16, the dtype
+    the f16 GGUF holds, so the merge is rounded once."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32).to(device)
+    merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    dtypes = {p.dtype for p in merged.parameters()}
+    if dtypes != {torch.float32}:
+        raise RuntimeError(f"merge ran in {sorted(map(str, dtypes))}, not float32")
+    merged.config.use_cache = True
+    merged.to(torch.float16).save_pretrained(out_dir)
+    del merged, base
+
+
+def _run(req: TrainRequest, store: Store, stage: Stage, work: Path, require_gpu: bool) -> dict[str, Any]:
     import torch
     from peft import LoraConfig, get_peft_model
 
     begun = time.monotonic()
+    device = select_device(require_gpu)  # before anything is downloaded: fail in seconds, not minutes
     hp = parse_hyperparameters(req.hyperparameters)
     base_model = req.baseModel or get_settings().base_model
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(hp.seed)
 
     stage.enter("loading_data")
@@ -213,11 +251,12 @@ def _run(req: TrainRequest, store: Store, stage: Stage, work: Path) -> dict[str,
 
     stage.enter("merging")
     merged_dir = work / "merged"
-    merged = model.merge_and_unload()
-    merged.config.use_cache = True
-    merged.to(torch.float16).save_pretrained(merged_dir)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    merge_fp32(base_model, adapter_dir, merged_dir, device)
     tokenizer.save_pretrained(merged_dir)
-    del model, merged
+    metrics["mergeDtype"] = "float32"
     if device == "cuda":
         torch.cuda.empty_cache()
 
@@ -245,22 +284,25 @@ def _run(req: TrainRequest, store: Store, stage: Stage, work: Path) -> dict[str,
     files["config"].write_text(json.dumps(config, indent=2))
 
     stage.enter("uploading")
-    artifacts: dict[str, Any] = {}
+    artifacts: dict[str, str] = {}
+    listed: list[dict[str, Any]] = []
     # Config last: its presence marks a complete upload of this run's folder.
     for name in sorted(files, key=lambda n: n == "config"):
         key = f"{req.outputPrefix}/{ARTIFACT_FILES[name]}"
         store.upload_file(files[name], key)
         artifacts[name] = key
-    summary = {k: v for k, v in metrics.items() if k != "losses"}
+        quant = name.removeprefix("gguf_") if name.startswith("gguf_") else None
+        listed.append({"name": name, "key": key, "bytes": files[name].stat().st_size, "quantization": quant})
+    summary = {k: v for k, v in metrics.items() if k not in {"losses", "ggufBytes"}}
     stage.cb.send(
         "completed",
         stage="completed",
         step=metrics["steps"],
         total_steps=stage.total_steps,
         loss=round(metrics["lossLast"], 6),
-        artifacts={**artifacts, "metrics": summary},
+        artifacts={"files": listed, "metrics": summary},
     )
-    return {"artifacts": artifacts, "metrics": metrics}
+    return {"artifacts": artifacts, "files": listed, "metrics": metrics}
 
 
 def _versions() -> dict[str, str]:

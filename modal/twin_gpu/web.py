@@ -1,7 +1,8 @@
-"""The web app: /train (spawn and return), OpenAI-compatible chat, model list and reload.
+"""The web apps: training (`POST /train` spawns and returns, status, cancel) and inference
+(OpenAI-compatible chat, model list, reload). Routes and shapes: contracts/README.md.
 
-The same ASGI app runs under Modal (`@modal.asgi_app`, training spawned as a Modal function) and
-locally under uvicorn (training spawned as a subprocess); only the Spawner differs.
+On Modal they are two functions — `web` (training routes, no GPU) and `inference` (GPU) — and
+locally one uvicorn app serves both; the same code, only the Spawner differs.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,16 +20,29 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import TrainRequest
-from .inference import ChatParams, ModelNotFound, ModelRegistry, ModelUnavailable, completion_id, generate, user_of
+from .inference import ChatParams, ModelNotFound, ModelRegistry, ModelUnavailable, completion_id, generate, parse_model
 from .settings import get_settings
 
 log = logging.getLogger("twin_gpu.web")
 
 
-class Spawner(Protocol):
-    def spawn(self, payload: dict[str, Any]) -> str: ...
+CallStatus = Literal["running", "completed", "failed", "cancelled", "unknown"]
 
-    def status(self, call_id: str) -> dict[str, Any]: ...
+
+class Spawner(Protocol):
+    """Starts training calls and answers for them (Modal functions, or local subprocesses)."""
+
+    def spawn(self, payload: dict[str, Any]) -> str:
+        """Starts the call (or finds the one already started for this runId and attempt); its id."""
+        ...
+
+    def status(self, call_id: str) -> dict[str, Any]:
+        """`{"status": CallStatus, "error": str | None}`."""
+        ...
+
+    def cancel(self, call_id: str) -> dict[str, Any]:
+        """`{"cancelled": bool, "status": CallStatus}` once the call is stopped (or was not running)."""
+        ...
 
 
 class ContentPart(BaseModel):
@@ -70,9 +84,11 @@ def _error(status: int, message: str, type_: str, code: str | None = None) -> JS
     return JSONResponse({"error": {"message": message, "type": type_, "code": code, "param": None}}, status)
 
 
-def create_app(spawner: Spawner, registry: ModelRegistry | None = None) -> FastAPI:
+def create_app(spawner: Spawner | None, registry: ModelRegistry | None = None, *, inference: bool = True) -> FastAPI:
+    """Training routes when there is a spawner; inference routes when `inference` (with `registry`
+    or a new one)."""
     app = FastAPI(title="digital-twin GPU functions", docs_url=None, redoc_url=None)
-    models = registry or ModelRegistry()
+    models = (registry or ModelRegistry()) if inference else None
 
     def require_token(authorization: str | None = Header(None)) -> None:
         expected = get_settings().api_token
@@ -94,22 +110,39 @@ def create_app(spawner: Spawner, registry: ModelRegistry | None = None) -> FastA
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"ok": True, "loadedModels": len(models.loaded_users())}
+        return {"ok": True, "loadedModels": len(models.loaded_users()) if models else 0}
 
+    if spawner is not None:
+        _training_routes(app, spawner, require_token)
+    if models is not None:
+        _inference_routes(app, models, require_token)
+    return app
+
+
+def _training_routes(app: FastAPI, spawner: Spawner, require_token: Any) -> None:
     @app.post("/train", status_code=202, dependencies=[Depends(require_token)])
     def train(req: TrainRequest) -> dict[str, str]:
         call_id = spawner.spawn(req.model_dump())
-        log.info("spawned training run %s attempt %d as %s", req.runId, req.attempt, call_id)
+        log.info("training run %s attempt %d is call %s", req.runId, req.attempt, call_id)
         return {"callId": call_id}
 
     @app.get("/train/{call_id}", dependencies=[Depends(require_token)])
     def train_status(call_id: str) -> dict[str, Any]:
-        return {"callId": call_id, **spawner.status(call_id)}
+        state = spawner.status(call_id)
+        return {"callId": call_id, "status": state["status"], "error": state.get("error")}
 
+    @app.post("/train/{call_id}/cancel", dependencies=[Depends(require_token)])
+    def train_cancel(call_id: str) -> dict[str, Any]:
+        state = spawner.cancel(call_id)
+        log.info("cancel of call %s: %s", call_id, state)
+        return {"callId": call_id, "cancelled": state["cancelled"], "status": state["status"]}
+
+
+def _inference_routes(app: FastAPI, models: ModelRegistry, require_token: Any) -> None:
     @app.get("/v1/models", dependencies=[Depends(require_token)])
     def list_models() -> dict[str, Any]:
-        data = [{"id": f"twin:{u}", "object": "model", "created": 0, "owned_by": "digital-twin"}
-                for u in models.loaded_users()]
+        data = [{"id": f"twin:{k}", "object": "model", "created": 0, "owned_by": "digital-twin"}
+                for k in models.loaded_users()]
         return {"object": "list", "data": data}
 
     @app.post("/models/{user_id}/reload", dependencies=[Depends(require_token)])
@@ -119,7 +152,7 @@ def create_app(spawner: Spawner, registry: ModelRegistry | None = None) -> FastA
     @app.post("/v1/chat/completions", dependencies=[Depends(require_token)], response_model=None)
     def chat(req: ChatRequest) -> JSONResponse | StreamingResponse:
         try:
-            entry = models.get(user_of(req.model))
+            entry = models.get(*parse_model(req.model))
         except ModelNotFound as e:
             return _error(404, str(e), "invalid_request_error", "model_not_found")
         except ModelUnavailable as e:
@@ -135,7 +168,7 @@ def create_app(spawner: Spawner, registry: ModelRegistry | None = None) -> FastA
         )
         cid, created = completion_id(), int(time.time())
         if not req.stream:
-            text, final = "", {}
+            text, final = "", cast(dict[str, Any], {})
             for delta, end in generate(entry, params):
                 text += delta
                 final = end or final
@@ -151,8 +184,6 @@ def create_app(spawner: Spawner, registry: ModelRegistry | None = None) -> FastA
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-
-    return app
 
 
 def _sse(entry: Any, params: ChatParams, cid: str, created: int, model: str, include_usage: bool) -> Iterator[str]:
