@@ -9,6 +9,7 @@ import { isTerminal, sendMessage, startChat } from './helpers/chat.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import { chunkObjectsOf, expectPackedChunks } from './helpers/packed-chunks.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -102,5 +103,10 @@ describe('chats become memories', () => {
     expect(second.status).toBe('PROCESSED');
     for (let i = 0; i < 50 && (await chatDocuments(client)).length > 1; i++) await sleep(100);
     expect((await chatDocuments(client)).map((d) => d.id)).toEqual([second.id]);
+    // the replaced memory leaves no chunk file, vector or lexical row; the new one is stored once
+    expect(await chunkObjectsOf(app.services, client.userId, first.id)).toEqual([]);
+    expect(await app.services.vectors.countByDocument(client.userId, first.id)).toBe(0);
+    expect(await app.services.lexical.countByDocument(client.userId, first.id)).toBe(0);
+    await expectPackedChunks(app.services, client.userId, second.id, second.chunkCount);
   });
 });
