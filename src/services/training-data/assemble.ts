@@ -157,8 +157,10 @@ export function split(
     EVAL_MAX,
     Math.max(Math.round(n * EVAL_SHARE), Math.min(EVAL_MIN, Math.floor(n / 5))),
   );
+  // an eval candidate is a (type, primary chunk) pair: all records of that type from that chunk
+  const keyOf = (k: Kept) => `${k.draft.type}\0${primaryKey(k.draft)}`;
   const byKey = new Map<string, Kept[]>();
-  for (const k of kept) byKey.set(primaryKey(k.draft), [...(byKey.get(primaryKey(k.draft)) ?? []), k]);
+  for (const k of kept) byKey.set(keyOf(k), [...(byKey.get(keyOf(k)) ?? []), k]);
   const citing = new Map<string, Set<string>>();
   for (const k of kept)
     for (const id of k.draft.sourceChunkIds) citing.set(id, (citing.get(id) ?? new Set()).add(k.id));
@@ -166,11 +168,11 @@ export function split(
   const lost = new Set<string>();
   const cost = (key: string) => {
     const own = new Set(byKey.get(key)!.map((k) => k.id));
-    let extra = 0;
+    const extra = new Set<string>();
     for (const k of byKey.get(key)!)
       for (const id of k.draft.sourceChunkIds)
-        for (const other of citing.get(id) ?? []) if (!own.has(other) && !lost.has(other)) extra++;
-    return extra;
+        for (const other of citing.get(id) ?? []) if (!own.has(other) && !lost.has(other)) extra.add(other);
+    return extra.size;
   };
   const choose = (key: string) => {
     chosen.add(key);
@@ -181,24 +183,24 @@ export function split(
     const ofType = kept.filter((k) => k.draft.type === type);
     if (ofType.length === 0) continue;
     const quota = Math.max(ofType.length >= 4 ? 1 : 0, Math.round((target * ofType.length) / n));
-    const keys = [...new Set(ofType.map((k) => primaryKey(k.draft)))].sort(
+    const keys = [...new Set(ofType.map(keyOf))].sort(
       (a, b) => unit01(seed, a) - unit01(seed, b) || a.localeCompare(b),
     );
     let taken = 0;
-    for (const pass of [2, Infinity])
+    for (const pass of [1, 2, Infinity])
       for (const key of keys) {
         if (taken >= quota) break;
-        if (chosen.has(key) || lost.has(byKey.get(key)![0]!.id) || cost(key) > pass) continue;
+        if (chosen.has(key) || byKey.get(key)!.some((k) => lost.has(k.id)) || cost(key) > pass) continue;
         choose(key);
         taken += byKey.get(key)!.length;
       }
   }
-  let evalSet = kept.filter((k) => chosen.has(primaryKey(k.draft)));
+  let evalSet = kept.filter((k) => chosen.has(keyOf(k)));
   const evalCap = Math.max(0, evalSet.length - EVAL_MAX);
   evalSet = evalSet.slice(0, EVAL_MAX);
   const inEval = new Set(evalSet.map((k) => k.id));
   const evalChunks = new Set(evalSet.flatMap((k) => k.draft.sourceChunkIds));
-  const rest = kept.filter((k) => !inEval.has(k.id) && !chosen.has(primaryKey(k.draft)));
+  const rest = kept.filter((k) => !inEval.has(k.id) && !chosen.has(keyOf(k)));
   const train = rest.filter((k) => !k.draft.sourceChunkIds.some((id) => evalChunks.has(id)));
   return { train, eval: evalSet, overlap: rest.length - train.length, evalCap };
 }

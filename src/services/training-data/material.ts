@@ -45,6 +45,8 @@ export interface MaterialDeps {
   documents: Pick<DocumentsRepository, 'getMany'>;
 }
 
+// An uploaded chat export (ingest sniffs it as chat-json): its assistant turns are another model's.
+const CHAT_EXPORT = 'application/vnd.twin.chat+json';
 const ROLE_LINE = /^(user|assistant|system|tool|bot|twin|ai)\s*:\s*/i;
 
 /**
@@ -89,7 +91,7 @@ export function materialOf(
     const doc = docOf.get(c.documentId);
     const raw = texts[i];
     if (doc?.status !== 'processed' || raw == null || textSha(raw) !== c.textSha) return;
-    const text = doc.kind === 'chat' ? ownTurns(raw) : raw.trim();
+    const text = doc.kind === 'chat' || doc.contentType === CHAT_EXPORT ? ownTurns(raw) : raw.trim();
     if (!text) return;
     chunks.push({
       id: c.chunkId,

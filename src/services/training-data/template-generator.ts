@@ -1,4 +1,5 @@
 import { firstPersonSentences } from '../memory/text/sentences.ts';
+import { unsourcedFacts, vocabulary } from './grounding.ts';
 import type { Material } from './material.ts';
 import { type Draft, TEMPLATE_GENERATOR } from './records.ts';
 import {
@@ -107,6 +108,9 @@ const SELF_QUESTIONS: { test: RegExp; question: string }[] = [
 ];
 const GENERAL_QUESTIONS = ['Tell me about yourself.', 'Who are you?', 'What matters most to you?'];
 
+// a bio quoting a chat chunk keeps its `user:` turn marker
+const ownWords = (sentence: string) => toFirstPerson(sentence).replace(/\buser:\s*/gi, '');
+
 /** The bio's sentences in the first person, each the answer to the question its content fits. */
 export function templateSelfqa(material: Material, maxQuestions = 22): Draft[] {
   const sentences = bioSentences(material).filter((s) => !/^Nothing new\b|^Memory holds nothing\b/.test(s));
@@ -129,11 +133,15 @@ export function templateSelfqa(material: Material, maxQuestions = 22): Draft[] {
       meta: { from: 'bio' },
     });
   };
-  for (const sentence of sentences) {
+  // the bio may name what only an imported assistant's turn held: answer only with what the
+  // person's own chunks name too
+  const own = vocabulary(...material.chunks.map((c) => c.text));
+  const grounded = sentences.filter((s) => unsourcedFacts(s, own).length === 0);
+  for (const sentence of grounded) {
     const match = SELF_QUESTIONS.find((q) => q.test.test(sentence));
-    if (match) ask(match.question, toFirstPerson(sentence));
+    if (match) ask(match.question, ownWords(sentence));
   }
-  ask(GENERAL_QUESTIONS[0]!, toFirstPerson(sentences.slice(0, 3).join(' ')));
+  if (grounded.length) ask(GENERAL_QUESTIONS[0]!, ownWords(grounded.slice(0, 3).join(' ')));
   return out;
 }
 

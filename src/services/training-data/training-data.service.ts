@@ -397,8 +397,10 @@ function rawFiles(
     l2Keys.mapping(runId, ENTITY_MAPPING),
     json(
       subjective.flatMap((e) => {
-        // only evidence that is still there: a deleted or changed document is never pointed at
-        const units = e.textUnitIds.filter((id) => material.byId.has(id));
+        // only evidence that is still there and in the person's words: a deleted or changed
+        // document, or a name only an assistant's turn held, is never pointed at
+        const title = e.title.toLowerCase();
+        const units = e.textUnitIds.filter((id) => material.byId.get(id)?.text.toLowerCase().includes(title));
         if (units.length === 0) return [];
         return [
           {
