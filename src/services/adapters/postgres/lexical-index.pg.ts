@@ -19,11 +19,13 @@ import type {
 // A question becomes the OR of its lexemes, so a long natural question still matches chunks that
 // hold only some of its words. A GIN index finds the matches but cannot rank them: every matching
 // row is read and ranked, and an OR of common words matches most of a tenant (at 100,000 bench
-// chunks: 11,764 matches, 200 ms). So a query keeps its rarest lexemes only, as many as keep the
-// expected matches within `maxMatches`, by the lexeme frequencies ANALYZE keeps for the column
-// (pg_stats most_common_elems; a lexeme not among them is rarer than all of them). Common words
-// carry little information anyway (what BM25's idf weighs down, this leaves out); compound
-// numbers are always kept. Without statistics yet (a new database) every lexeme is kept.
+// chunks: 11,764 matches, 200 ms); the index's posting lists are per lexeme across all tenants,
+// so a common word costs every tenant. So a query keeps its rarest lexemes only, as many as keep
+// the expected matches of the user within `maxMatches` and the expected postings of the whole
+// table within `maxPostings`, by the lexeme frequencies ANALYZE keeps for the column (pg_stats
+// most_common_elems; a lexeme not among them is rarer than all of them). Common words carry little
+// information anyway (what BM25's idf weighs down, this leaves out); compound numbers are always
+// kept. Without statistics yet (a new database) every lexeme is kept.
 
 type Db = ReturnType<MikroORM['em']['getConnection']>;
 type Tx = Parameters<Db['execute']>[3];
@@ -45,7 +47,8 @@ const tsvectorOf = (text: string) => `to_tsvector('english', ${text}) || COALESC
 
 // $1 query, $2 user, $3 limit, $4 embedding model (or null), $5/$6 the column's common lexemes and
 // their frequencies, $7 the frequency assumed for any other lexeme, $8 the user's rows, $9 the
-// expected matches allowed, $10 the most the rarest lexeme alone may expect (else no lexical hits).
+// expected matches allowed, $10 the most the rarest lexeme alone may expect (else no lexical hits),
+// $11 the table's rows, $12 the expected postings allowed.
 // Ranked by ts_rank, normalization 1 (divided by 1 + log(length): a long chunk does not win by
 // size alone).
 const SEARCH_SQL = `WITH words AS (
@@ -54,11 +57,11 @@ const SEARCH_SQL = `WITH words AS (
     SELECT words.w, COALESCE(common.f, $7::float8) AS f
       FROM words LEFT JOIN unnest($5::text[], $6::float8[]) AS common(w, f) ON common.w = words.w
   ), running AS (
-    SELECT w, sum(f) OVER (ORDER BY f, w) * $8::float8 AS expected FROM rarity
+    SELECT w, sum(f) OVER (ORDER BY f, w) AS share FROM rarity
   ), picked AS (
     SELECT w FROM running
-     WHERE expected <= $9::float8
-        OR (expected <= $10::float8 AND expected = (SELECT min(expected) FROM running))
+     WHERE (share * $8::float8 <= $9::float8 AND share * $11::float8 <= $12::float8)
+        OR (share * $8::float8 <= $10::float8 AND share = (SELECT min(share) FROM running))
     UNION SELECT m[1] FROM regexp_matches($1::text, '${COMPOUND_NUMBER}', 'g') AS m
   ), q AS (SELECT string_agg(${quoted('w')}, ' | ')::tsquery AS query FROM picked)
   SELECT t.document_id, t.chunk_index, t.s3_path, t.char_start, t.char_end, t.page, d.filename,
@@ -69,7 +72,8 @@ const SEARCH_SQL = `WITH words AS (
    ORDER BY score DESC, t.document_id, t.chunk_index
    LIMIT $3`;
 
-const STATS_SQL = `SELECT common.w, common.f
+const STATS_SQL = `SELECT common.w, common.f,
+         (SELECT reltuples FROM pg_class WHERE oid = 'chunk_terms'::regclass) AS table_rows
     FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs) AS common(w, f)
    WHERE s.schemaname = current_schema() AND s.tablename = 'chunk_terms' AND s.attname = 'tsv'
      AND common.w IS NOT NULL`;
@@ -97,8 +101,10 @@ interface HitRow {
 }
 
 export interface LexicalIndexOptions {
-  /** The matches a query may expect to read and rank (default 1,000; see the comment above). */
+  /** The matches of the user's a query may expect to read and rank (default 1,000; see above). */
   maxMatches?: number;
+  /** The postings of the whole table a query may expect to walk (default 20,000). */
+  maxPostings?: number;
   /** How long the column's lexeme statistics and a user's row count are reused (default 5 min). */
   statsTtlMs?: number;
 }
@@ -108,6 +114,8 @@ interface TermStats {
   freqs: number[];
   /** The frequency assumed for a lexeme not among the common ones. */
   other: number;
+  /** The table's rows when ANALYZE last counted them. */
+  tableRows: number;
 }
 
 /** A lexeme not among the common ones is rarer than the rarest of them; assume a quarter of it. */
@@ -118,6 +126,7 @@ const RAREST_FACTOR = 20;
 export class PgLexicalIndex implements LexicalIndex {
   private readonly orm: MikroORM;
   private readonly maxMatches: number;
+  private readonly maxPostings: number;
   private readonly statsTtlMs: number;
   private stats: { value: Promise<TermStats>; at: number } | null = null;
   private readonly userRows: LRUCache<string, { value: Promise<number>; at: number }>;
@@ -125,6 +134,7 @@ export class PgLexicalIndex implements LexicalIndex {
   constructor(orm: MikroORM, options: LexicalIndexOptions = {}) {
     this.orm = orm;
     this.maxMatches = options.maxMatches ?? 1000;
+    this.maxPostings = options.maxPostings ?? 20_000;
     this.statsTtlMs = options.statsTtlMs ?? 5 * 60_000;
     this.userRows = new LRUCache({ max: 10_000 });
   }
@@ -181,10 +191,11 @@ export class PgLexicalIndex implements LexicalIndex {
     const now = Date.now();
     if (this.stats && now - this.stats.at < this.statsTtlMs) return this.stats.value;
     const previous = this.stats?.value;
-    const value = this.query<{ w: string; f: number }>(STATS_SQL, []).then((rows) => {
+    const value = this.query<{ w: string; f: number; table_rows: number }>(STATS_SQL, []).then((rows) => {
       const freqs = rows.map((r) => Number(r.f));
       const floor = freqs.length > 0 ? Math.min(...freqs) : 0;
-      return { words: rows.map((r) => r.w), freqs, other: floor * OTHER_SHARE };
+      const tableRows = Math.max(0, Number(rows[0]?.table_rows ?? 0));
+      return { words: rows.map((r) => r.w), freqs, other: floor * OTHER_SHARE, tableRows };
     });
     const entry = { value, at: now };
     this.stats = entry;
@@ -225,6 +236,8 @@ export class PgLexicalIndex implements LexicalIndex {
       rows,
       this.maxMatches,
       this.maxMatches * RAREST_FACTOR,
+      stats.tableRows,
+      this.maxPostings,
     ]);
     return hits.map((r) => ({
       documentId: r.document_id,
