@@ -21,7 +21,7 @@ url="http://$TWIN_HOST:$TWIN_PORT"
 
 if [[ "${1:-}" == "--print-env" ]]; then
   printf 'export MODAL_TRAIN_URL=%q MODAL_INFERENCE_URL=%q MODAL_TOKEN=%q MODAL_CALLBACK_SECRET=%q\n' \
-    "$url" "$url/v1" "$TWIN_API_TOKEN" "$TWIN_CALLBACK_SECRET"
+    "$url" "${MODAL_INFERENCE_URL:-$url/v1}" "$TWIN_API_TOKEN" "$TWIN_CALLBACK_SECRET"
   exit 0
 fi
 

@@ -112,3 +112,24 @@ def test_unknown_calls_are_unknown(web):
     assert httpx.post(f"{web['url']}/train/lc-nope/cancel", headers=AUTH, timeout=10).json() == {
         "callId": "lc-nope", "cancelled": False, "status": "unknown"}
     assert httpx.get(f"{web['url']}/train/lc-nope", timeout=10).status_code == 401
+
+
+def test_tiny_mode_trains_the_tiny_model_whatever_base_a_run_names(tmp_path, store, receiver, new_ids,
+                                                                    make_train_request, tiny_model):
+    """The local trainer's TWIN_LOCAL_TINY: the request a run's process gets names the tiny model."""
+    import json
+
+    from twin_gpu.local import LocalSpawner
+
+    spawner = LocalSpawner(tmp_path / "calls", base_model=str(tiny_model))
+    user_id, run_id = new_ids()
+    req = make_train_request(user_id, run_id, None, baseModel="Qwen/Qwen2.5-0.5B-Instruct")
+    call_id = spawner.spawn(req)
+    try:
+        sent = json.loads((tmp_path / "calls" / f"{call_id}.json").read_text())
+        assert sent["baseModel"] == str(tiny_model) and sent["runId"] == run_id
+        assert spawner.spawn(req) == call_id  # the same attempt again: the same call
+        assert spawner.spawn({**req, "attempt": 2}) != call_id
+    finally:
+        spawner.shutdown()
+    assert all(spawner.status(c)["status"] == "cancelled" for c in spawner._calls)

@@ -156,6 +156,7 @@ def main() -> None:
     from .web import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     base_model: str | None = None
     if os.environ.get("TWIN_LOCAL_TINY", "").strip().lower() in {"1", "true", "yes", "on"}:
         base_model = str(tiny_base_model())

@@ -12,6 +12,7 @@ from .train import run_training
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per callback; failures are logged by callbacks.py
     with open(sys.argv[1], encoding="utf-8") as f:
         req = TrainRequest.model_validate(json.load(f))
     try:
