@@ -52,11 +52,30 @@ export function clusterUnits(material: Material): ClusterUnit[] {
   );
 }
 
+// Keywords that make no subject for a question ("What do you think about she and two?").
+const NOT_A_SUBJECT = new Set(
+  'she her hers he him his they them their we our you your it its one two three four five first second last next new old year years day days time'.split(
+    ' ',
+  ),
+);
+
 function subjectOf(cluster: ClusterRow): string {
   if (cluster.labelSource === 'llm' && cluster.label.trim()) return cluster.label.trim();
-  const keywords = cluster.keywords.filter((k) => !k.includes(' ')).slice(0, 2);
+  const keywords = cluster.keywords
+    .filter((k) => !k.includes(' ') && k.length >= 3 && !NOT_A_SUBJECT.has(k) && !/\d/.test(k))
+    .slice(0, 2);
   return keywords.length ? keywords.join(' and ') : cluster.label.trim();
 }
+
+/** An evidence sentence worth quoting: a few words of prose, markup stripped; null otherwise. */
+export function quotable(sentence: string): string | null {
+  const text = sentence
+    .replace(/^[#>\-*\s]+/, '')
+    .replace(/\*\*|__|`/g, '')
+    .trim();
+  return text.split(/\s+/).filter((w) => /\p{L}/u.test(w)).length >= MIN_QUOTE_WORDS ? text : null;
+}
+const MIN_QUOTE_WORDS = 5;
 
 const mentions = (sentence: string, title: string) => sentence.toLowerCase().includes(title.toLowerCase());
 
@@ -75,7 +94,9 @@ export function entityUnits(material: Material): EntityUnit[] {
     const seen = new Set<string>();
     const sentences: EntityUnit['sentences'] = [];
     for (const chunk of chunks)
-      for (const text of splitSentences(chunk.text)) {
+      for (const sentence of splitSentences(chunk.text)) {
+        const text = quotable(sentence);
+        if (!text) continue;
         const key = text.toLowerCase();
         if (!mentions(text, entity.title) || seen.has(key)) continue;
         seen.add(key);
