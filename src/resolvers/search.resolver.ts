@@ -29,10 +29,12 @@ export async function search(
       })
     : [];
   const docs = await Promise.all(hits.map((h) => ctx.loaders.document.load(h.documentId)));
-  // a hit whose document was deleted a moment ago is not shown
-  return hits.flatMap((h, i) =>
-    docs[i] ? [{ ...h, document: docs[i], ...(texts[i] ? { pendingText: texts[i] } : {}) }] : [],
-  );
+  // a hit whose document was deleted a moment ago, or is being reprocessed, is not shown
+  return hits.flatMap((h, i) => {
+    const document = docs[i];
+    if (document?.status !== 'processed') return [];
+    return [{ ...h, document, ...(texts[i] ? { pendingText: texts[i] } : {}) }];
+  });
 }
 
 export const hitText = async (hit: SearchHit, _args: unknown, ctx: GraphQLContext) =>
