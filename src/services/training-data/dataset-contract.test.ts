@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,11 +20,14 @@ sys.path.insert(0, 'modal')
 from twin_gpu.dataset import IGNORE_INDEX, encode_dataset, validate_records
 from twin_gpu.tiny_model import build_tiny_model
 from transformers import AutoTokenizer
-records = validate_records(json.load(open(sys.argv[1])))
 tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(pathlib.Path(tempfile.mkdtemp()) / 'tiny'))
-examples = encode_dataset(tokenizer, records, 2048)
-labelled = sum(1 for e in examples if any(label != IGNORE_INDEX for label in e.labels))
-print(json.dumps({"records": len(records), "examples": len(examples), "labelled": labelled}))
+out = []
+for path in sys.argv[1:]:
+    records = validate_records(json.load(open(path)))
+    examples = encode_dataset(tokenizer, records, 2048)
+    labelled = sum(1 for e in examples if any(label != IGNORE_INDEX for label in e.labels))
+    out.append({"records": len(records), "examples": len(examples), "labelled": labelled})
+print(json.dumps(out))
 `;
 const VALIDATE_ONLY = `
 import json, sys
@@ -32,6 +35,32 @@ sys.path.insert(0, 'modal')
 from twin_gpu.dataset import validate_records
 validate_records(json.load(open(sys.argv[1])))
 `;
+
+const EXAMPLE = join(import.meta.dirname, '../../../contracts/dataset.example.json');
+
+/** One record of each type from the fixture, as the generator writes them (the shared example). */
+async function exampleRecords() {
+  const { dataset } = await generateTrainingData(fixture().material, {
+    runId: 'run-example',
+    seed: 42,
+    textModel: null,
+    embedder: null,
+    options: { ...DEFAULT_TRAINING_DATA_OPTIONS, minExamples: 10 },
+  });
+  const types = ['preference', 'diversity', 'selfqa', 'abstention'];
+  return types.map((t) => dataset.find((r) => r.type === t)).filter((r) => r !== undefined);
+}
+
+describe('contracts/dataset.example.json', () => {
+  // UPDATE_CONTRACTS=1 rewrites it after a deliberate change of the format
+  it('is what the generator writes today, and what the trainer check below also validates', async () => {
+    const records = await exampleRecords();
+    expect(records).toHaveLength(4);
+    const text = `${JSON.stringify(records, null, 2)}\n`;
+    if (process.env.UPDATE_CONTRACTS === '1') await writeFile(EXAMPLE, text);
+    expect(await readFile(EXAMPLE, 'utf8')).toBe(text);
+  });
+});
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -51,13 +80,15 @@ describe.skipIf(!existsSync(PYTHON))('dataset.json against the trainer', () => {
     dirs.push(dir);
     const path = join(dir, 'dataset.json');
     await writeFile(path, files.get(l2Keys.dataset('run-contract'))!);
-    const { stdout } = await promisify(execFile)(PYTHON, ['-c', CHECK, path], {
+    const { stdout } = await promisify(execFile)(PYTHON, ['-c', CHECK, path, EXAMPLE], {
       cwd: join(import.meta.dirname, '../../..'),
       env: { ...process.env, TRANSFORMERS_VERBOSITY: 'error', HF_HUB_OFFLINE: '1' },
       timeout: 110_000,
     });
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    const [result, example] = JSON.parse(stdout.trim().split('\n').at(-1)!);
     expect(result).toEqual({ records: dataset.length, examples: dataset.length, labelled: dataset.length });
+    const n = (JSON.parse(await readFile(EXAMPLE, 'utf8')) as unknown[]).length;
+    expect(example).toEqual({ records: n, examples: n, labelled: n });
 
     // a record without an assistant turn is refused: the check above could fail
     await writeFile(path, JSON.stringify([{ messages: [{ role: 'user', content: 'hi' }] }]));
