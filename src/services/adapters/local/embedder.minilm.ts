@@ -32,7 +32,7 @@ export interface MiniLmOptions {
   dir: string;
   /** ONNX Runtime intra-op threads (EMBEDDER_THREADS); default 1. */
   threads?: number;
-  /** int8 (default: ~2.5x faster on this CPU, cosine ≥ 0.994 to fp32) or fp32 (exact). */
+  /** int8 (default: ~1.4x fewer CPU-seconds than fp32 here, cosine ≥ 0.994 to it) or fp32 (exact). */
   precision?: MiniLmPrecision;
   /** Most texts per session run (default 32); texts are sorted by length first, so a batch pads little. */
   batchSize?: number;
@@ -77,7 +77,7 @@ export class MiniLmEmbedder implements Embedder {
   constructor(options: MiniLmOptions) {
     // int8 quantises activations per run (one scale over the batch), so a text's int8 vector moves
     // a little with its batch neighbours (cosine ≥ 0.99 to itself alone, and batched int8 is as
-    // close to fp32 as single int8: 0.994-0.996), while 32 texts a run are ~4x faster than one
+    // close to fp32 as single int8: 0.994-0.996), while 32 texts a run were ~4x faster than one
     // (BENCHMARKS.md, embed). fp32 batches give single-run results to 1e-7. The same input always
     // gives the same output.
     this.options = {
@@ -115,6 +115,9 @@ export class MiniLmEmbedder implements Embedder {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        // idle pool threads sleep instead of spinning: the model shares its cores with the API and
+        // the other jobs of a worker, which spinning threads would starve between runs
+        extra: { 'session.intra_op.allow_spinning': '0' },
       });
       return { session, tokenizer, TensorCtor: ort.Tensor };
     })();
