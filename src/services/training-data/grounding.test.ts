@@ -82,3 +82,16 @@ describe('dedupe', () => {
     expect(dedupe(drafts, vectors)).toEqual({ kept: [0, 2], duplicates: 2 });
   });
 });
+
+describe('chat material', () => {
+  it('keeps the person’s turns only, and a chunk’s opening text only when it continues theirs', async () => {
+    const { ownTurns } = await import('./material.ts');
+    const chunk =
+      'Weekend plans\n\nuser: I bake rye.\n\nassistant: Lovely!\nMore of it.\n\nuser: And I sail.';
+    expect(ownTurns(chunk)).toBe('I bake rye.\n\nAnd I sail.');
+    expect(ownTurns('the rest of my turn\n\nassistant: ok\n\nuser: yes', 'user')).toBe(
+      'the rest of my turn\n\nyes',
+    );
+    expect(ownTurns('the rest of a reply\n\nuser: yes')).toBe('yes');
+  });
+});

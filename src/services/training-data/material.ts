@@ -51,11 +51,12 @@ const ROLE_LINE = /^(user|assistant|system|tool|bot|twin|ai)\s*:\s*/i;
 
 /**
  * The person's own words of a chat chunk: only what follows a `user:` marker (ingest writes one
- * turn per paragraph as `role: text`), up to the next turn of any role.
+ * turn per paragraph as `role: text`), up to the next turn of any role. `continuing` is who speaks
+ * before the first marker (a chunk can start mid-turn); unknown, that text is left out.
  */
-export function ownTurns(text: string): string {
+export function ownTurns(text: string, continuing: 'user' | null = null): string {
   const kept: string[] = [];
-  let speaker: string | null = null;
+  let speaker: string | null = continuing;
   for (const paragraph of text.split(/\n{2,}/)) {
     const role = ROLE_LINE.exec(paragraph.trim());
     if (role) speaker = role[1]!.toLowerCase();
@@ -91,7 +92,14 @@ export function materialOf(
     const doc = docOf.get(c.documentId);
     const raw = texts[i];
     if (doc?.status !== 'processed' || raw == null || textSha(raw) !== c.textSha) return;
-    const text = doc.kind === 'chat' || doc.contentType === CHAT_EXPORT ? ownTurns(raw) : raw.trim();
+    // a memorized chat holds only the person's turns (chat-memory.service.ts): text before a
+    // chunk's first marker continues one of them, except in chunk 0 (title and summary)
+    const text =
+      doc.kind === 'chat'
+        ? ownTurns(raw, c.chunkIndex > 0 ? 'user' : null)
+        : doc.contentType === CHAT_EXPORT
+          ? ownTurns(raw)
+          : raw.trim();
     if (!text) return;
     chunks.push({
       id: c.chunkId,
