@@ -221,6 +221,8 @@ export const configSchema = z.object({
   TRAINING_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   // promote a run whose evaluation says it is not worse than the model served
   TRAINING_AUTO_PROMOTE: bool.default(true),
+  // eval.json items each model answers before a promotion (MEMORY-TRAINING.md D: ≤100, ≤30 in CI)
+  TRAINING_EVAL_MAX_ITEMS: z.coerce.number().int().min(1).max(1000).default(100),
   CHAT_TOP_K: z.coerce.number().int().min(0).max(50).default(5),
   CHAT_MIN_SCORE: z.coerce.number().min(-1).max(1).default(0.2),
   CHAT_CONTEXT_TOKENS: z.coerce.number().int().min(0).default(2000),

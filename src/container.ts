@@ -38,6 +38,7 @@ import type { TextModel } from './services/ports/text-model.ts';
 import type { Trainer } from './services/ports/trainer.ts';
 import type { VectorIndex } from './services/ports/vector-index.ts';
 import { checkReadiness } from './services/readiness.service.ts';
+import { createRunEvaluator } from './services/training/run-evaluation.ts';
 import { TrainingService } from './services/training/training.service.ts';
 import { prepareTrainingData } from './services/training-data/training-data.service.ts';
 import { UsersService } from './services/users.service.ts';
@@ -431,8 +432,19 @@ export async function createServices(
             llmConcurrency: config.MEMORY_LLM_CONCURRENCY,
           },
         ),
-      // TODO(evaluation): the scorer of src/services/training/evaluation.ts over the chat path
-      evaluate: null,
+      // a candidate can be asked only where inference serves twin:{userId}@{runId} (modal/)
+      evaluate:
+        chatModel.kind === 'modal'
+          ? createRunEvaluator(
+              { blobs, retrieval, chatModel },
+              {
+                maxItems: config.TRAINING_EVAL_MAX_ITEMS,
+                contextTokens: config.CHAT_CONTEXT_TOKENS,
+                maxTokens: Math.min(config.CHAT_MAX_TOKENS, 256),
+                concurrency: 2,
+              },
+            )
+          : null,
       log,
     },
     {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +13,17 @@ import {
 } from '../src/sdk/generated/graphql.ts';
 import { loraKeys } from '../src/services/tenant-keys.ts';
 import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
+import { unsourcedFacts, vocabulary } from '../src/services/training-data/grounding.ts';
+import { removeUsers } from './helpers/cleanup.ts';
 import { member, type TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { uploadDocument } from './helpers/ingest.ts';
-import { startTrainerStandin, type TrainerStandin, trainRequestSchema } from './helpers/trainer-standin.ts';
+import {
+  type ChatBody,
+  startTrainerStandin,
+  type TrainerStandin,
+  trainRequestSchema,
+} from './helpers/trainer-standin.ts';
 
 // Training runs end to end against a strict stand-in of modal/'s endpoint (the request shapes of
 // contracts/train-api.vectors.json): startTraining → L2 data from real L1 memory → POST /train →
@@ -39,6 +47,35 @@ const vectors = JSON.parse(
 
 let app: TestApp;
 let standin: TrainerStandin;
+
+// How the inference stand-in answers each model (it answers by model name, as modal/ serves
+// `twin:{userId}` and `twin:{userId}@{runId}`): `good` answers eval.json's reference when its
+// prompt holds the reference's names and numbers (else it says it does not remember), `refuse`
+// remembers nothing, `birthday` answers as `good` and invents a birthday.
+type Behaviour = 'good' | 'refuse' | 'birthday';
+const references = new Map<string, string>();
+const candidates = new Map<string, Behaviour>();
+let served: Behaviour = 'refuse';
+function answerFor(body: ChatBody): string[] {
+  const question = body.messages.at(-1)?.content ?? '';
+  const run = body.model.includes('@') ? body.model.split('@')[1]! : null;
+  const behaviour = run ? (candidates.get(run) ?? 'refuse') : served;
+  if (behaviour === 'refuse') return ["I don't remember that."];
+  const known = references.get(question);
+  const prompt = vocabulary(...body.messages.map((m) => m.content));
+  const reference = known && unsourcedFacts(known, prompt).length === 0 ? known : "I don't remember that.";
+  return behaviour === 'birthday' ? [reference, ' I was born on 14 March 1961 in Zurich.'] : [reference];
+}
+
+/** What the run's eval.json asks, so the stand-in can answer it well or badly. */
+async function learnEvalItems(userId: string, evalKey: string) {
+  const items = JSON.parse((await app.services.blobs.get(userId, evalKey)).toString()) as {
+    question: string;
+    reference: string;
+  }[];
+  for (const i of items) references.set(i.question, i.reference);
+  return items.length;
+}
 let owner: TestClient;
 let stranger: TestClient;
 
@@ -129,12 +166,15 @@ async function uploadArtifacts(userId: string, runId: string, attempt: number) {
 }
 
 beforeAll(async () => {
-  standin = await startTrainerStandin();
+  standin = await startTrainerStandin(answerFor);
   app = await startTestApp({
     withWorkers: true,
     env: {
       MODAL_TRAIN_URL: standin.url,
       MODAL_TOKEN: standin.token,
+      CHAT_BACKEND: 'modal',
+      MODAL_INFERENCE_URL: `${standin.url}/v1`,
+      TRAINING_EVAL_MAX_ITEMS: '30',
       MODAL_CALLBACK_SECRET: SECRET,
       MEMORY_DEBOUNCE_MS: '0',
       L2_MIN_CHUNKS: '3',
@@ -144,8 +184,9 @@ beforeAll(async () => {
       TRAINING_BACKOFF_MS: '100',
     },
   });
-  owner = app.client();
-  stranger = app.client();
+  // not `u-…`: another suite's global teardown removes the `u-` users created while it ran
+  owner = app.client(`trn-${randomUUID()}`);
+  stranger = app.client(`trn-${randomUUID()}`);
   for (const name of DOCS) await uploadDocument(owner, name, readFileSync(join(corpus, name)));
   await waitFor(
     'the owner’s L1 memory',
@@ -153,11 +194,13 @@ beforeAll(async () => {
       const v = await app.services.memory.current(owner.userId);
       return v && (v.counts?.documents ?? 0) >= DOCS.length ? v : null;
     },
-    90_000,
+    150_000,
   );
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
+  if (app && owner && stranger)
+    await removeUsers(app.config, app.services.blobs, app.services.orm, [owner.userId, stranger.userId]);
   await app?.close();
   await standin?.close();
 });
@@ -251,6 +294,9 @@ describe('training runs', () => {
       { step: 8, loss: 1.2 },
     ]);
 
+    const evalKey = (await getRun(owner, runId))!.dataset!.evalKey!;
+    expect(await learnEvalItems(owner.userId, evalKey)).toBeGreaterThan(0);
+    candidates.set(runId, 'good');
     const artifacts = await uploadArtifacts(owner.userId, runId, 1);
     const done = await callback(sub.callbackUrl, {
       runId,
@@ -310,7 +356,21 @@ describe('training runs', () => {
     expect(final).toMatchObject({ status: 'COMPLETED', promoted: true, progress: 1 });
     expect(final!.dataset!.train).toBeGreaterThan(0);
     expect(final!.dataset!.l1Version).toBe(final!.l1Version);
-    expect(final!.evaluation).toMatchObject({ status: 'done', promote: true });
+    expect(final!.evaluation, JSON.stringify(final!.evaluation)).toMatchObject({
+      status: 'done',
+      promote: true,
+    });
+    // scored through the chat path: the candidate by its own name, the base model as twin:{userId}
+    const scores = final!.evaluation!.scores as {
+      candidate: { model: string; factAccuracy: number };
+      base: { factAccuracy: number };
+    };
+    expect(scores.candidate.model).toBe(`twin:${owner.userId}@${runId}`);
+    expect(scores.candidate.factAccuracy).toBeGreaterThan(scores.base.factAccuracy);
+    const asked = new Set(standin.chats.map((r) => r.model));
+    expect(asked).toEqual(new Set([`twin:${owner.userId}@${runId}`, `twin:${owner.userId}`]));
+    expect(standin.chats.every((r) => r.temperature === 0)).toBe(true);
+    served = 'good';
     expect(final!.artifacts.find((x) => x.name === 'gguf_q8_0')).toEqual({
       name: 'gguf_q8_0',
       key: `lora/${runId}/merged.q8_0.gguf`,
@@ -433,9 +493,10 @@ describe('training runs', () => {
     expect(standin.submits.filter((s) => s.runId === run.id)).toHaveLength(1);
   });
 
-  it('a second completed run is not promoted over the served one without force; force promotes it', async () => {
+  it('a second completed run worse than the served one is not promoted without force; force promotes it', async () => {
     const run = await startRun(owner);
     const sub = await submitted(run.id, 1);
+    candidates.set(run.id, 'refuse');
     const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
     await callback(sub.callbackUrl, {
       runId: run.id,
@@ -450,6 +511,7 @@ describe('training runs', () => {
       return r?.evaluation?.status === 'done' ? r : null;
     });
     expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
+    expect(evaluated!.evaluation!.reason).toMatch(/fact accuracy/);
     const blocked = await ok(owner.request(PromoteTrainingRunDocument, { id: run.id }));
     member(blocked.promoteTrainingRun, 'PromotionBlocked');
     const manifest = JSON.parse(
@@ -463,6 +525,28 @@ describe('training runs', () => {
     );
     expect(now).toMatchObject({ runId: run.id, forced: true });
     expect((await getRun(owner, runId))!.promoted).toBe(false);
+  }, 30_000);
+
+  it('a candidate that invents a birthday is blocked, however right the rest', async () => {
+    served = 'refuse';
+    const run = await startRun(owner);
+    const sub = await submitted(run.id, 1);
+    candidates.set(run.id, 'birthday');
+    const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
+    await callback(sub.callbackUrl, {
+      runId: run.id,
+      attempt: 1,
+      seq: 1,
+      event: 'completed',
+      stage: 'completed',
+      artifacts,
+    });
+    const evaluated = await waitFor('its evaluation', async () => {
+      const r = await getRun(owner, run.id);
+      return r?.evaluation?.status === 'done' ? r : null;
+    });
+    expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
+    expect(evaluated!.evaluation!.reason).toMatch(/hallucination/);
   }, 30_000);
 
   it('cancel stops the run on the trainer; a cancelled run takes no more callbacks', async () => {

@@ -7,7 +7,9 @@ import { z } from 'zod';
 // routes, bearer check, request shapes and answers of contracts/train-api.vectors.json. A request
 // of another shape is refused as twin_gpu/web.py refuses it (400 invalid_request_error), so a
 // server that drifts from the contract fails its tests here. It never calls back by itself: the
-// test plays the GPU side and posts signed callbacks.
+// test plays the GPU side and posts signed callbacks. Like the local mode (one uvicorn app), it
+// serves inference too: an OpenAI-compatible streaming /v1/chat/completions whose text `answer`
+// picks by model name (`twin:{userId}` or `twin:{userId}@{runId}`), and the reload route.
 
 const QUANTS = ['q8_0', 'q4_k_m', 'f16'];
 
@@ -38,8 +40,17 @@ export type StandinTrainRequest = z.infer<typeof trainRequestSchema>;
 
 export type CallState = 'running' | 'completed' | 'failed' | 'cancelled' | 'unknown';
 
+export interface ChatBody {
+  model: string;
+  messages: { role: string; content: string }[];
+  stream?: boolean;
+  temperature?: number;
+}
+
 export interface TrainerStandin {
   url: string;
+  /** Chat requests received, in order. */
+  chats: ChatBody[];
   token: string;
   submits: StandinTrainRequest[];
   cancels: string[];
@@ -70,13 +81,19 @@ async function body(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-export async function startTrainerStandin(token = `standin-${randomUUID()}`): Promise<TrainerStandin> {
+const MODEL = /^twin:[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$/;
+
+export async function startTrainerStandin(
+  answer: (body: ChatBody) => string[] = () => ['I', ' remember', '.'],
+  token = `standin-${randomUUID()}`,
+): Promise<TrainerStandin> {
   const calls = new Map<string, { runId: string; attempt: number; state: CallState }>();
   const byRun = new Map<string, string>();
   const runStates = new Map<string, CallState>();
   let down = false;
   const s: Omit<TrainerStandin, 'url' | 'close'> = {
     token,
+    chats: [],
     submits: [],
     cancels: [],
     reloads: [],
@@ -165,6 +182,27 @@ export async function startTrainerStandin(token = `standin-${randomUUID()}`): Pr
       const was = c?.state ?? 'unknown';
       if (c && was === 'running') c.state = 'cancelled';
       return send(res, 200, { callId, cancelled: was === 'running', status: c?.state ?? 'unknown' });
+    }
+    if (req.method === 'POST' && path === '/v1/chat/completions') {
+      const chat = JSON.parse(text) as ChatBody;
+      if (!MODEL.test(chat.model))
+        return refuse(
+          res,
+          path,
+          404,
+          `model must be 'twin:{userId}[@{runId}]', got '${chat.model}'`,
+          'invalid_request_error',
+        );
+      s.chats.push(chat);
+      const id = `chatcmpl-${randomUUID()}`;
+      const chunk = (delta: object, finish: string | null) =>
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 0, model: chat.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', content: '' }, null));
+      for (const t of answer(chat)) res.write(chunk({ content: t }, null));
+      res.write(chunk({}, 'stop'));
+      res.end('data: [DONE]\n\n');
+      return;
     }
     const reload = /^\/models\/([^/]+)\/reload$/.exec(path);
     if (req.method === 'POST' && reload) {

@@ -16,6 +16,11 @@ export interface ChatPassage {
 export interface ChatModelRequest {
   /** Modal names the model after it (`twin:{userId}`): its inference service picks the GGUF. */
   userId: string;
+  /**
+   * A model other than the user's served one (`twin:{userId}@{runId}`, a candidate the evaluation
+   * asks before promoting it); only the Modal adapter serves such names.
+   */
+  model?: string;
   messages: ChatTurn[];
   /** The user's question and the passages in the prompt, for adapters that answer without a model. */
   question: string;

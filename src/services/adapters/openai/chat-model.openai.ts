@@ -45,7 +45,12 @@ export class OpenAIChatModel implements ChatModel {
   }
 
   async *stream(request: ChatModelRequest): AsyncIterable<ChatModelChunk> {
-    const model = typeof this.model === 'string' ? this.model : this.model(request.userId);
+    const model =
+      request.model && this.kind === 'modal'
+        ? request.model
+        : typeof this.model === 'string'
+          ? this.model
+          : this.model(request.userId);
     let stream: Awaited<ReturnType<typeof this.open>>;
     try {
       stream = await this.open(model, request);
