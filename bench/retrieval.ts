@@ -13,7 +13,8 @@
 // Beside them, `lookups`: the rare names and numbers of the answers asked alone ("1:52:40"), and
 // `topVectorScore`: the best similarity of answerable against unanswerable questions.
 // A variant whose parts are missing (no semantic embedder installed, no lexical index) is reported
-// as { skipped: why }. BENCH_RETRIEVAL_VARIANTS=hash,model,hybrid picks variants.
+// as { skipped: why }. BENCH_RETRIEVAL_VARIANTS=hash,model,hybrid picks variants;
+// BENCH_RETRIEVAL_SWEEP=0 skips the weight sweep; BENCH_RETRIEVAL_EXPLAIN=1 prints hybrid's misses.
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -258,7 +259,14 @@ interface Scores extends Summary {
   searchP50Ms: number;
 }
 
-async function score(corpus: Corpus, fusion: FusionWeights, candidates: number, embedder: Embedder) {
+/** With `explain`, each missed question's top 5 goes to stderr (file#chunk, side, vector and lexical rank). */
+async function score(
+  corpus: Corpus,
+  fusion: FusionWeights,
+  candidates: number,
+  embedder: Embedder,
+  explain = false,
+) {
   const { services, userId, fileOf } = corpus;
   fileOfHit = (hit) => fileOf.get(hit.documentId);
   const retrieval = new RetrievalService(
@@ -286,6 +294,16 @@ async function score(corpus: Corpus, fusion: FusionWeights, candidates: number, 
         Boolean,
       ).length;
       ranks.push({ p, rank: first < 0 ? null : first + 1, found, of });
+      if (explain && (first < 0 || first >= TOP))
+        console.error(
+          `missed ${p.id} (${p.query}): ${hits
+            .slice(0, TOP)
+            .map(
+              (h) =>
+                `${fileOf.get(h.documentId)}#${h.chunkIndex} ${h.matchedBy} v${h.vectorScore?.toFixed(2) ?? '-'}`,
+            )
+            .join(', ')}`,
+        );
     }
     return ranks;
   };
@@ -435,7 +453,13 @@ if (wanted('model') || wanted('hybrid')) {
           result.hybrid = skipped('no lexical index in the container (services.lexical)');
         else {
           const fusion = configured(config);
-          const scores = await score(corpus, fusion, config.SEARCH_CANDIDATES, embedder);
+          const scores = await score(
+            corpus,
+            fusion,
+            config.SEARCH_CANDIDATES,
+            embedder,
+            process.env.BENCH_RETRIEVAL_EXPLAIN === '1',
+          );
           // other weights on the same index: what the defaults are chosen from. Ranked by the
           // paraphrased questions' recall@5 plus the exact lookups' recall@5, then MRR.
           const sweep: Record<string, unknown>[] = [];
