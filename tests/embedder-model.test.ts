@@ -1,4 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -176,5 +178,65 @@ describe('Query.embedder and the switch to the model', () => {
     expect(hits[0]?.document.id).toBe(doc.id);
     expect(new Set(hits.map((h) => h.embeddingModel))).toEqual(new Set(['all-MiniLM-L6-v2-int8@384']));
     expect(await services.vectors.countByDocument(client.userId, doc.id, 'local-hash-v1@384')).toBe(0);
+  });
+});
+
+describe('embedding spend with a paid API configured', () => {
+  it('sends the API each chunk once and no sentence: chunk boundaries come from the local model', async () => {
+    // a local stand-in for an OpenAI-compatible embeddings API, recording every input it is sent
+    const inputs: string[] = [];
+    const hash = new LocalHashEmbedder(64);
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        const { input, model } = JSON.parse(body) as { input: string[]; model: string };
+        inputs.push(...input);
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            model,
+            data: input.map((t, index) => ({ object: 'embedding', index, embedding: hash.embedOne(t) })),
+            usage: { prompt_tokens: 0, total_tokens: 0 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const app = await startTestApp({
+      withWorkers: true,
+      env: {
+        EMBEDDER: 'auto',
+        EMBEDDER_MODEL_DIR: dir,
+        OPENAI_BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+        OPENAI_API_KEY: 'test-key',
+        EMBEDDING_MODEL: 'stand-in-embed',
+        EMBEDDING_DIMENSIONS: '64',
+        VECTOR_BACKEND: 'embedded',
+        EMBEDDED_VECTOR_DIR: await mkdtemp(path.join(tmpdir(), 'twin-spend-')),
+      },
+    });
+    try {
+      expect(app.services.embedder).toMatchObject({ kind: 'openai', model: 'stand-in-embed@64' });
+      const topics = ['the garden', 'my running', 'the new job', 'our trip to Porto'];
+      const sentences = Array.from(
+        { length: 48 },
+        (_, i) =>
+          `Sentence ${i} is about ${topics[Math.floor(i / 12)]}, and it goes on for a few more words.`,
+      );
+      const client = app.client();
+      const doc = await uploadDocument(client, 'spend.txt', sentences.join(' '));
+      const done = await settled(client, doc.id);
+      expect(done).toMatchObject({ status: 'PROCESSED', embeddingModel: 'stand-in-embed@64' });
+      expect(inputs.length).toBe(done.chunkCount);
+      expect(inputs.length).toBeLessThan(sentences.length);
+      for (const text of inputs) expect(sentences).not.toContain(text);
+    } finally {
+      await app.close();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
