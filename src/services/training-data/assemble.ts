@@ -270,20 +270,38 @@ export function renderRecord(
   };
 }
 
-/** Two chunks that do not hold the answer, from other clusters where possible, seeded per record. */
+/**
+ * Two chunks that do not hold the answer, from other clusters where possible: a walk through the
+ * pool from a seeded start per record (the pool itself in a seeded order), so a record costs a
+ * few hashes, not one per chunk.
+ */
 function pickDistractors(
   kept: Kept,
   sources: readonly MaterialChunk[],
   pool: readonly MaterialChunk[],
   seed: number,
 ): MaterialChunk[] {
+  if (pool.length === 0) return [];
   const own = new Set(sources.map((s) => s.id));
   const clusters = new Set(sources.map((s) => s.clusterId));
-  const candidates = pool
-    .filter((c) => !own.has(c.id))
-    .map((c) => ({ c, other: !clusters.has(c.clusterId), r: unit01(seed, `distractor:${kept.id}:${c.id}`) }))
-    .sort((a, b) => Number(b.other) - Number(a.other) || a.r - b.r);
-  return candidates.slice(0, DISTRACTORS).map((x) => x.c);
+  const start = Math.floor(unit01(seed, `distractor:${kept.id}`) * pool.length);
+  const picked: MaterialChunk[] = [];
+  const fallback: MaterialChunk[] = [];
+  for (let i = 0; i < pool.length && picked.length < DISTRACTORS; i++) {
+    const c = pool[(start + i) % pool.length]!;
+    if (own.has(c.id)) continue;
+    if (!clusters.has(c.clusterId)) picked.push(c);
+    else if (fallback.length < DISTRACTORS) fallback.push(c);
+  }
+  return [...picked, ...fallback].slice(0, DISTRACTORS);
+}
+
+/** The chunks distractors are drawn from, in a seeded order. */
+export function distractorPool(chunks: readonly MaterialChunk[], seed: number): MaterialChunk[] {
+  return chunks
+    .map((c) => ({ c, r: unit01(seed, `pool:${c.id}`) }))
+    .sort((a, b) => a.r - b.r || a.c.id.localeCompare(b.c.id))
+    .map((x) => x.c);
 }
 
 /** An eval record: the reference answer and what a correct answer must contain. */

@@ -25,6 +25,7 @@ import { abstentionPool } from './abstention.ts';
 import {
   applyCaps,
   dedupe,
+  distractorPool,
   emptyDrops,
   evalItem,
   groundingProblem,
@@ -251,9 +252,12 @@ export async function generateTrainingData(
     throw new NotEnoughMemoryError('examples', parts.train.length, options.minExamples);
 
   const evalChunks = new Set(parts.eval.flatMap((k) => k.draft.sourceChunkIds));
-  const distractorPool = material.chunks.filter((c) => !evalChunks.has(c.id));
+  const pool = distractorPool(
+    material.chunks.filter((c) => !evalChunks.has(c.id)),
+    seed,
+  );
   const dataset = parts.train.map((k) =>
-    renderRecord(k, material, distractorPool, {
+    renderRecord(k, material, pool, {
       seed,
       contextTokens: options.contextTokens,
       historyTokens: options.historyTokens,
