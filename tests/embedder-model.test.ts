@@ -107,6 +107,7 @@ describe('Query.embedder and the switch to the model', () => {
       dimensions: 384,
       kind: 'local-model',
       localFallback: false,
+      fallbackReason: null,
     });
     const missing = path.join(tmpdir(), 'no-model-here');
     const fallback = await startTestApp({ env: { EMBEDDER: 'auto', EMBEDDER_MODEL_DIR: missing } });
@@ -115,6 +116,7 @@ describe('Query.embedder and the switch to the model', () => {
     expect(fallback.services.embedder.fallbackReason).toContain(`not installed in ${missing}`);
     const res = await fallback.client().request(EmbedderDocument, {});
     expect(res.data!.embedder).toMatchObject({ kind: 'local', localFallback: true });
+    expect(res.data!.embedder.fallbackReason).toContain('not installed');
   });
 
   it('re-embeds hash-embedded documents into the model’s own collection; search never mixes them', async () => {
