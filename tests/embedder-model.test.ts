@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { embedderModelDir, parseConfig } from '../src/config.ts';
+import { embedderChoice, embedderModelDir, parseConfig } from '../src/config.ts';
 import { EmbedderDocument, SearchDocument } from '../src/sdk/generated/graphql.ts';
 import { LocalHashEmbedder } from '../src/services/adapters/local/embedder.local.ts';
 import {
@@ -85,6 +85,24 @@ describe('the embedded model (all-MiniLM-L6-v2)', () => {
   it('int8 stays within cosine 0.98 of fp32', async () => {
     const [a, b] = await Promise.all([int8.embed(TEXTS.slice(0, 4)), fp32.embed(TEXTS.slice(0, 4))]);
     for (let i = 0; i < a.length; i++) expect(cosineSimilarity(a[i]!, b[i]!)).toBeGreaterThan(0.98);
+  });
+});
+
+describe('EMBEDDER', () => {
+  const choice = (env: Record<string, string>) =>
+    embedderChoice(
+      parseConfig({ ...process.env, NODE_ENV: 'test', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', ...env }),
+    );
+  it('auto: the API when configured, else the model when installed, else the hash embedder saying why', () => {
+    expect(choice({ EMBEDDER: 'auto', OPENAI_API_KEY: 'sk-test' }).kind).toBe('openai');
+    expect(choice({ EMBEDDER: 'auto', EMBEDDER_MODEL_DIR: dir })).toEqual({ kind: 'local-model' });
+    expect(choice({ EMBEDDER: 'auto', EMBEDDER_MODEL_DIR: '/nowhere' })).toMatchObject({
+      kind: 'local-hash',
+      reason: expect.stringContaining('not installed in /nowhere'),
+    });
+    expect(choice({ EMBEDDER: 'local', OPENAI_API_KEY: 'sk-test' }).kind).toBe('local-hash');
+    expect(choice({ EMBEDDER: 'local-model', OPENAI_API_KEY: 'sk-test' }).kind).toBe('local-model');
+    expect(() => choice({ EMBEDDER: 'minilm' })).toThrow(/EMBEDDER/);
   });
 });
 
