@@ -22,6 +22,8 @@ type LimitsConfig = Pick<
 export const FIELD_WEIGHTS: Record<string, number> = {
   'Query.search': 100,
   'Mutation.sendMessage': 100,
+  // a run's data synthesis and GPU time (one active run per user besides)
+  'Mutation.startTraining': 100,
   'DocumentChunk.text': 1,
   'SearchHit.text': 1,
   'ReplySource.text': 1,
@@ -37,6 +39,8 @@ const MAX_PAGE_SIZES: Record<string, number> = {
   'Memory.entities': 100,
   'Entity.mentions': 100,
   'Entity.relations': 100,
+  // src/resolvers/training.resolver.ts TRAINING_RUNS_PAGE
+  'Query.trainingRuns': 50,
 };
 const DEFAULT_PAGE_SIZE = 20;
 

@@ -11,6 +11,9 @@ const EXPORTED = {
   api_keys:
     'SELECT id, user_id, name, prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = ? ORDER BY created_at, id',
   training_jobs: 'SELECT * FROM training_jobs WHERE user_id = ? ORDER BY started_at NULLS FIRST, id',
+  // every signed callback of the user's runs (they go with their run on deletion, ON DELETE CASCADE)
+  training_events:
+    'SELECT * FROM training_events WHERE user_id = ? ORDER BY received_at, run_id, attempt, seq',
   memory_versions: 'SELECT * FROM memory_versions WHERE user_id = ? ORDER BY created_at, version',
   memory_topics: 'SELECT * FROM memory_topics WHERE user_id = ? ORDER BY version, depth, topic_id',
   memory_clusters: 'SELECT * FROM memory_clusters WHERE user_id = ? ORDER BY version, cluster_id',
