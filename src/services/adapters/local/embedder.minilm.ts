@@ -25,6 +25,8 @@ export const MINILM_DIMENSIONS = 384;
 /** sentence-transformers' max_seq_length for this model, [CLS] and [SEP] included. */
 export const MINILM_MAX_TOKENS = 256;
 
+const MAX_CHARS = MINILM_MAX_TOKENS * 40;
+
 export type MiniLmPrecision = 'int8' | 'fp32';
 
 export interface MiniLmOptions {
@@ -134,7 +136,11 @@ export class MiniLmEmbedder implements Embedder {
 
   /** WordPiece ids of one text with [CLS] and [SEP], truncated like sentence-transformers. */
   private ids(tokenizer: Tokenizer, text: string): number[] {
-    const ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
+    // only the first 254 tokens count and this vocabulary's longest token is 18 characters, so a
+    // long text is cut to 10,240 characters before it is tokenised (only text with long runs of
+    // blanks or 100-character words could lose tokens sentence-transformers would keep)
+    const head = text.length > MAX_CHARS ? text.slice(0, MAX_CHARS) : text;
+    const ids = tokenizer.encode(head, { add_special_tokens: false }).ids;
     const body = ids.length > MINILM_MAX_TOKENS - 2 ? ids.slice(0, MINILM_MAX_TOKENS - 2) : ids;
     return [this.cls, ...body, this.sep];
   }
