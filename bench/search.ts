@@ -139,13 +139,17 @@ const docIdOf = (user: string) => {
 };
 const docId = docIdOf(userId);
 const docs = Math.ceil(CHUNKS / PER_DOC);
-// documents rows so search can resolve hits to documents (the lexical side joins them too)
+// documents rows so search can resolve hits to documents (the lexical side joins them too); a row
+// some worker's start-up re-embedding took (REEMBED_ON_START: another embedder's worker re-ingests
+// every tenant's documents, and these have no raw file) is put back, and its chunks reloaded below
 for (let d = 0; d < docs; d += 200) {
   const values = Array.from({ length: Math.min(200, docs - d) }, (_, j) => d + j);
   await db.execute(
     `INSERT INTO documents (id, user_id, filename, content_type, s3_path, content_hash, status, processed, chunk_count, embedding_model)
      VALUES ${values.map(() => "(?, ?, ?, 'text/plain', ?, ?, 'processed', true, ?, ?)").join(', ')}
-     ON CONFLICT DO NOTHING`,
+     ON CONFLICT (id) DO UPDATE SET status = 'processed', processed = true, error = NULL,
+       chunk_count = EXCLUDED.chunk_count, embedding_model = EXCLUDED.embedding_model
+       WHERE documents.user_id = EXCLUDED.user_id`,
     values.flatMap((v) => [
       docId(v),
       userId,
