@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteDocumentDocument, MemoryProgressDocument } from '../src/sdk/generated/graphql.ts';
 import { OpenAITextModel } from '../src/services/adapters/openai/text-model.openai.ts';
+import { readSnapshot } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { BlobStore } from '../src/services/ports/blob-store.ts';
 import { l2Keys } from '../src/services/tenant-keys.ts';
 import type { EvalItem, L2Manifest, TrainingRecord } from '../src/services/training-data/records.ts';
@@ -72,7 +73,7 @@ describe('L2 training data from a built memory', () => {
   beforeAll(async () => {
     app = await startTestApp({
       withWorkers: true,
-      env: { MEMORY_DEBOUNCE_MS: '2000', CHUNK_MIN_TOKENS: '30', CHUNK_MAX_TOKENS: '80' },
+      env: { MEMORY_DEBOUNCE_MS: '4000', CHUNK_MIN_TOKENS: '30', CHUNK_MAX_TOKENS: '80' },
     });
     options = {
       ...DEFAULT_TRAINING_DATA_OPTIONS,
@@ -90,9 +91,16 @@ describe('L2 training data from a built memory', () => {
     ];
     for (const f of files) docIds.push((await uploadDocument(client, f.name, f.text)).id);
     for (const id of docIds) expect((await settled(client, id)).status).toBe('PROCESSED');
-    const done = await nextBuild(events);
-    expect(done.stage).toBe('DONE');
-    version = (await app.services.memory.current(client.userId))!.version;
+    // uploads slower than the debounce build more than once: pin the build that holds them all
+    for (;;) {
+      const done = await nextBuild(events);
+      expect(done.stage).toBe('DONE');
+      const snapshot = await readSnapshot(app.services.blobs, client.userId, done.version);
+      if (snapshot && snapshot.manifest.counts.documents >= docIds.length) {
+        version = done.version;
+        break;
+      }
+    }
   }, 120_000);
   afterAll(async () => {
     events?.close();
@@ -139,9 +147,7 @@ describe('L2 training data from a built memory', () => {
 
     // every cited chunk is one of this L1 version's, and the imported assistant's words are nowhere
     const snapshotChunks = new Set(
-      (await import('../src/services/memory/snapshot/snapshot-store.ts').then((m) =>
-        m.readSnapshot(app.services.blobs, client.userId, version),
-      ))!.chunks.map((c) => c.chunkId),
+      (await readSnapshot(app.services.blobs, client.userId, version))!.chunks.map((c) => c.chunkId),
     );
     for (const r of dataset)
       for (const id of [...r.sourceChunkIds, ...r.contextChunkIds]) expect(snapshotChunks.has(id)).toBe(true);
