@@ -246,6 +246,7 @@ describe('training runs', () => {
     runId = run.id;
     expect(run.status).toBe('QUEUED');
     const events = owner.subscribeWs(TrainingStatusDocument, { runId, afterSeq: 0 });
+    const sse = owner.subscribeSse(TrainingStatusDocument, { runId, afterSeq: 0 });
 
     const sub = await submitted(runId, 1);
     expect(sub).toMatchObject({
@@ -333,6 +334,16 @@ describe('training runs', () => {
     expect([...progress].sort((x, y) => x - y)).toEqual(progress);
     expect(statuses.at(-1)).toMatchObject({ status: 'COMPLETED', promoted: true, attempt: 1 });
     events.close();
+    // the same events, in the same order, over SSE
+    const overSse = await sse.until(
+      (e) =>
+        e.data?.trainingStatus.__typename === 'TrainingStatus' && e.data.trainingStatus.event === 'promoted',
+      10_000,
+    );
+    expect(
+      overSse.map((e) => e.data!.trainingStatus).filter((x) => x.__typename === 'TrainingStatus'),
+    ).toEqual(statuses);
+    sse.close();
 
     // promotion: copies in lora/latest/, the manifest naming the run's GGUF copy, history, reload
     const manifest = JSON.parse(

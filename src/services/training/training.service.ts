@@ -430,6 +430,11 @@ export class TrainingService {
     );
   }
 
+  /** At worker start: runs still processing are watched again (their round may have been lost). */
+  async resumeWatchdog(): Promise<void> {
+    if (await this.deps.runs.anyProcessing()) await this.scheduleWatchdog();
+  }
+
   /** train-watchdog: every silent processing run is asked about; a dead attempt is failed. */
   async watchdog(_job: JobRun): Promise<{ checked: number; failed: number }> {
     const silent = await this.deps.runs.claimSilent(this.options.stallSec, 50);
@@ -475,7 +480,7 @@ export class TrainingService {
   async evaluateRun(payload: { userId: string; runId: string }, job: JobRun): Promise<unknown> {
     const { userId, runId } = payload;
     const run = await this.deps.runs.get(userId, runId);
-    if (!run || run.status !== 'completed') return { skipped: true };
+    if (run?.status !== 'completed') return { skipped: true };
     const current = await this.deps.runs.promoted(userId);
     await this.deps.runs.update(userId, runId, { evaluation: { status: 'running' } });
     let outcome: EvaluationOutcome;
