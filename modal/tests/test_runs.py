@@ -82,13 +82,14 @@ def test_require_cuda_runs_a_kernel_not_just_is_available():
         select_device(True, _fake_torch(available=False))
 
 
-def test_cancel_stops_a_running_call_and_its_callbacks(web, store, receiver, new_ids, make_train_request):
+def test_cancel_stops_a_running_call_and_its_callbacks(web, store, receiver, new_ids, make_train_request, request):
     user_id, run_id = new_ids()
     req = make_train_request(user_id, run_id, receiver.url(run_id),
-                             hyperparameters={"maxSteps": 100000, "progressEvery": 1, "learningRate": 1e-3})
+                             hyperparameters={"maxSteps": 5000, "progressEvery": 1, "learningRate": 1e-3})
     store.put_json(req["datasetPath"], toy_dataset())
     r = httpx.post(f"{web['url']}/train", json=req, headers=AUTH, timeout=10)
     call_id = r.json()["callId"]
+    request.addfinalizer(lambda: web["spawner"].cancel(call_id))  # never leave it training if this fails
     receiver.wait_for(run_id, lambda calls: any(c["json"]["stage"] == "training" for c in calls), timeout=120)
     pid = web["spawner"]._calls[call_id].proc.pid
 

@@ -6,7 +6,10 @@ import sys
 
 
 def main() -> None:
-    convert_dir, model_dir, out_file = sys.argv[1:4]
+    convert(*sys.argv[1:4])
+
+
+def convert(convert_dir: str, model_dir: str, out_file: str) -> None:
     sys.path[:0] = [convert_dir, f"{convert_dir}/gguf-py"]
     from conversion import base
 
@@ -31,8 +34,12 @@ def main() -> None:
     qwen.Qwen2Model.set_vocab = lambda self: self._set_vocab_gpt2()
     import convert_hf_to_gguf
 
+    argv = sys.argv
     sys.argv = ["convert_hf_to_gguf.py", model_dir, "--outfile", out_file, "--outtype", "f16"]
-    convert_hf_to_gguf.main()
+    try:
+        convert_hf_to_gguf.main()
+    finally:
+        sys.argv = argv
 
 
 if __name__ == "__main__":

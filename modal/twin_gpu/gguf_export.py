@@ -40,10 +40,25 @@ def convert_dir() -> Path:
     )
 
 
-def convert_to_f16(model_dir: Path, out_file: Path) -> Path:
+def convert_to_f16(model_dir: Path, out_file: Path, *, in_process: bool | None = None) -> Path:
     """Runs the converter in a child process: it holds a second copy of the weights and we want that
-    memory back, and its module-level state must not leak into the trainer."""
+    memory back, and its module-level state must not leak into the trainer. A process that does
+    nothing after this run (a local run's own process: TWIN_CONVERT_IN_PROCESS=1) converts in
+    place instead and saves a Python + torch start-up (most of the conversion time of a small model)."""
     out_file.parent.mkdir(parents=True, exist_ok=True)
+    if in_process is None:
+        in_process = os.environ.get("TWIN_CONVERT_IN_PROCESS", "").strip().lower() in {"1", "true", "yes", "on"}
+    # the converter must import its own gguf-py (matching llama.cpp), not an already loaded gguf
+    if in_process and "gguf" not in sys.modules:
+        from .convert_entry import convert
+
+        try:
+            convert(str(convert_dir()), str(model_dir), str(out_file))
+        except (Exception, SystemExit) as e:
+            raise ExportError(f"GGUF conversion failed: {type(e).__name__}: {e}") from e
+        if not out_file.is_file():
+            raise ExportError("GGUF conversion wrote no file")
+        return out_file
     cmd = [sys.executable, "-m", "twin_gpu.convert_entry", str(convert_dir()), str(model_dir), str(out_file)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

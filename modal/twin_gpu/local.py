@@ -1,6 +1,7 @@
 """Local mode: the training and inference routes of the Modal app under one uvicorn on CPU, each
-training call in its own OS process (its own process group, so a cancel also stops the GGUF
-converter it may have started).
+training call in its own OS process and process group (a cancel stops all of it). The processes
+are forked from a multiprocessing fork server that has imported torch, transformers and peft
+once, so a run starts training in a second instead of paying their import (10-40 s on 2 cores).
 
 `python -m twin_gpu.local` (host and port from TWIN_HOST/TWIN_PORT; `bash modal/scripts/local-trainer.sh`
 sets the rest). With TWIN_LOCAL_TINY=1 the base model is the tiny random Qwen2 of tiny_model.py,
@@ -12,14 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +29,44 @@ from .settings import get_settings
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 CANCEL_GRACE_S = 5.0
+# What the fork server imports once; every run forked from it starts with them loaded.
+PRELOAD = ["torch", "transformers", "peft", "twin_gpu.train", "twin_gpu.train_cli"]
+# A run's process ends with its run, so it converts to GGUF in place (no second Python + torch).
+RUN_ENV = {"TWIN_REQUIRE_GPU": "0", "TWIN_CONVERT_IN_PROCESS": "1"}
 
 log = logging.getLogger("twin_gpu.local")
 
 
+def _run_call(request_file: str, log_file: str, env: dict[str, str]) -> None:
+    """The body of a run's process (forked from the fork server): its own session and process
+    group, stdout and stderr to its log, then train_cli's run; the exit code is the run's."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    os.environ.update(env)
+    from .train_cli import run_file
+
+    sys.exit(run_file(request_file))
+
+
 @dataclass
 class _Call:
-    proc: subprocess.Popen[bytes]
+    proc: multiprocessing.process.BaseProcess
     run_key: tuple[str, int]
     cancelled: bool = False
+    # set once proc.start() returned (it waits for the fork server's imports, so it runs off the
+    # request); start_error when it raised
+    started: threading.Event = field(default_factory=threading.Event)
+    start_error: str | None = None
 
 
 class LocalSpawner:
-    """Runs `python -m twin_gpu.train_cli` detached from the request, like Modal's `spawn`."""
+    """Starts a run's process detached from the request, like Modal's `spawn`."""
 
     def __init__(self, run_dir: Path | None = None, *, base_model: str | None = None) -> None:
         self.run_dir = run_dir or get_settings().cache_dir / "local-calls"
@@ -48,6 +75,12 @@ class LocalSpawner:
         self._calls: dict[str, _Call] = {}
         self._by_run: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
+        self._mp = multiprocessing.get_context("forkserver")
+        # the fork server finds twin_gpu through PYTHONPATH, like the runs it forks
+        pythonpath = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
+        os.environ["PYTHONPATH"] = pythonpath
+        self._mp.set_forkserver_preload(PRELOAD)
+        multiprocessing.forkserver.ensure_running()  # starts importing now: the first run gets it warm
 
     def spawn(self, payload: dict[str, Any]) -> str:
         run_key = (str(payload["runId"]), int(payload.get("attempt") or 1))
@@ -60,26 +93,40 @@ class LocalSpawner:
                 payload = {**payload, "baseModel": self.base_model}
             request_file = self.run_dir / f"{call_id}.json"
             request_file.write_text(json.dumps(payload))
-            pythonpath = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
-            env = {**os.environ, "PYTHONPATH": pythonpath, "TWIN_REQUIRE_GPU": "0"}
-            with open(self.run_dir / f"{call_id}.log", "wb") as log_file:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "twin_gpu.train_cli", str(request_file)],
-                    stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                    start_new_session=True,
-                )
-            self._calls[call_id] = _Call(proc, run_key)
+            # the environment of now (the fork server's is that of its start), plus the run's own
+            env = {**os.environ, **RUN_ENV}
+            proc = self._mp.Process(
+                target=_run_call, args=(str(request_file), str(self.run_dir / f"{call_id}.log"), env),
+                name=f"run-{run_key[0]}-{run_key[1]}", daemon=True,
+            )
+            call = _Call(proc, run_key)
+            self._calls[call_id] = call
             self._by_run[run_key] = call_id
+        threading.Thread(target=self._start, args=(call,), name=f"start-{call_id}", daemon=True).start()
         return call_id
 
-    def status(self, call_id: str) -> dict[str, Any]:
-        with self._lock:
+    def _start(self, call: _Call) -> None:
+        try:
+            call.proc.start()
+        except Exception as e:
+            log.exception("could not start %s", call.proc.name)
+            call.start_error = f"{type(e).__name__}: {e}"
+        finally:
+            call.started.set()
+
+    def status(self, call_id: str, *, locked: bool = False) -> dict[str, Any]:
+        if locked:
             call = self._calls.get(call_id)
+        else:
+            with self._lock:
+                call = self._calls.get(call_id)
         if call is None:
             return {"status": "unknown", "error": None}
-        code = call.proc.poll()
         if call.cancelled:
             return {"status": "cancelled", "error": None}
+        if call.start_error:
+            return {"status": "failed", "error": f"the run's process did not start: {call.start_error}"}
+        code = call.proc.exitcode if call.started.is_set() else None
         if code is None:
             return {"status": "running", "error": None}
         if code == 0:
@@ -89,41 +136,56 @@ class LocalSpawner:
     def cancel(self, call_id: str) -> dict[str, Any]:
         with self._lock:
             call = self._calls.get(call_id)
-            stoppable = call is not None and not call.cancelled and call.proc.poll() is None
+            stoppable = call is not None and self.status(call_id, locked=True)["status"] == "running"
             if call is not None and stoppable:
                 call.cancelled = True
         if call is None or not stoppable:
             return {"cancelled": False, "status": self.status(call_id)["status"]}
-        _stop_group(call.proc)
+        call.started.wait(300)
+        if call.proc.pid is not None:
+            _stop_group(call.proc)
         return {"cancelled": True, "status": "cancelled"}
 
     def wait(self, call_id: str, timeout: float | None = None) -> int:
+        """The call's exit code once it ends; TimeoutError when it runs past `timeout`."""
         with self._lock:
-            proc = self._calls[call_id].proc
-        return proc.wait(timeout)
+            call = self._calls[call_id]
+        started = time.monotonic()
+        call.started.wait(timeout)
+        proc = call.proc
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+        if call.started.is_set() and proc.pid is not None:
+            proc.join(left)
+        if proc.exitcode is None:
+            raise TimeoutError(f"call {call_id} still running after {timeout} s")
+        return proc.exitcode
 
     def shutdown(self) -> None:
         """Stops every running call (the local trainer is going away: they would be orphans)."""
         with self._lock:
-            running = [c for c in self._calls.values() if c.proc.poll() is None]
+            running = [c for c in self._calls.values() if not c.cancelled and (not c.started.is_set() or c.proc.exitcode is None)]
             for c in running:
                 c.cancelled = True
         for c in running:
-            _stop_group(c.proc)
+            c.started.wait(60)
+            if c.proc.pid is not None:
+                _stop_group(c.proc)
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+def _stop_group(proc: multiprocessing.process.BaseProcess) -> None:
     """SIGTERM to the call's process group, SIGKILL after a grace period; returns once it is gone."""
+    assert proc.pid is not None
     for sig, wait_s in ((signal.SIGTERM, CANCEL_GRACE_S), (signal.SIGKILL, 30.0)):
         try:
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(wait_s)
+        except ProcessLookupError:  # not yet its own group leader (just forked): the process itself
+            try:
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+        proc.join(wait_s)
+        if proc.exitcode is not None:
             break
-        except subprocess.TimeoutExpired:
-            continue
     # the group may outlive its leader (a converter child): make sure nothing of it is left
     try:
         os.killpg(proc.pid, signal.SIGKILL)
