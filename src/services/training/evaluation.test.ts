@@ -115,6 +115,17 @@ describe('scorers', () => {
     expect(tokenF1('', 'x')).toBe(0);
   });
 
+  it('takes a hedge that gives the facts for an answer, not a refusal', () => {
+    const s = scoreAnswer(
+      ITEMS[3]!,
+      { text: "I'm not sure, but I think it was Jupiter.", sources: shown('d:2') },
+      BIO,
+    );
+    expect(s).toMatchObject({ factHit: true, abstained: false });
+    const refused = scoreAnswer(ITEMS[3]!, { text: "I don't remember.", sources: shown('d:2') }, BIO);
+    expect(refused).toMatchObject({ factHit: false, abstained: true });
+  });
+
   it('recognises refusals in the chat path’s and the dataset’s words', () => {
     expect(isAbstention("I don't have that in my memories, so I won't guess.")).toBe(true);
     expect(isAbstention('I do not remember my birthday.')).toBe(true);

@@ -118,22 +118,25 @@ export function scoreAnswer(
   error: string | null = null,
 ): ItemScore {
   const text = answer.text.trim();
-  const abstained = isAbstention(text);
   const allowed = vocabulary(bio, item.question, ...answer.sources.map((s) => s.text ?? ''));
   const hallucinated = text ? unsourcedFacts(text, allowed) : [];
   const answerable = item.expect === 'answer';
   const wanted = new Set(item.sourceChunkIds);
   const at = answer.sources.findIndex((s) => wanted.has(s.chunkId));
   const facts = item.keyFacts.length > 0 ? item.keyFacts : factsOf(item.reference).names;
+  const factHit = answerable
+    ? text.length > 0 &&
+      (facts.length > 0 ? holdsKeyFacts(text, facts) : tokenF1(text, item.reference) >= 0.5)
+    : null;
+  // a hedge that still gives the facts ("I'm not sure, but it was Helix") is an answer
+  const abstained = isAbstention(text) && !factHit;
   return {
     id: item.id,
     expect: item.expect,
     answer: text,
     nonEmpty: text.length > 0,
     abstained,
-    factHit: answerable
-      ? !abstained && (facts.length > 0 ? holdsKeyFacts(text, facts) : tokenF1(text, item.reference) >= 0.5)
-      : null,
+    factHit,
     f1: answerable ? tokenF1(text, item.reference) : null,
     hallucinated,
     sourceRank: answerable && at >= 0 ? at + 1 : null,
