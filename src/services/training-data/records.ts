@@ -77,6 +77,8 @@ export interface L2Counts {
   byGenerator: Record<string, number>;
   /** Chunks of the L1 version usable as sources (text present and unchanged). */
   usableChunks: number;
+  /** With the LLM generator: requests sent, units that fell back to the template, invalid answers. */
+  llm?: { calls: number; fallbacks: number; invalidAnswers: number };
 }
 
 export interface L2Manifest {

@@ -275,5 +275,8 @@ describe('L2 data, LLM generator', () => {
     const { dataset, counts } = await generate(fixture().material, { textModel: model });
     expect(dataset.length).toBeGreaterThan(10);
     expect(counts.byGenerator['template-v1']).toBe(dataset.length);
+    // after three transport failures in a row (and those already in flight) no more calls
+    expect(counts.llm!.calls).toBeLessThanOrEqual(Math.max(3, OPTIONS.llmConcurrency));
+    expect(counts.llm!.fallbacks).toBeGreaterThan(counts.llm!.calls);
   });
 });

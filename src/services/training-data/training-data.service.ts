@@ -200,15 +200,14 @@ export async function generateTrainingData(
   if (material.chunks.length < options.minChunks)
     throw new NotEnoughMemoryError('chunks', material.chunks.length, options.minChunks);
 
-  const proposed = input.textModel
-    ? (
-        await llmDrafts(input.textModel, material, {
-          concurrency: options.llmConcurrency,
-          seed,
-          signal: input.signal,
-        })
-      ).drafts
-    : templateDrafts(material);
+  const llm = input.textModel
+    ? await llmDrafts(input.textModel, material, {
+        concurrency: options.llmConcurrency,
+        seed,
+        signal: input.signal,
+      })
+    : null;
+  const proposed = llm ? llm.drafts : templateDrafts(material);
   const refusals = abstentionPool(material, seed);
   const drops = emptyDrops();
   const dropped = new Map<Draft, DropReason>();
@@ -272,6 +271,7 @@ export async function generateTrainingData(
     drops,
     byGenerator: countBy(dataset.map((r) => r.generator)),
     usableChunks: material.chunks.length,
+    ...(llm && { llm: { calls: llm.calls, fallbacks: llm.fallbacks, invalidAnswers: llm.invalidAnswers } }),
   };
   const split01 = new Map<Draft, 'train' | 'eval'>([
     ...parts.train.map((k) => [k.draft, 'train'] as const),
