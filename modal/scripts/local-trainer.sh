@@ -35,6 +35,9 @@ if [[ -z "${S3_ENDPOINT:-}" && -z "${S3_ACCESS_KEY_ID:-}" ]]; then
 fi
 export TWIN_LOCAL_TINY="${TWIN_LOCAL_TINY:-1}" HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export TWIN_N_THREADS="${TWIN_N_THREADS:-2}"
+# The tiny model's 400-token vocabulary spends ~4x Qwen's tokens on a text: a server prompt built
+# for 2048 Qwen tokens needs a longer window here (its KV cache is a few MB).
+if [[ "$TWIN_LOCAL_TINY" == 1 ]]; then export TWIN_N_CTX="${TWIN_N_CTX:-8192}"; fi
 export PYTHONPATH="$MODAL_DIR${PYTHONPATH:+:$PYTHONPATH}"
 echo "local trainer on $url (runs logged in $CACHE_DIR/local-calls/)" >&2
 cd "$MODAL_DIR"

@@ -158,3 +158,14 @@ def test_model_names_of_the_contract(client):
         if "no-such-run" not in v["model"]:
             with pytest.raises(ModelNotFound):
                 parse_model(v["model"])
+
+
+def test_a_prompt_longer_than_the_context_is_a_400_before_any_stream(client, twin_user):
+    long = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "river " * 3000}]
+    for stream in (True, False):
+        with pytest.raises(openai.BadRequestError) as err:
+            out = client.chat.completions.create(model=f"twin:{twin_user['userId']}", messages=long, stream=stream,
+                                                 max_tokens=4)
+            if stream:
+                list(out)
+        assert err.value.code == "context_length_exceeded" and "context window is 2048" in err.value.message

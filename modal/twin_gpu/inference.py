@@ -225,6 +225,26 @@ def _prompt(llm: Any, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
     return result.prompt, [s for s in stop if s]
 
 
+class ContextTooLong(ValueError):
+    """The prompt alone fills the model's context window (OpenAI's context_length_exceeded)."""
+
+
+def check_fits(entry: Loaded, params: ChatParams) -> int:
+    """The prompt's token count; ContextTooLong when it leaves no room for a reply. Called before a
+    stream starts, so the client gets a 400 instead of a stream that breaks after its 200."""
+    llm = entry.llm
+    with entry.lock:
+        prompt, _stop = _prompt(llm, params.messages)
+        n = len(llm.tokenize(prompt.encode(), add_bos=False, special=True))
+        n_ctx = int(llm.n_ctx())
+    if n >= n_ctx:
+        raise ContextTooLong(
+            f"the prompt is {n} tokens and this model's context window is {n_ctx} (TWIN_N_CTX): "
+            "send fewer or shorter messages"
+        )
+    return n
+
+
 def generate(entry: Loaded, params: ChatParams) -> Iterator[tuple[str, dict[str, Any] | None]]:
     """Yields (text delta, None) per token and finally ("", {finish_reason, usage})."""
     llm = entry.llm

@@ -20,7 +20,17 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .contract import TrainRequest
-from .inference import ChatParams, ModelNotFound, ModelRegistry, ModelUnavailable, completion_id, generate, parse_model
+from .inference import (
+    ChatParams,
+    ContextTooLong,
+    ModelNotFound,
+    ModelRegistry,
+    ModelUnavailable,
+    check_fits,
+    completion_id,
+    generate,
+    parse_model,
+)
 from .settings import get_settings
 
 log = logging.getLogger("twin_gpu.web")
@@ -166,6 +176,10 @@ def _inference_routes(app: FastAPI, models: ModelRegistry, require_token: Any) -
             stop=[req.stop] if isinstance(req.stop, str) else list(req.stop or []),
             seed=req.seed,
         )
+        try:
+            check_fits(entry, params)
+        except ContextTooLong as e:
+            return _error(400, str(e), "invalid_request_error", "context_length_exceeded")
         cid, created = completion_id(), int(time.time())
         if not req.stream:
             text, final = "", cast(dict[str, Any], {})
