@@ -147,3 +147,63 @@ def test_image_installs_the_pinned_dependencies(app_module):
     assert deps and all("==" in d for d in deps)
     assert set(deps) <= set(pyproject["project"]["dependencies"])
     assert any(d.startswith("torch==") for d in deps)
+
+
+class _FakeDict(dict):
+    """modal.Dict's get/put, in memory."""
+
+    def put(self, key, value, *, skip_if_exists=False):
+        if skip_if_exists and key in self:
+            return False
+        self[key] = value
+        return True
+
+
+class _FakeCall:
+    def __init__(self, call_id, outcome):
+        self.object_id, self.outcome, self.cancelled = call_id, outcome, False
+
+    def get(self, timeout=None):
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+    def cancel(self, terminate_containers=False):
+        self.cancelled = terminate_containers
+
+
+def test_modal_spawner_maps_function_calls_to_the_contract_states(app_module, monkeypatch):
+    from modal.exception import FunctionTimeoutError, NotFoundError
+
+    calls = {
+        "fc-running": _FakeCall("fc-running", TimeoutError()),
+        "fc-done": _FakeCall("fc-done", {"artifacts": {}}),
+        "fc-raised": _FakeCall("fc-raised", RuntimeError("CudaUnavailable: no GPU")),
+        "fc-timeout": _FakeCall("fc-timeout", FunctionTimeoutError("3 h")),
+        "fc-gone": _FakeCall("fc-gone", NotFoundError("no such call")),
+    }
+    spawned = []
+
+    def spawn(payload):
+        spawned.append(payload)
+        return _FakeCall(f"fc-new-{len(spawned)}", TimeoutError())
+
+    monkeypatch.setattr(app_module, "calls", _FakeDict())
+    monkeypatch.setattr(app_module.modal.FunctionCall, "from_id", lambda call_id: calls[call_id])
+    monkeypatch.setattr(app_module.train, "spawn", spawn)
+    s = app_module.ModalSpawner()
+
+    assert s.status("fc-running") == {"status": "running", "error": None}
+    assert s.status("fc-done") == {"status": "completed", "error": None}
+    assert s.status("fc-raised")["status"] == "failed" and "CudaUnavailable" in s.status("fc-raised")["error"]
+    assert s.status("fc-timeout")["status"] == "failed"
+    assert s.status("fc-gone") == {"status": "unknown", "error": None}
+
+    first = s.spawn({"runId": "r1", "attempt": 1})
+    assert s.spawn({"runId": "r1", "attempt": 1}) == first and len(spawned) == 1  # idempotent per attempt
+    assert s.spawn({"runId": "r1", "attempt": 2}) != first and len(spawned) == 2
+
+    assert s.cancel("fc-done") == {"cancelled": False, "status": "completed"}
+    assert s.cancel("fc-running") == {"cancelled": True, "status": "cancelled"}
+    assert calls["fc-running"].cancelled is True  # terminate_containers: the GPU container stops now
+    assert s.status("fc-running") == {"status": "cancelled", "error": None}
