@@ -34,7 +34,7 @@ export interface MiniLmOptions {
   dir: string;
   /** ONNX Runtime intra-op threads (EMBEDDER_THREADS); default 1. */
   threads?: number;
-  /** int8 (default: ~1.4x fewer CPU-seconds than fp32 here, cosine ≥ 0.994 to it) or fp32 (exact). */
+  /** int8 (default: ~1.3x fewer CPU-seconds than fp32 here, cosine ≥ 0.994 to it) or fp32 (exact). */
   precision?: MiniLmPrecision;
   /** Most texts per session run (default 32); texts are sorted by length first, so a batch pads little. */
   batchSize?: number;
