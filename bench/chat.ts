@@ -168,7 +168,7 @@ async function oneReply(
   let expected = 0;
   let inOrder = true;
   for (;;) {
-    const r = await sub.next(30_000);
+    const r = await sub.next(120_000);
     const e = r.data?.twinReply;
     if (!e) throw new Error(JSON.stringify(r));
     if (e.__typename === 'ReplyToken') {
