@@ -162,7 +162,7 @@ async function loadChunks(d: number, count: number, stream: number) {
   });
   const packed = packChunks(chunks);
   const fileKey = documentKeys.chunks(docId(d));
-  const points: ChunkVector[] = texts.map((text, j) => ({
+  const points: ChunkVector[] = texts.map((_text, j) => ({
     documentId: docId(d),
     chunkIndex: j,
     s3Path: chunkPointer(fileKey, packed.ranges[j]!.start, packed.ranges[j]!.end),
