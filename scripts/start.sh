@@ -17,6 +17,9 @@ if [ "${TWIN_LOCAL_TRAINER:-1}" != 0 ] && [ -z "${MODAL_TRAIN_URL:-}" ] \
   && ! { [ -f .env ] && grep -q '^MODAL_TRAIN_URL=' .env; } \
   && [ -f "$TWIN_CACHE_DIR/venv-modal/.twin-deps-hash" ]; then
   eval "$(bash modal/scripts/local-trainer.sh --print-env)"
+  # The tiny model is randomly initialised: its replies are noise. Chat stays on the configured
+  # model (or the extractive fallback) unless TWIN_LOCAL_INFERENCE=1 asks for the local llama.cpp.
+  [ "${TWIN_LOCAL_INFERENCE:-0}" = 1 ] || unset MODAL_INFERENCE_URL
   bash modal/scripts/local-trainer.sh >"$TWIN_CACHE_DIR/local-trainer.log" 2>&1 &
   trainer_pid=$!
   log "local trainer on $MODAL_TRAIN_URL (log: $TWIN_CACHE_DIR/local-trainer.log)"
