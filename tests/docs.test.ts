@@ -11,11 +11,18 @@ import { TOKEN_DEFAULTS, verifyToken } from '../src/services/auth.service.ts';
 const root = new URL('..', import.meta.url).pathname;
 const read = (file: string) => readFileSync(join(root, file), 'utf8');
 const configKeys = new Set(Object.keys(configSchema.shape));
-const scriptsSource = readdirSync(join(root, 'scripts'))
-  .filter((f) => f.endsWith('.sh'))
-  .map((f) => read(`scripts/${f}`))
+// the project's shell scripts (the server's and modal/'s) and the test runner's config
+const scriptsSource = ['scripts', 'modal/scripts']
+  .flatMap((dir) =>
+    readdirSync(join(root, dir))
+      .filter((f) => f.endsWith('.sh'))
+      .map((f) => read(`${dir}/${f}`)),
+  )
   .join('\n');
-const readByScripts = (name: string) => new RegExp(`\\$\\{?${name}\\b`).test(scriptsSource);
+const vitestConfig = read('vitest.config.ts');
+const readByScripts = (name: string) =>
+  new RegExp(`\\$\\{?${name}\\b`).test(scriptsSource) ||
+  new RegExp(`process\\.env\\.${name}\\b`).test(vitestConfig);
 const packageScripts: Record<string, string> = JSON.parse(read('package.json')).scripts;
 // npm's own commands, which need no entry in "scripts"
 const npmBuiltins = new Set(['ci', 'install', 'i', 'exec', 'run', 'init', 'ls', 'update', 'version']);
