@@ -37,6 +37,12 @@ logger.info(
 // documents of another embedding model than this one fill its collection in the background
 const reembed = new AbortController();
 if (workers && reembedsOnStart(config)) void services.reembedOnStart(reembed.signal);
+// training runs left processing by a previous worker are watched again (as src/worker.ts does)
+if (workers) {
+  services.training
+    .resumeWatchdog()
+    .catch((err: unknown) => logger.warn({ err }, 'training watchdog not resumed'));
+}
 
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
   reembed.abort();
