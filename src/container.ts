@@ -243,7 +243,8 @@ export const HOW_TO_GET_A_TRAINER =
 /** modal/'s web endpoint over HTTP when MODAL_TRAIN_URL is set, else one that answers how to get it. */
 export async function createTrainer(config: Config): Promise<Trainer> {
   const { HttpTrainer, UnconfiguredTrainer } = await import('./services/adapters/modal/trainer.modal.ts');
-  if (!config.MODAL_TRAIN_URL) return new UnconfiguredTrainer(`no trainer is configured. ${HOW_TO_GET_A_TRAINER}`);
+  if (!config.MODAL_TRAIN_URL)
+    return new UnconfiguredTrainer(`no trainer is configured. ${HOW_TO_GET_A_TRAINER}`);
   const host = new URL(config.MODAL_TRAIN_URL).hostname;
   const local = host === '127.0.0.1' || host === 'localhost' || host === '::1';
   return new HttpTrainer({

@@ -31,5 +31,7 @@ onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
 await starting;
 logger.info('workers running');
 // training runs left processing by a previous worker are watched again
-services.training.resumeWatchdog().catch((err: unknown) => logger.warn({ err }, 'training watchdog not resumed'));
+services.training
+  .resumeWatchdog()
+  .catch((err: unknown) => logger.warn({ err }, 'training watchdog not resumed'));
 if (reembedsOnStart(config)) void services.reembedOnStart(reembed.signal);

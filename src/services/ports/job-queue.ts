@@ -59,7 +59,11 @@ export const JOBS = {
   },
   'submit-training': {
     queue: 'train',
-    payload: z.object({ userId: z.string().min(1), runId: z.string().uuid(), attempt: z.number().int().min(1) }),
+    payload: z.object({
+      userId: z.string().min(1),
+      runId: z.string().uuid(),
+      attempt: z.number().int().min(1),
+    }),
   },
   'train-watchdog': {
     queue: 'train',
