@@ -145,6 +145,30 @@ const submitted = (runId: string, attempt: number) =>
     standin.submits.find((s) => s.runId === runId && s.attempt === attempt),
   );
 
+/** A run of `owner`'s whose candidate answers as `behaviour`, completed and evaluated. */
+async function completedAndEvaluated(behaviour: Behaviour) {
+  const run = await startRun(owner);
+  const sub = await submitted(run.id, 1);
+  candidates.set(run.id, behaviour);
+  const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
+  await callback(sub.callbackUrl, {
+    runId: run.id,
+    attempt: 1,
+    seq: 1,
+    event: 'completed',
+    stage: 'completed',
+    artifacts,
+  });
+  const evaluated = await waitFor('its evaluation', async () => {
+    const r = await getRun(owner, run.id);
+    return r?.evaluation?.status === 'done' ? r : null;
+  });
+  return { run, evaluated };
+}
+
+const latestManifest = async (userId: string) =>
+  JSON.parse((await app.services.blobs.get(userId, loraKeys.latestManifest())).toString());
+
 /** Uploads the run's files as the trainer would, and the completed event naming them. */
 async function uploadArtifacts(userId: string, runId: string, attempt: number) {
   const files = [
@@ -346,9 +370,7 @@ describe('training runs', () => {
     sse.close();
 
     // promotion: copies in lora/latest/, the manifest naming the run's GGUF copy, history, reload
-    const manifest = JSON.parse(
-      (await app.services.blobs.get(owner.userId, loraKeys.latestManifest())).toString(),
-    );
+    const manifest = await latestManifest(owner.userId);
     expect(manifest).toMatchObject({
       runId,
       gguf: `tenant/${owner.userId}/lora/latest/merged.q8_0.gguf`,
@@ -505,57 +527,23 @@ describe('training runs', () => {
   });
 
   it('a second completed run worse than the served one is not promoted without force; force promotes it', async () => {
-    const run = await startRun(owner);
-    const sub = await submitted(run.id, 1);
-    candidates.set(run.id, 'refuse');
-    const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
-    await callback(sub.callbackUrl, {
-      runId: run.id,
-      attempt: 1,
-      seq: 1,
-      event: 'completed',
-      stage: 'completed',
-      artifacts,
-    });
-    const evaluated = await waitFor('its evaluation', async () => {
-      const r = await getRun(owner, run.id);
-      return r?.evaluation?.status === 'done' ? r : null;
-    });
+    const { run, evaluated } = await completedAndEvaluated('refuse');
     expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
     expect(evaluated!.evaluation!.reason).toMatch(/fact accuracy/);
     const blocked = await ok(owner.request(PromoteTrainingRunDocument, { id: run.id }));
     member(blocked.promoteTrainingRun, 'PromotionBlocked');
-    const manifest = JSON.parse(
-      (await app.services.blobs.get(owner.userId, loraKeys.latestManifest())).toString(),
-    );
+    const manifest = await latestManifest(owner.userId);
     expect(manifest.runId).toBe(runId);
     const forced = await ok(owner.request(PromoteTrainingRunDocument, { id: run.id, force: true }));
     expect(member(forced.promoteTrainingRun, 'TrainingRun').promoted).toBe(true);
-    const now = JSON.parse(
-      (await app.services.blobs.get(owner.userId, loraKeys.latestManifest())).toString(),
-    );
+    const now = await latestManifest(owner.userId);
     expect(now).toMatchObject({ runId: run.id, forced: true });
     expect((await getRun(owner, runId))!.promoted).toBe(false);
   }, 30_000);
 
   it('a candidate that invents a birthday is blocked, however right the rest', async () => {
     served = 'refuse';
-    const run = await startRun(owner);
-    const sub = await submitted(run.id, 1);
-    candidates.set(run.id, 'birthday');
-    const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
-    await callback(sub.callbackUrl, {
-      runId: run.id,
-      attempt: 1,
-      seq: 1,
-      event: 'completed',
-      stage: 'completed',
-      artifacts,
-    });
-    const evaluated = await waitFor('its evaluation', async () => {
-      const r = await getRun(owner, run.id);
-      return r?.evaluation?.status === 'done' ? r : null;
-    });
+    const { evaluated } = await completedAndEvaluated('birthday');
     expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
     expect(evaluated!.evaluation!.reason).toMatch(/hallucination/);
   }, 30_000);
