@@ -85,7 +85,7 @@ function modalRefusal(script: StandinScript, req: IncomingMessage, body: ChatReq
   if (!model.startsWith('twin:') || model.length === 'twin:'.length) {
     return modalError(
       404,
-      `model must be 'twin:{userId}', got ${pythonRepr(model)}`,
+      `model must be 'twin:{userId}' or 'twin:{userId}@{runId}', got ${pythonRepr(model)}`,
       'invalid_request_error',
       'model_not_found',
     );
