@@ -1,7 +1,6 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import { ChatModelRejectedError } from '../src/services/ports/chat-model.ts';
 import { events, isTerminal, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
 import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import { freePort, s3EnvOf, spawnHealthy } from './helpers/processes.ts';
 
 // The server's chat path (sendMessage → chat job → twinReply) against the real inference app of
 // modal/ (twin_gpu.local: the same FastAPI app Modal serves, under uvicorn on CPU) with a tiny
@@ -65,18 +65,10 @@ async function tinyBaseGguf(env: NodeJS.ProcessEnv, scratch: string): Promise<st
   return cached;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 describe.skipIf(missing !== null)('modal inference contract (real twin_gpu app, tiny model)', () => {
   let dir: string;
   let inference: ChildProcess | undefined;
-  let inferenceLog = '';
+  let inferenceLog: () => string = () => '';
   let inferenceUrl: string;
   let app: TestApp | undefined;
   let standin: OpenAIStandin | undefined;
@@ -95,37 +87,20 @@ describe.skipIf(missing !== null)('modal inference contract (real twin_gpu app, 
       HF_HUB_OFFLINE: '1',
       TOKENIZERS_PARALLELISM: 'false',
       // the same bucket the server writes `tenant/{userId}/…` to: the app looks for manifests there
-      S3_ENDPOINT: config.S3_ENDPOINT ?? '',
-      S3_REGION: config.S3_REGION,
-      S3_BUCKET: config.S3_BUCKET,
-      S3_ACCESS_KEY_ID: config.S3_ACCESS_KEY_ID ?? '',
-      S3_SECRET_ACCESS_KEY: config.S3_SECRET_ACCESS_KEY ?? '',
-      S3_FORCE_PATH_STYLE: String(config.S3_FORCE_PATH_STYLE),
+      ...s3EnvOf(config),
     };
     const gguf = await tinyBaseGguf(env, dir);
     const port = await freePort();
     inferenceUrl = `http://127.0.0.1:${port}`;
-    inference = spawn(PYTHON, ['-m', 'twin_gpu.local'], {
+    let log: () => string;
+    ({ child: inference, log } = await spawnHealthy('twin_gpu.local', PYTHON, ['-m', 'twin_gpu.local'], {
       env: { ...env, TWIN_BASE_GGUF: gguf, TWIN_HOST: '127.0.0.1', TWIN_PORT: String(port) },
       cwd: MODAL_DIR,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const keep = (c: Buffer) => {
-      inferenceLog = (inferenceLog + c.toString('utf8')).slice(-4000);
-    };
-    inference.stdout!.on('data', keep);
-    inference.stderr!.on('data', keep);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (inference.exitCode !== null) throw new Error(`twin_gpu.local exited: ${inferenceLog}`);
-      if (Date.now() > deadline) throw new Error(`twin_gpu.local did not start: ${inferenceLog}`);
-      const ok = await fetch(`${inferenceUrl}/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      healthUrl: `${inferenceUrl}/health`,
+      timeoutMs: 60_000,
+      logChars: 4000,
+    }));
+    inferenceLog = log;
     app = await startTestApp({
       withWorkers: true,
       env: {
@@ -156,7 +131,7 @@ describe.skipIf(missing !== null)('modal inference contract (real twin_gpu app, 
     const list = events(await sub.until(isTerminal, 60_000));
     sub.close();
     const end = list.at(-1);
-    expect(end, inferenceLog).toMatchObject({ __typename: 'ReplyDone', model: `twin:${client.userId}` });
+    expect(end, inferenceLog()).toMatchObject({ __typename: 'ReplyDone', model: `twin:${client.userId}` });
     expect(tokensOf(list).length).toBeGreaterThan(0);
     expect(
       tokensOf(list)

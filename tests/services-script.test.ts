@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/processes.ts';
 
 // scripts/services.sh against servers of its own (own data folder, own ports): the shared
 // services of the suite are never touched. Weaviate and PostgreSQL are left out to keep it fast
@@ -22,14 +22,6 @@ const cleanups: Array<() => void> = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function sandbox(s3Backend: 'minio' | 's3rver') {
   const dataDir = mkdtempSync(join(tmpdir(), 'twin-services-'));

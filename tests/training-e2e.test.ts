@@ -1,7 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
@@ -24,6 +23,7 @@ import { removeUsers } from './helpers/cleanup.ts';
 import { createTestClient, member, type TestClient } from './helpers/client.ts';
 import { TEST_AUTH_SECRET, testConfig } from './helpers/harness.ts';
 import { uploadDocument } from './helpers/ingest.ts';
+import { freePort, s3EnvOf, spawnHealthy } from './helpers/processes.ts';
 
 // End to end with no stand-in for the Python side (issue 12): the real modal/ local trainer
 // (`bash modal/scripts/local-trainer.sh`, the tiny model on CPU) trains the run the server
@@ -41,52 +41,25 @@ const TRAINER = resolve(import.meta.dirname, '..', 'modal', 'scripts', 'local-tr
 const TOKEN = `e2e-token-${randomUUID()}`;
 const CALLBACK_SECRET = `e2e-callback-${randomUUID()}`;
 let trainer: ChildProcess | undefined;
-let trainerLog = '';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function startTrainer(config: ReturnType<typeof testConfig>): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  trainer = spawn('bash', [TRAINER], {
+  ({ child: trainer } = await spawnHealthy('local trainer', 'bash', [TRAINER], {
     env: {
       ...process.env,
       TWIN_HOST: '127.0.0.1',
       TWIN_PORT: String(port),
       TWIN_API_TOKEN: TOKEN,
       TWIN_CALLBACK_SECRET: CALLBACK_SECRET,
-      S3_ENDPOINT: config.S3_ENDPOINT ?? '',
-      S3_REGION: config.S3_REGION,
-      S3_BUCKET: config.S3_BUCKET,
-      S3_ACCESS_KEY_ID: config.S3_ACCESS_KEY_ID ?? '',
-      S3_SECRET_ACCESS_KEY: config.S3_SECRET_ACCESS_KEY ?? '',
-      S3_FORCE_PATH_STYLE: String(config.S3_FORCE_PATH_STYLE),
+      ...s3EnvOf(config),
     },
     // its own process group: afterAll stops uvicorn and every run process it started
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (c: Buffer) => {
-    trainerLog = (trainerLog + c.toString('utf8')).slice(-6000);
-  };
-  trainer.stdout!.on('data', keep);
-  trainer.stderr!.on('data', keep);
-  for (const deadline = Date.now() + 90_000; ; ) {
-    if (trainer.exitCode !== null) throw new Error(`local trainer exited: ${trainerLog}`);
-    if (Date.now() > deadline) throw new Error(`local trainer did not start: ${trainerLog}`);
-    const ok = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return url;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+    healthUrl: `${url}/health`,
+    timeoutMs: 90_000,
+  }));
+  return url;
 }
 
 async function stopTrainer() {
