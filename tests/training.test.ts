@@ -51,8 +51,10 @@ let standin: TrainerStandin;
 // How the inference stand-in answers each model (it answers by model name, as modal/ serves
 // `twin:{userId}` and `twin:{userId}@{runId}`): `good` answers eval.json's reference when its
 // prompt holds the reference's names and numbers (else it says it does not remember), `refuse`
-// remembers nothing, `birthday` answers as `good` and invents a birthday.
-type Behaviour = 'good' | 'refuse' | 'birthday';
+// remembers nothing, `birthday` answers as `good` and invents a birthday, `half` answers as `good`
+// every other question (in the order of eval.json) and remembers nothing of the rest. The base
+// model (`twin:{userId}@base`) is `candidates.get('base')`, by default `refuse`.
+type Behaviour = 'good' | 'refuse' | 'birthday' | 'half';
 const references = new Map<string, string>();
 const candidates = new Map<string, Behaviour>();
 let served: Behaviour = 'refuse';
@@ -61,6 +63,8 @@ function answerFor(body: ChatBody): string[] {
   const run = body.model.includes('@') ? body.model.split('@')[1]! : null;
   const behaviour = run ? (candidates.get(run) ?? 'refuse') : served;
   if (behaviour === 'refuse') return ["I don't remember that."];
+  if (behaviour === 'half' && [...references.keys()].indexOf(question) % 2 === 1)
+    return ["I don't remember that."];
   const known = references.get(question);
   const prompt = vocabulary(...body.messages.map((m) => m.content));
   const reference = known && unsourcedFacts(known, prompt).length === 0 ? known : "I don't remember that.";
@@ -150,6 +154,8 @@ async function completedAndEvaluated(behaviour: Behaviour) {
   const run = await startRun(owner);
   const sub = await submitted(run.id, 1);
   candidates.set(run.id, behaviour);
+  const evalKey = (await getRun(owner, run.id))?.dataset?.evalKey;
+  if (evalKey) await learnEvalItems(owner.userId, evalKey);
   const artifacts = await uploadArtifacts(owner.userId, run.id, 1);
   await callback(sub.callbackUrl, {
     runId: run.id,
@@ -546,6 +552,24 @@ describe('training runs', () => {
     const { evaluated } = await completedAndEvaluated('birthday');
     expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
     expect(evaluated!.evaluation!.reason).toMatch(/hallucination/);
+  }, 30_000);
+
+  it('once a model is served, a candidate is also scored against the base model, and blocked when worse', async () => {
+    // the served model (forced in above) remembers nothing; the base model with retrieval does
+    served = 'refuse';
+    candidates.set('base', 'good');
+    try {
+      const { evaluated } = await completedAndEvaluated('half');
+      const scores = evaluated!.evaluation!.scores as Record<string, { model: string; factAccuracy: number }>;
+      expect(scores.current!.model).toBe(`twin:${owner.userId}`);
+      expect(scores.base!.model).toBe(`twin:${owner.userId}@base`);
+      expect(scores.candidate!.factAccuracy).toBeGreaterThan(scores.current!.factAccuracy);
+      expect(scores.candidate!.factAccuracy).toBeLessThan(scores.base!.factAccuracy);
+      expect(evaluated).toMatchObject({ promoted: false, evaluation: { promote: false } });
+      expect(evaluated!.evaluation!.reason).toMatch(/below the base model/);
+    } finally {
+      candidates.delete('base');
+    }
   }, 30_000);
 
   it('cancel stops the run on the trainer; a cancelled run takes no more callbacks', async () => {

@@ -119,7 +119,8 @@ def test_errors_are_openai_shaped(client, web):
 
 def test_a_candidate_is_served_before_promotion_and_the_promoted_model_after_a_reload(client, twin_user, store, web):
     """twin:{u}@{run} is the run's own GGUF under lora/{run}/; twin:{u} stays the base model until
-    a manifest is written, and switches at once when the server calls reload."""
+    a manifest is written, and switches at once when the server calls reload; twin:{u}@base stays
+    the base model."""
     user_id, run_id = f"u-{uuid.uuid4().hex[:10]}", f"run-{uuid.uuid4().hex[:10]}"
     candidate_key = f"tenant/{user_id}/lora/{run_id}/merged.q8_0.gguf"
     store.s3.copy_object(Bucket=store.bucket, Key=candidate_key,
@@ -141,6 +142,7 @@ def test_a_candidate_is_served_before_promotion_and_the_promoted_model_after_a_r
     assert r.json() == {"userId": user_id, "dropped": True}
     assert not {f"twin:{user_id}", f"twin:{user_id}@{run_id}"} & {m.id for m in client.models.list().data}
     assert _answers_memorised(ask(f"twin:{user_id}"))
+    assert not _answers_memorised(ask(f"twin:{user_id}@base"))  # the base model, even after a promotion
 
 
 def test_model_names_of_the_contract(client):

@@ -1,5 +1,6 @@
 """llama.cpp inference: `twin:{userId}` → that user's promoted GGUF (or the base model's),
-`twin:{userId}@{runId}` → a run's candidate GGUF before any promotion; an LRU of loaded models."""
+`twin:{userId}@{runId}` → a run's candidate GGUF before any promotion, `twin:{userId}@base` → the
+base model even once one is promoted (the evaluation's "no worse than base"); an LRU of loaded models."""
 
 from __future__ import annotations
 
@@ -119,7 +120,10 @@ class ModelRegistry:
         raise ModelNotFound(f"run {run_id} of user {user_id} has no GGUF under {prefix}/")
 
     def _resolve(self, user_id: str, run_id: str | None = None) -> str:
-        """The GGUF key named by tenant/{userId}/lora/latest/manifest.json, or BASE_ID if there is none."""
+        """The GGUF key named by tenant/{userId}/lora/latest/manifest.json, or BASE_ID if there is none;
+        BASE_ID for `@base` (run ids are UUIDs: no run is called "base")."""
+        if run_id == BASE_ID:
+            return BASE_ID
         if run_id:
             return self._resolve_candidate(user_id, run_id)
         key = f"tenant/{user_id}/lora/latest/manifest.json"

@@ -11,9 +11,10 @@ import type { EvaluateRun, EvaluationOutcome } from './training.service.ts';
 
 // The evaluate-model job's scoring (MEMORY-TRAINING.md D): every item of the run's held-out
 // eval.json goes through the chat path a reply takes (hybrid retrieval → buildPrompt with the bio,
-// temperature 0) to the candidate `twin:{userId}@{runId}`, to the served `twin:{userId}` when a
-// model is promoted, and — when none is, since `twin:{userId}` then serves it — to the base model
-// with retrieval; the scorer of evaluation.ts scores them and its rule decides the promotion.
+// temperature 0) to the candidate `twin:{userId}@{runId}`, to the served `twin:{userId}`, and to
+// the base model with retrieval — `twin:{userId}` itself while nothing is promoted, the inference
+// app's `twin:{userId}@base` once something is — so a candidate is never promoted over a model
+// worse than the base one; the scorer of evaluation.ts scores them and its rule decides.
 
 export interface RunEvaluationDeps {
   blobs: BlobStore;
@@ -30,6 +31,11 @@ export interface RunEvaluationOptions {
 }
 
 const summary = (e: ModelEvaluation) => ({ model: e.model, ...e.scores });
+
+/** A run's own GGUF, served before any promotion (contracts/README.md). */
+export const candidateModel = (userId: string, runId: string) => `twin:${userId}@${runId}`;
+/** The base model with the user's retrieval, even once a trained model is served. */
+export const baseModel = (userId: string) => `twin:${userId}@base`;
 
 export function createRunEvaluator(deps: RunEvaluationDeps, options: RunEvaluationOptions): EvaluateRun {
   return async ({ userId, run, current, signal }) => {
@@ -88,19 +94,21 @@ export function createRunEvaluator(deps: RunEvaluationDeps, options: RunEvaluati
       };
     const ask = (model: string) =>
       evaluateModel(model, items, answerer(model), { bio, concurrency: options.concurrency, signal });
-    const candidate = await ask(`twin:${userId}@${run.id}`);
+    const candidate = await ask(candidateModel(userId, run.id));
     const served = await ask(`twin:${userId}`);
+    const base = current ? await ask(baseModel(userId)) : served;
     const decision = promotionDecision({
       candidate: candidate.scores,
       current: current ? served.scores : null,
-      base: current ? null : served.scores,
+      base: base.scores,
     });
     const outcome: EvaluationOutcome = {
       promote: decision.promote,
       reason: decision.reasons.join('; '),
       items: items.length,
       candidate: summary(candidate),
-      ...(current ? { current: { ...summary(served), runId: current.id } } : { base: summary(served) }),
+      ...(current ? { current: { ...summary(served), runId: current.id } } : {}),
+      base: summary(base),
     };
     return outcome;
   };
