@@ -4,7 +4,7 @@ import { DeleteDocumentDocument, MemoryProgressDocument } from '../src/sdk/gener
 import { OpenAITextModel } from '../src/services/adapters/openai/text-model.openai.ts';
 import { readSnapshot } from '../src/services/memory/snapshot/snapshot-store.ts';
 import type { BlobStore } from '../src/services/ports/blob-store.ts';
-import { l2Keys } from '../src/services/tenant-keys.ts';
+import { l2Keys, memoryKeys } from '../src/services/tenant-keys.ts';
 import type { EvalItem, L2Manifest, TrainingRecord } from '../src/services/training-data/records.ts';
 import {
   DEFAULT_TRAINING_DATA_OPTIONS,
@@ -155,8 +155,12 @@ describe('L2 training data from a built memory', () => {
       const body = (await app.services.blobs.get(client.userId, key)).toString('utf8');
       expect(body, key).not.toContain(MARKER);
     }
-    // L1's bio may list a place only the assistant named (the system prompt shows the bio as the
-    // chat path does), but no question or answer states it
+    // a place only the assistant named is in neither L1's bio (which every system prompt shows, as
+    // the chat path does) nor any question or answer
+    const bio = (await app.services.blobs.get(client.userId, memoryKeys.bio())).toString('utf8');
+    expect(bio).not.toContain('Valletta');
+    expect(bio).toContain('Anna Kowalski'); // named in the person's own turn of that chat
+    expect(JSON.stringify(dataset)).not.toContain('Valletta');
     const raw = await read<{ user: string; assistant: string }[]>(l2Keys.raw(runId, 'merged'));
     for (const r of raw) expect(`${r.user} ${r.assistant}`).not.toContain('Valletta');
     for (const r of dataset)

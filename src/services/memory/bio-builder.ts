@@ -8,11 +8,12 @@ import { AUTHOR_TITLE } from './entity-builder.ts';
 import { readChunkTexts } from './extraction-cache.ts';
 import { writeBioWithModel } from './llm/bio.ts';
 import { offlineBio } from './text/bio-offline.ts';
+import { hasTurns, personWords } from './text/own-turns.ts';
 import { firstPersonSentences } from './text/sentences.ts';
 
 // The biography (A5), from the person's own material only: topics at least half subjective,
 // people and places with evidence in subjective chunks, and the person's own first-person
-// sentences. With an LLM it is written from those excerpts (and checked for invented names);
+// sentences — of a chat export, only the person's (`user:`) turns, never the assistant's. With an LLM it is written from those excerpts (and checked for invented names);
 // offline, or when the model's answer is not grounded, a template fills in what the corpus says.
 
 export interface BioDeps {
@@ -23,6 +24,9 @@ export interface BioDeps {
 
 const RECENT_DAYS = 30;
 const EXCERPTS = 12;
+/** Entities of a type looked at for the bio's five, most mentioned first, and chunks read for each. */
+const BIO_ENTITY_CANDIDATES = 15;
+const EVIDENCE_CHUNKS = 3;
 
 async function textsOf(blobs: BlobStore, userId: string, chunkIds: readonly string[]) {
   const texts = await readChunkTexts(
@@ -76,23 +80,38 @@ export async function buildBio(
   const recent = items.filter((i) => subjectiveChunks.has(i.chunkId) && Date.parse(i.createdAt) >= cutoff);
   const recentIds = recent.slice(-6).map((i) => i.chunkId);
   const [excerpts, recentExcerpts] = await Promise.all([
-    textsOf(deps.blobs, userId, excerptIds),
-    textsOf(deps.blobs, userId, recentIds),
+    textsOf(deps.blobs, userId, excerptIds).then((texts) => texts.map(personWords)),
+    textsOf(deps.blobs, userId, recentIds).then((texts) => texts.map(personWords)),
   ]);
   const keywords = ownClusters.flatMap((c) => c.keywords.slice(0, 5));
 
-  const withEvidence = (type: EntityRow['type']) =>
-    entities
+  const withEvidence = async (type: EntityRow['type']) => {
+    const candidates = entities
       // the person is not one of the people their bio lists
       .filter(
         (e) =>
           e.type === type && e.title !== AUTHOR_TITLE && e.textUnitIds.some((id) => subjectiveChunks.has(id)),
       )
       .sort((a, b) => b.mentionCount - a.mentionCount)
+      .slice(0, BIO_ENTITY_CANDIDATES);
+    // a name only an imported chat's assistant said is not the person's: an entity whose every
+    // subjective chunk is a chat chunk that names it outside the person's turns is left out
+    const evidence = candidates.map((e) =>
+      e.textUnitIds.filter((id) => subjectiveChunks.has(id)).slice(0, EVIDENCE_CHUNKS),
+    );
+    const texts = await textsOf(deps.blobs, userId, [...new Set(evidence.flat())]);
+    const textOf = new Map([...new Set(evidence.flat())].map((id, i) => [id, texts[i] ?? '']));
+    const said = (title: string, text: string) => {
+      if (!hasTurns(text)) return true;
+      const name = title.toLowerCase();
+      return !text.toLowerCase().includes(name) || personWords(text).toLowerCase().includes(name);
+    };
+    return candidates
+      .filter((e, i) => evidence[i]!.some((id) => said(e.title, textOf.get(id) ?? '')))
       .slice(0, 5)
       .map((e) => e.title);
-  const people = withEvidence('person');
-  const places = withEvidence('place');
+  };
+  const [people, places] = await Promise.all([withEvidence('person'), withEvidence('place')]);
   const recentClusterIds = new Set<string>();
   const recentChunkSet = new Set(recent.map((r) => r.chunkId));
   for (const c of clusters)

@@ -85,7 +85,7 @@ describe('dedupe', () => {
 
 describe('chat material', () => {
   it('keeps the person’s turns only, and a chunk’s opening text only when it continues theirs', async () => {
-    const { ownTurns } = await import('./material.ts');
+    const { ownTurns } = await import('../memory/text/own-turns.ts');
     const chunk =
       'Weekend plans\n\nuser: I bake rye.\n\nassistant: Lovely!\nMore of it.\n\nuser: And I sail.';
     expect(ownTurns(chunk)).toBe('I bake rye.\n\nAnd I sail.');

@@ -2,6 +2,7 @@ import { bioText } from '../chat/prompt.ts';
 import { NotFoundError } from '../errors.ts';
 import { readChunkTexts, textSha } from '../memory/extraction-cache.ts';
 import { readSnapshot } from '../memory/snapshot/snapshot-store.ts';
+import { ownTurns } from '../memory/text/own-turns.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
 import type { DocumentKind, DocumentRecord } from '../ports/document.ts';
 import type { Bio, ClusterRow, EntityRow, MemorySnapshot, RelationRow } from '../ports/memory.ts';
@@ -47,24 +48,6 @@ export interface MaterialDeps {
 
 // An uploaded chat export (ingest sniffs it as chat-json): its assistant turns are another model's.
 const CHAT_EXPORT = 'application/vnd.twin.chat+json';
-const ROLE_LINE = /^(user|assistant|system|tool|bot|twin|ai)\s*:\s*/i;
-
-/**
- * The person's own words of a chat chunk: only what follows a `user:` marker (ingest writes one
- * turn per paragraph as `role: text`), up to the next turn of any role. `continuing` is who speaks
- * before the first marker (a chunk can start mid-turn); unknown, that text is left out.
- */
-export function ownTurns(text: string, continuing: 'user' | null = null): string {
-  const kept: string[] = [];
-  let speaker: string | null = continuing;
-  for (const paragraph of text.split(/\n{2,}/)) {
-    const role = ROLE_LINE.exec(paragraph.trim());
-    if (role) speaker = role[1]!.toLowerCase();
-    else if (speaker === null) continue;
-    if (speaker === 'user') kept.push(role ? paragraph.trim().slice(role[0].length) : paragraph.trim());
-  }
-  return kept.join('\n\n').trim();
-}
 
 export async function loadMaterial(deps: MaterialDeps, userId: string, version: string): Promise<Material> {
   const snapshot = await readSnapshot(deps.blobs, userId, version);
