@@ -102,6 +102,11 @@ export async function ingestDocument(
     throw error;
   }
   if (!extracted.text.trim()) throw new PermanentIngestError('the document contains no text');
+  // uploaded as a chat (kind CHAT) but not a chat export: its text would be taken for a conversation
+  if (doc.kind === 'chat' && extracted.format !== 'chat-json')
+    throw new PermanentIngestError(
+      'uploaded as a chat, but the file is not a chat export ({"messages": [{"role", "content"}, …]})',
+    );
 
   signal.throwIfAborted();
   await progress.report('CHUNKING', 0, 1);
