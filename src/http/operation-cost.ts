@@ -31,7 +31,7 @@ export interface CostOptions {
 // connection's selection by its page size (worst case for a variable), or a search's by its limit.
 const PAGE_ARGS = ['first', 'last', 'limit'];
 
-function pageSize(field: FieldNode, options: CostOptions, max: number): number | undefined {
+function pageSize(field: FieldNode, max: number): number | undefined {
   const arg = field.arguments?.find((a) => PAGE_ARGS.includes(a.name.value));
   if (!arg) return undefined;
   const value: ValueNode = arg.value;
@@ -82,9 +82,7 @@ export function operationCostRule(options: CostOptions) {
           const child = costOf(sel.selectionSet, type && isCompositeType(type) ? type : undefined, seen);
           const hasPageArg = def?.args.some((a) => PAGE_ARGS.includes(a.name));
           const max = (parent && options.maxPageSizes?.[`${parent.name}.${name}`]) ?? options.maxPageSize;
-          const rows = hasPageArg
-            ? (pageSize(sel, options, max) ?? Math.min(options.defaultPageSize, max))
-            : 1;
+          const rows = hasPageArg ? (pageSize(sel, max) ?? Math.min(options.defaultPageSize, max)) : 1;
           cost += 1 + weight + rows * child;
         }
       }

@@ -248,7 +248,7 @@ export class TrainingService {
   async prepare(payload: { userId: string; runId: string }, job: JobRun): Promise<unknown> {
     const { userId, runId } = payload;
     const run = await this.deps.runs.get(userId, runId);
-    if (!run || run.status !== 'queued') return { skipped: run?.status ?? 'missing' };
+    if (run?.status !== 'queued') return { skipped: run?.status ?? 'missing' };
     const preparing = await this.deps.runs.update(
       userId,
       runId,
@@ -303,7 +303,7 @@ export class TrainingService {
   async submit(payload: { userId: string; runId: string; attempt: number }, _job: JobRun): Promise<unknown> {
     const { userId, runId, attempt } = payload;
     const run = await this.deps.runs.get(userId, runId);
-    if (!run || run.status !== 'processing' || run.attempt !== attempt) return { skipped: true };
+    if (run?.status !== 'processing' || run.attempt !== attempt) return { skipped: true };
     if (run.modalCallId) return { callId: run.modalCallId };
     try {
       const { callId } = await this.deps.trainer.submit({
