@@ -64,6 +64,27 @@ ensure_embedder_model() {
   fi
 }
 
+# The dashboard's static assets (dist/web/, served at /app), built when web/ changed. The API
+# runs without them (/app then says how to build them).
+ensure_web_build() {
+  if ! bash "$ROOT_DIR/scripts/web.sh"; then
+    printf '\033[31m[twin] the dashboard could not be built: /app is unavailable; rerun scripts/web.sh\033[0m\n' >&2
+  fi
+}
+
+# Debian's chromium, which the dashboard's browser tests drive headless (playwright-core downloads
+# no browser): installed with apt-get when missing and this shell may.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing chromium (apt-get) for the dashboard tests"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 \
+      || log "chromium could not be installed: the dashboard tests will be skipped"
+  else
+    log "no chromium (apt-get install chromium): the dashboard tests will be skipped"
+  fi
+}
+
 # Starts the local services that are missing (exporting their URLs) and, when this shell exits,
 # stops only those this run started. TWIN_KEEP_SERVICES=1 leaves them running. An `up` that is
 # interrupted or fails stops what it had started itself (services.sh).

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_node
 ensure_deps
 ensure_embedder_model
+ensure_web_build
 
 start_services
 

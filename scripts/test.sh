@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_node
 ensure_deps
 ensure_embedder_model
+ensure_web_build
+ensure_chromium
 
 start_services
 

@@ -7,6 +7,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Services } from './container.ts';
 import type { GraphQLContext } from './context.ts';
+import { isAppRoute, serveApp } from './http/app.route.ts';
 import { corsPolicy, useCsrfPrevention, webSocketDefences } from './http/browser-defences.ts';
 import { serveExport } from './http/export.route.ts';
 import { routeOf, serveMetrics, useOperationMetrics } from './http/metrics.ts';
@@ -189,6 +190,7 @@ export function createApp(services: Services): App {
       return;
     }
     if (req.url === '/export') return serveExport(services, req, res);
+    if (isAppRoute(req.url)) return serveApp(req, res);
     if (isTrainingCallback(req.url)) return serveTrainingCallback(services, req, res);
     if (req.url === '/readyz') {
       const status = await services.readiness();
