@@ -23,15 +23,22 @@ const services = await createServices(config, logger, jobs);
 const starting = startWorkers(services, jobs);
 // documents of another embedding model than this one fill its collection in the background
 const reembed = new AbortController();
+// what the worker starts after its queues (the watchdog's resume, the re-embedding) must end before
+// the services close: a SIGTERM just after start-up otherwise closed the pool under their queries,
+// and MikroORM's reconnect then held the shutdown past its timeout (exit 1)
+const background: Promise<unknown>[] = [];
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
   reembed.abort();
   await (await starting).close(config.SHUTDOWN_TIMEOUT_MS);
+  await Promise.allSettled(background);
   await services.close();
 });
 await starting;
 logger.info('workers running');
 // training runs left processing by a previous worker are watched again
-services.training
-  .resumeWatchdog()
-  .catch((err: unknown) => logger.warn({ err }, 'training watchdog not resumed'));
-if (reembedsOnStart(config)) void services.reembedOnStart(reembed.signal);
+background.push(
+  services.training
+    .resumeWatchdog()
+    .catch((err: unknown) => logger.warn({ err }, 'training watchdog not resumed')),
+);
+if (reembedsOnStart(config)) background.push(services.reembedOnStart(reembed.signal));

@@ -138,7 +138,7 @@ describe('a worker shut down mid-job', () => {
     expect(new Set(seen.map((e) => e.attempt))).toEqual(new Set([1]));
     await expectPackedChunks(app.services, client.userId, doc.id, done.chunkCount);
     expect(await app.services.vectors.countByDocument(client.userId, doc.id)).toBe(done.chunkCount);
-    expect(await second.stop()).toBe(0);
+    expect(await second.stop(), second.output()).toBe(0);
   }, 240_000);
 
   it('hands back a reply still waiting for its first token after the grace; the next worker answers it once', async () => {
@@ -171,7 +171,7 @@ describe('a worker shut down mid-job', () => {
       { __typename: 'ReplyDone', finishReason: 'stop' },
     ]);
     await expectOneExchange(sessionId, client, tokens.join(''));
-    expect(await second.stop()).toBe(0);
+    expect(await second.stop(), second.output()).toBe(0);
   }, 120_000);
 
   it('lets a reply that is streaming finish within the grace, and the next worker does not repeat it', async () => {
@@ -207,7 +207,7 @@ describe('a worker shut down mid-job', () => {
     expect(await app.services.queue.get('chat', sent.assistantMessageId)).toMatchObject({
       state: 'completed',
     });
-    expect(await second.stop()).toBe(0);
+    expect(await second.stop(), second.output()).toBe(0);
   }, 120_000);
 });
 
