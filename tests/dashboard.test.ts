@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loraKeys } from '../src/services/tenant-keys.ts';
 import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
@@ -81,18 +82,74 @@ async function finishedReply() {
   return page.locator('.message.assistant .reply-text').last().innerText();
 }
 
+/** Posts the trainer's signed callbacks for a submitted run, as modal/ does. */
+function callbackPoster(submit: { runId: string; callbackUrl: string }) {
+  return async (seq: number, event: Record<string, unknown>) => {
+    const body = JSON.stringify({
+      runId: submit.runId,
+      attempt: 1,
+      seq,
+      step: null,
+      totalSteps: null,
+      loss: null,
+      artifacts: null,
+      error: null,
+      retryable: null,
+      ...event,
+    });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const res = await fetch(app.url.replace(/\/graphql$/, '') + new URL(submit.callbackUrl).pathname, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-twin-timestamp': ts,
+        'x-twin-signature': signTrainingCallback(SECRET, ts, body),
+      },
+      body,
+    });
+    expect(res.status).toBe(200);
+  };
+}
+
+/** The files of a finished attempt in the run's S3 folder, and the artifacts its callback names. */
+async function uploadArtifacts(runId: string) {
+  const files = [
+    { name: 'adapter', file: 'adapter.safetensors', body: `adapter of ${runId}` },
+    { name: 'gguf_f16', file: 'merged.gguf', body: `GGUF f16 of ${runId}` },
+    { name: 'gguf_q8_0', file: 'merged.q8_0.gguf', body: `GGUF q8_0 of ${runId}` },
+    { name: 'config', file: 'training_config.json', body: JSON.stringify({ runId, attempt: 1 }) },
+  ];
+  for (const f of files) await app.services.blobs.put(userId, loraKeys.runFile(runId, f.file), f.body);
+  return {
+    files: files.map((f) => ({
+      name: f.name,
+      key: `tenant/${userId}/${loraKeys.runFile(runId, f.file)}`,
+      bytes: Buffer.byteLength(f.body),
+      quantization: f.name.startsWith('gguf_') ? f.name.slice(5) : null,
+    })),
+    metrics: { steps: 8, lossFirst: 3.9, lossLast: 1.2, device: 'cpu' },
+  };
+}
+
 describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
   beforeAll(async () => {
     execFileSync('bash', [join(ROOT, 'scripts', 'web.sh')], { stdio: 'inherit' });
     mkdirSync(SHOTS, { recursive: true });
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 300, interTokenMs: 140 });
     trainer = await startTrainerStandin(() => ['I do not know.']);
+    // the twin's inference as modal/ serves it (twin:{userId}, and a run's twin:{userId}@{runId} the
+    // evaluation asks), streaming slowly
+    model = await startOpenAIStandin({
+      tokens: TOKENS,
+      ttftMs: 300,
+      interTokenMs: 140,
+      backend: 'modal',
+      apiToken: trainer.token,
+    });
     app = await startTestApp({
       withWorkers: true,
       env: {
-        CHAT_BACKEND: 'openai',
-        CHAT_BASE_URL: model.url,
-        CHAT_MODEL: 'standin-model',
+        CHAT_BACKEND: 'modal',
+        MODAL_INFERENCE_URL: model.url,
         CHAT_IDLE_MS: '600000',
         MEMORY_LLM: 'off',
         MEMORY_DEBOUNCE_MS: '0',
@@ -104,6 +161,9 @@ describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
         MODAL_CALLBACK_SECRET: SECRET,
         L2_MIN_CHUNKS: '3',
         L2_MIN_EXAMPLES: '3',
+        // the evaluation table and its Promote button stay for the person to decide
+        TRAINING_AUTO_PROMOTE: 'false',
+        TRAINING_EVAL_MAX_ITEMS: '3',
       },
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -140,10 +200,12 @@ describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
     // the development user is refused here (AUTH_ALLOW_ANONYMOUS=false): the reason is shown
     await page.getByRole('button', { name: 'Continue as the development user' }).click();
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('Sign-in failed');
-    await page.getByLabel('API key or access token').fill(app.tokenFor(userId));
+    // one token: two issued in different seconds differ
+    const token = app.tokenFor(userId);
+    await page.getByLabel('API key or access token').fill(token);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('heading', { name: 'Documents', exact: true }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.getItem('twin.credential'))).toBe(app.tokenFor(userId));
+    expect(await page.evaluate(() => sessionStorage.getItem('twin.credential'))).toBe(token);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
 
     const files = FILES.map((name) => ({ name, content: readFileSync(join(CORPUS, name), 'utf8') }));
@@ -244,31 +306,7 @@ describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
     await run.waitFor({ timeout: 15_000 });
     await expect.poll(() => trainer.submits.some((s) => s.userId === userId), { timeout: 45_000 }).toBe(true);
     const submit = trainer.submits.find((s) => s.userId === userId)!;
-    const post = async (seq: number, event: Record<string, unknown>) => {
-      const body = JSON.stringify({
-        runId: submit.runId,
-        attempt: 1,
-        seq,
-        step: null,
-        totalSteps: null,
-        loss: null,
-        artifacts: null,
-        error: null,
-        retryable: null,
-        ...event,
-      });
-      const ts = String(Math.floor(Date.now() / 1000));
-      const res = await fetch(app.url.replace(/\/graphql$/, '') + new URL(submit.callbackUrl).pathname, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-twin-timestamp': ts,
-          'x-twin-signature': signTrainingCallback(SECRET, ts, body),
-        },
-        body,
-      });
-      expect(res.status).toBe(200);
-    };
+    const post = callbackPoster(submit);
     await post(1, { event: 'started', stage: 'starting' });
     const losses = [3.9, 3.1, 2.4, 1.9];
     for (const [i, loss] of losses.entries())
@@ -287,6 +325,45 @@ describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
     await shot('09-training-cancelled');
   });
 
+  it('shows a completed run’s evaluation against the base model, and Promote makes it the twin', async () => {
+    await page.getByRole('button', { name: 'Start training' }).click();
+    const submits = () => trainer.submits.filter((s) => s.userId === userId);
+    await expect.poll(() => submits().length, { timeout: 45_000 }).toBe(2);
+    const submit = submits()[1]!;
+    const post = callbackPoster(submit);
+    await post(1, { event: 'started', stage: 'starting' });
+    await post(2, { event: 'progress', stage: 'training', step: 8, totalSteps: 8, loss: 1.2 });
+    await post(3, {
+      event: 'completed',
+      stage: 'completed',
+      step: 8,
+      totalSteps: 8,
+      loss: 1.2,
+      artifacts: await uploadArtifacts(submit.runId),
+    });
+    const evaluation = page.getByRole('heading', { name: 'Evaluation: done' });
+    await evaluation.waitFor({ timeout: 60_000 });
+    const table = page.locator('section[aria-labelledby="eval-title"] table');
+    expect(await table.locator('thead th').allInnerTexts()).toEqual(['Metric', 'This run', 'Base model']);
+    const row = async (label: string) =>
+      (await table.getByRole('row', { name: label }).locator('td').allInnerTexts()).map(Number);
+    // both models answered through the same stand-in, so they score the same, from 0 to 1
+    const facts = await row('Fact accuracy');
+    expect(facts).toHaveLength(2);
+    expect(facts[0]).toBe(facts[1]);
+    const recall = await row('Recall@5');
+    expect(recall[0]).toBeGreaterThan(0);
+    expect(recall[0]).toBeLessThanOrEqual(1);
+    expect(await page.getByText('Not worse than the model served: it can be promoted.').count()).toBe(1);
+    await shot('10-training-evaluated');
+
+    await page.getByRole('button', { name: 'Promote' }).click();
+    await page.getByText('Served as your twin').waitFor({ timeout: 15_000 });
+    const manifest = JSON.parse((await app.services.blobs.get(userId, loraKeys.latestManifest())).toString());
+    expect(manifest.runId).toBe(submit.runId);
+    await shot('11-training-promoted');
+  });
+
   it('fits a phone-sized screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const view of ['documents', 'chat']) {
@@ -294,7 +371,7 @@ describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
       await page.locator('main#main h2, main#main .sessions').first().waitFor();
       // nothing wider than the screen
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-      await shot(`10-phone-${view}`);
+      await shot(`12-phone-${view}`);
     }
   });
 });

@@ -321,8 +321,14 @@ const METRICS: [string, string][] = [
   ['factAccuracy', 'Fact accuracy'],
   ['abstentionAccuracy', 'Abstention accuracy'],
   ['hallucinationRate', 'Hallucination rate (lower is better)'],
-  ['recallAt5', 'Recall@5'],
+  ['retrievalRecallAt5', 'Recall@5'],
   ['mrr', 'MRR'],
+  ['tokenF1', 'Token F1'],
+  ['falseAbstention', 'False abstention (lower is better)'],
+  ['nonEmptyRate', 'Non-empty answers'],
+  ['items', 'Questions asked'],
+  ['answerable', 'Answerable'],
+  ['unanswerable', 'Unanswerable'],
 ];
 
 function Evaluation({ run }: { run: TrainingRunFieldsFragment }) {
