@@ -11,6 +11,7 @@ import { isAppRoute, serveApp } from './http/app.route.ts';
 import { corsPolicy, useCsrfPrevention, webSocketDefences } from './http/browser-defences.ts';
 import { serveExport } from './http/export.route.ts';
 import { routeOf, serveMetrics, useOperationMetrics } from './http/metrics.ts';
+import { createOpenAICompatRoute, isOpenAICompatRoute } from './http/openai-compat.route.ts';
 import { useOperationLimits } from './http/operation-limits.plugin.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
 import { currentRequestId, requestIdOf, withRequestId } from './http/request-context.ts';
@@ -168,6 +169,8 @@ export function createApp(services: Services): App {
       ),
   });
 
+  const serveOpenAICompat = createOpenAICompatRoute(services);
+
   const server = createServer((req, res) => {
     const requestId = requestIdOf(req.headers['x-request-id']);
     res.setHeader('x-request-id', requestId);
@@ -192,6 +195,7 @@ export function createApp(services: Services): App {
     if (req.url === '/export') return serveExport(services, req, res);
     if (isAppRoute(req.url)) return serveApp(req, res);
     if (isTrainingCallback(req.url)) return serveTrainingCallback(services, req, res);
+    if (isOpenAICompatRoute(req.url)) return serveOpenAICompat(req, res);
     if (req.url === '/readyz') {
       const status = await services.readiness();
       res
