@@ -1,0 +1,25 @@
+// What the helpers (uploadFiles, ask, train) need of a client: its requests and subscriptions.
+// Its own module so that index.ts, which builds the client from the helpers, and the helpers do
+// not import each other.
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { SubscribeOptions, TwinSubscription } from './subscribe.ts';
+
+/** Variables as an argument: optional where the operation has no required variable. */
+export type VariablesOf<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
+
+/** A file to upload: its name and its bytes. */
+export interface FileInput {
+  name: string;
+  data: Blob | ArrayBuffer | Uint8Array | string;
+  type?: string;
+}
+
+export interface CoreClient {
+  request<R, V>(doc: TypedDocumentNode<R, V>, ...variables: VariablesOf<V>): Promise<R>;
+  upload<R, V>(doc: TypedDocumentNode<R, V>, variables: V, files: Record<string, FileInput>): Promise<R>;
+  subscribe<R, V>(
+    doc: TypedDocumentNode<R, V>,
+    variables: V,
+    options?: SubscribeOptions<R>,
+  ): TwinSubscription<R>;
+}
