@@ -20,9 +20,14 @@ const scriptsSource = ['scripts', 'modal/scripts']
   )
   .join('\n');
 const vitestConfig = read('vitest.config.ts');
+// the SDK's runnable examples read their server and key from the environment
+const examplesSource = readdirSync(join(root, 'examples'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => read(`examples/${f}`))
+  .join('\n');
 const readByScripts = (name: string) =>
   new RegExp(`\\$\\{?${name}\\b`).test(scriptsSource) ||
-  new RegExp(`process\\.env\\.${name}\\b`).test(vitestConfig);
+  new RegExp(`process\\.env\\.${name}\\b`).test(`${vitestConfig}\n${examplesSource}`);
 const packageScripts: Record<string, string> = JSON.parse(read('package.json')).scripts;
 // npm's own commands, which need no entry in "scripts"
 const npmBuiltins = new Set(['ci', 'install', 'i', 'exec', 'run', 'init', 'ls', 'update', 'version']);
