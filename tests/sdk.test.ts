@@ -135,18 +135,42 @@ describe('the SDK', () => {
     expect(deltaSizes(TOKENS, deltas).reduce((a, b) => a + b, 0)).toBe(TOKENS.length);
   });
 
-  it('falls back to SSE when the WebSocket cannot connect', async () => {
+  it('falls back to SSE when the WebSocket cannot connect, and resumes the event stream too', async () => {
     const sseOnly = await startTcpProxy(app.url);
     sseOnly.refuseUpgrades = true;
     try {
       const client = clientFor(app.newUserId(), sseOnly.url);
-      const events = await collect(client.ask(await startChat(client), 'Tell me about the lake'));
+      let dropped = 0;
+      const events = await collect(client.ask(await startChat(client), 'Tell me about the lake'), (n) => {
+        if (n === 2 && sseOnly.dropAll() > 0) dropped += 1;
+      });
       expect(sseOnly.refused).toBeGreaterThanOrEqual(1);
+      expect(client.transport).toBe('sse');
+      expect(dropped).toBe(1);
       expect(replyOf(events)).toBe(doneOf(events).message.content);
       expect(replyOf(events)).toBe(TOKENS.join(''));
     } finally {
       await sseOnly.close();
     }
+  });
+
+  it('cancels the reply on the server when the caller aborts', async () => {
+    const client = clientFor(app.newUserId());
+    const abort = new AbortController();
+    const events = await collect(
+      client.ask(await startChat(client), 'Go on', { signal: abort.signal }),
+      (n) => {
+        if (n === 1) abort.abort();
+      },
+    );
+    expect(events.map((e) => e.type)).toEqual(['started', 'delta']);
+    // cancelReply aborts the model's stream before it has sent every token
+    const request = () => model.requests.find((r) => r.body.messages.at(-1)?.content.includes('Go on'));
+    for (let i = 0; !request()?.aborted; i++) {
+      if (i > 200) throw new Error(`the model request was not aborted: ${JSON.stringify(request())}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(request()!.tokensSent).toBeLessThan(TOKENS.length);
   });
 
   it('refuses another tenant’s session and reply, as typed results', async () => {

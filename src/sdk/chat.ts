@@ -55,30 +55,35 @@ export async function* ask(
       isLast: (e) => e.twinReply.__typename !== 'ReplyToken' && e.twinReply.__typename !== 'ReplyCitations',
     },
   );
-  for await (const { twinReply: event } of events) {
-    switch (event.__typename) {
-      case 'ReplyCitations':
-        citations = event.sources;
-        break;
-      case 'ReplyToken':
-        yield { type: 'delta', text: event.text, index: event.index };
-        break;
-      case 'ReplyDone': {
-        yield { type: 'citations', citations };
-        yield {
-          type: 'done',
-          message: await storedMessage(client, sessionId, messageId),
-          finishReason: event.finishReason,
-        };
-        return;
+  try {
+    for await (const { twinReply: event } of events) {
+      switch (event.__typename) {
+        case 'ReplyCitations':
+          citations = event.sources;
+          break;
+        case 'ReplyToken':
+          yield { type: 'delta', text: event.text, index: event.index };
+          break;
+        case 'ReplyDone': {
+          yield { type: 'citations', citations };
+          yield {
+            type: 'done',
+            message: await storedMessage(client, sessionId, messageId),
+            finishReason: event.finishReason,
+          };
+          return;
+        }
+        case 'ReplyFailed':
+          yield { type: 'failed', error: event.error, messageId };
+          return;
+        default:
+          // NotFound (the message is not yours) or ReplayGap (what was missed is no longer retained)
+          throw new TwinRequestError(event.message, { code: event.code });
       }
-      case 'ReplyFailed':
-        yield { type: 'failed', error: event.error, messageId };
-        return;
-      default:
-        // NotFound (the message is not yours) or ReplayGap (what was missed is no longer retained)
-        throw new TwinRequestError(event.message, { code: event.code });
     }
+  } catch (error) {
+    // the subscription ends with the signal's reason when aborted: the reply is cancelled instead
+    if (!signal?.aborted) throw error;
   }
   if (signal?.aborted) await client.request(CancelReplyDocument, { messageId }).catch(() => {});
 }

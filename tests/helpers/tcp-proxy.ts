@@ -11,6 +11,8 @@ export interface TcpProxy {
   refuseUpgrades: boolean;
   /** Destroys every proxied WebSocket, server side first; returns how many. */
   dropWebSockets(): number;
+  /** Destroys every proxied connection (HTTP ones too: an SSE stream); returns how many. */
+  dropAll(): number;
   close(): Promise<void>;
 }
 
@@ -47,21 +49,23 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  const drop = (which: (pair: { webSocket: boolean }) => boolean) => {
+    let dropped = 0;
+    for (const pair of pairs) {
+      if (!which(pair)) continue;
+      pair.upstream.destroy();
+      pair.client.destroy();
+      dropped += 1;
+    }
+    return dropped;
+  };
   const proxy: TcpProxy = {
     url: `http://127.0.0.1:${port}${target.pathname}`,
     upgrades: 0,
     refused: 0,
     refuseUpgrades: false,
-    dropWebSockets() {
-      let dropped = 0;
-      for (const pair of pairs) {
-        if (!pair.webSocket) continue;
-        pair.upstream.destroy();
-        pair.client.destroy();
-        dropped += 1;
-      }
-      return dropped;
-    },
+    dropWebSockets: () => drop((pair) => pair.webSocket),
+    dropAll: () => drop(() => true),
     async close() {
       for (const { client, upstream } of pairs) {
         client.destroy();
