@@ -4,6 +4,10 @@
 #   services.sh up      start what is missing; prints `export VAR=...` lines for the caller
 #   services.sh down    stop every service whose data lives in .data/ (pid file or not)
 #   services.sh stop NAME...  stop the named services (used to stop only what a run started)
+#   services.sh kill NAME...  SIGKILL the named services, as a crash would (the fault suite)
+# TWIN_DATA_DIR and TWIN_*_PORT run a second, separate set; TWIN_REDIS_APPENDONLY=yes gives Redis
+# the append-only file a production Redis under BullMQ has, TWIN_PG_DURABLE=yes PostgreSQL its
+# default durability (both off for the dev set, where speed matters and data is cheap to redo).
 # Runs of this script on one data folder take turns (flock), so two `up`s never start one service twice.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -58,11 +62,15 @@ up_postgres() {
         || die "postgres: initdb failed (see $DATA_DIR/postgres-init.log)"
       rm -f "$DATA_DIR/.pgpass-init"
     fi
+    # the dev set trades durability for speed; TWIN_PG_DURABLE=yes keeps what a crash must not
+    # lose (synchronous_commit=off drops commits already acknowledged when the server is killed)
+    local pg_durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${TWIN_PG_DURABLE:-no}" = yes ] && pg_durability=""
     log "postgres: starting on 127.0.0.1:$PG_PORT"
     started postgres
     touch "$DATA_DIR/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres "$DATA_DIR/postgres.log"
     as_pg pg_ctl -D "$dir" -l "$DATA_DIR/postgres.log" -w -t 60 \
-      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >>"$DATA_DIR/postgres.log" 2>&1 </dev/null 9>&-
+      -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=300 $pg_durability" start >>"$DATA_DIR/postgres.log" 2>&1 </dev/null 9>&-
     wait_for postgres 30 pg_isready -h 127.0.0.1 -p "$PG_PORT"
     PGPASSWORD=twin psql -h 127.0.0.1 -p "$PG_PORT" -U twin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='twin'" | grep -q 1 \
       || PGPASSWORD=twin psql -h 127.0.0.1 -p "$PG_PORT" -U twin -d postgres -qc "CREATE DATABASE twin" >/dev/null
@@ -85,7 +93,7 @@ up_redis() {
     log "redis: starting on 127.0.0.1:$REDIS_PORT"
     mkdir -p "$DATA_DIR/redis"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA_DIR/redis" --daemonize yes \
-      --pidfile "$DATA_DIR/redis.pid" --logfile "$DATA_DIR/redis.log" --save "" --appendonly no \
+      --pidfile "$DATA_DIR/redis.pid" --logfile "$DATA_DIR/redis.log" --save "" --appendonly "${TWIN_REDIS_APPENDONLY:-no}" --appendfsync always \
       --maxmemory-policy noeviction >/dev/null 2>&1 </dev/null 9>&-
     started redis
     wait_for redis 15 redis-cli -p "$REDIS_PORT" ping
@@ -277,6 +285,22 @@ stop_one() { # name: stops it and says so only once its processes are gone; 1 wh
   log "$name: stopped (pid ${pids[*]})"
 }
 
+kill_one() { # name: SIGKILL its servers and, for PostgreSQL, the postmaster's children too
+  local name="$1" pids=() pid children=()
+  mapfile -t pids < <(service_pids "$name")
+  [ "${#pids[@]}" -gt 0 ] || { log "$name: not running"; return 0; }
+  for pid in "${pids[@]}"; do
+    mapfile -t children < <(pgrep -P "$pid" || true)
+    kill -s KILL "$pid" "${children[@]}" 2>/dev/null || true
+  done
+  for _ in $(seq 1 50); do
+    local left=0; for pid in "${pids[@]}"; do alive "$pid" && left=1; done
+    [ "$left" = 0 ] && break
+    sleep 0.1
+  done
+  log "$name: killed (pid ${pids[*]})"
+}
+
 stop_all() { # name...: stops each; fails when one could not be stopped
   local s failed=0
   for s in "$@"; do stop_one "$s" || failed=1; done
@@ -307,5 +331,6 @@ case "${1:-up}" in
   # a second Ctrl-C must not cut a stop short (it is what leaves servers running)
   down) trap '' INT; stop_all s3rver minio weaviate redis postgres ;;
   stop) trap '' INT; shift; stop_all "$@" ;;
-  *) die "usage: services.sh up|down|stop NAME..." ;;
+  kill) shift; for s in "$@"; do kill_one "$s"; done ;;
+  *) die "usage: services.sh up|down|stop NAME...|kill NAME..." ;;
 esac

@@ -27,3 +27,8 @@ if [ $# -eq 0 ] && [ -f modal/scripts/test.sh ] && [ -z "${TWIN_SKIP_PYTHON:-}" 
   log "modal/ Python suite (pytest)"
   bash modal/scripts/test.sh
 fi
+if [ $# -eq 0 ] && [ -z "${TWIN_SKIP_FAULTS:-}" ]; then
+  # its own services on other ports: started and stopped by the script, the ones above untouched
+  log "fault suite (npm run test:faults)"
+  bash "$ROOT_DIR/scripts/test-faults.sh"
+fi
