@@ -1,12 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatSessionDocument, StartChatDocument } from '../src/sdk/generated/graphql.ts';
 import { seedChunks } from './helpers/chat.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
+import { corruptPdf, docx, pdf } from './helpers/ingest-fixtures.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 import { freePort } from './helpers/processes.ts';
 
@@ -77,6 +79,7 @@ afterAll(async () => {
   await app?.close();
   await model?.close();
   if (home) rmSync(home, { recursive: true, force: true });
+  if (HAS_TMUX) spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
 });
 
 describe('twin as a child process', () => {
@@ -139,5 +142,162 @@ describe('twin as a child process', () => {
     const nobody = await twin(['docs'], { XDG_CONFIG_HOME: join(home, 'nobody') });
     expect(nobody.code).not.toBe(0);
     expect(nobody.stderr).toBe('twin: not logged in: run `twin login` (or set TWIN_URL and TWIN_API_KEY)\n');
+  });
+});
+
+describe('twin chat as a pipe', () => {
+  it("refuses another tenant's session id in one line", async () => {
+    const other = app.client(otherUserId);
+    const started = await other.request(StartChatDocument, { title: 'not yours' });
+    const sessionId = started.data!.startChat.id;
+    const res = await twin(['chat', '--session', sessionId], signedIn());
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(new RegExp(`^twin: chat session ${sessionId}: .*not found.*\\n$`, 'i'));
+    expect(res.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('answers each line of stdin as one JSON line with --json', async () => {
+    model.script = { tokens: ['Heron', ' is', ' my', ' dinghy.'], ttftMs: 0, interTokenMs: 0 };
+    const child = spawn(process.execPath, [MAIN, 'chat', '--json'], {
+      cwd: home,
+      env: { PATH: process.env.PATH, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), ...signedIn() },
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stdin.end('What is my wooden dinghy called?\n');
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const exchange = JSON.parse(lines[0]!) as {
+      reply: string;
+      cancelled: boolean;
+      citations: { text: string }[];
+    };
+    expect(exchange).toMatchObject({ reply: 'Heron is my dinghy.', cancelled: false });
+    expect(exchange.citations.map((c) => c.text).join(' ')).toContain('wooden dinghy called Heron');
+  });
+});
+
+// A real pseudo-terminal: tmux on a socket of its own, so its server (and the CLI in it) gets this
+// test's environment rather than that of a tmux server someone else started.
+const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
+if (!HAS_TMUX)
+  console.warn('tmux is missing (apt-get install tmux): the terminal tests of the twin CLI are skipped');
+const SOCKET = `twin-cli-${process.pid}`;
+
+function tmux(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((done, fail) => {
+    execFile('tmux', ['-L', SOCKET, ...args], { env: env ?? process.env }, (error, stdout) =>
+      error ? fail(error) : done(stdout),
+    );
+  });
+}
+
+/** Starts `twin <args>` in a 120x40 terminal; the shell prints its exit status and stays. */
+async function terminal(name: string, args: string[]) {
+  const env = {
+    PATH: process.env.PATH,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, 'config'),
+    TERM: 'xterm-256color',
+    LANG: 'C.UTF-8',
+    ...signedIn(),
+  };
+  const quoted = [process.execPath, MAIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  await tmux(
+    ['new-session', '-d', '-x', '120', '-y', '40', '-s', name, `${quoted}; echo "[exit $?]"; sleep 600`],
+    env,
+  );
+  const screen = () => tmux(['capture-pane', '-p', '-t', name]);
+  return {
+    screen,
+    keys: (...keys: string[]) => tmux(['send-keys', '-t', name, ...keys]),
+    /** The screen once it matches (capture-pane each 50 ms); the last screen in the error. */
+    async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+      const end = Date.now() + timeoutMs;
+      let last = '';
+      while (Date.now() < end) {
+        last = await screen();
+        if (pattern.test(last)) return last;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`the terminal never showed ${pattern}:\n${last}`);
+    },
+    close: () => tmux(['kill-session', '-t', name]).catch(() => undefined),
+  };
+}
+
+describe.skipIf(!HAS_TMUX)('twin in a terminal (tmux)', () => {
+  it('uploads a folder: a bar per file and a total reaching 100 %, and the corrupt PDF named with its reason', async () => {
+    const dir = join(home, 'papers');
+    mkdirSync(join(dir, 'deeper'), { recursive: true });
+    writeFileSync(
+      join(dir, 'garden.md'),
+      '# Garden\n\nI grow tomatoes and basil on the balcony every summer.\n',
+    );
+    writeFileSync(
+      join(dir, 'deeper', 'letter.txt'),
+      'Dear Anna, the bakery on Elm Street finally reopened.\n',
+    );
+    writeFileSync(join(dir, 'deeper', 'trip.docx'), docx(['We hiked the ridge above the fjord at dawn.']));
+    writeFileSync(
+      join(dir, 'deeper', 'report.pdf'),
+      await pdf(['Quarterly notes about the sailing club budget.']),
+    );
+    writeFileSync(join(dir, 'broken.pdf'), corruptPdf());
+    const term = await terminal('upload', ['upload', dir]);
+    try {
+      const screen = await term.waitFor(/\[exit \d+\]/, 90_000);
+      expect(screen).toMatch(/total .*100% 5\/5 files/);
+      expect(screen).toContain('4 of 5 files processed, 1 failed:');
+      expect(screen).toMatch(/✗ broken\.pdf: failed: .*PDF/);
+      expect(screen).toContain('[exit 1]');
+      for (const name of ['garden.md', 'letter.txt', 'trip.docx', 'report.pdf'])
+        expect(screen).toMatch(new RegExp(`done +${name.replace('.', '\\.')}`));
+    } finally {
+      await term.close();
+    }
+    const listed = JSON.parse((await twin(['docs', '--json'], signedIn())).stdout) as {
+      filename: string;
+      status: string;
+    }[];
+    expect(listed.find((d) => d.filename === 'broken.pdf')?.status).toBe('FAILED');
+    expect(listed.filter((d) => d.status === 'PROCESSED').map((d) => d.filename)).toEqual(
+      expect.arrayContaining(['garden.md', 'letter.txt', 'trip.docx', 'report.pdf']),
+    );
+  });
+
+  it('chats: tokens show while the reply streams, Ctrl-C stops only the reply, Ctrl-D exits', async () => {
+    const words = Array.from({ length: 40 }, (_, i) => ` w${i}`);
+    model.script = { tokens: ['Sailing', ...words, ' END.'], ttftMs: 0, interTokenMs: 150 };
+    const term = await terminal('chat', ['chat']);
+    try {
+      await term.waitFor(/you>\s*$/);
+      await term.keys('Where do I sail my wooden dinghy?', 'Enter');
+      // tokens are on the screen while the model is still writing
+      const streaming = await term.waitFor(/twin> Sailing w0 w1/);
+      expect(streaming).not.toContain('END.');
+      await term.keys('C-c');
+      const after = await term.waitFor(/\[reply cancelled\]\n+you>\s*$/);
+      expect(after).not.toContain('END.');
+      expect(after).not.toContain('[exit');
+      const request = model.requests.at(-1)!;
+      await expect.poll(() => request.aborted, { timeout: 10_000 }).toBe(true);
+      const sessionId = /Chat (\S+)\./.exec(after)![1]!;
+      const session = await app.client(userId).request(ChatSessionDocument, { id: sessionId });
+      const stored = session.data!.chatSession;
+      expect(stored.__typename === 'ChatSession' && stored.messages.at(-1)?.status).toBe('CANCELLED');
+
+      // the prompt works again: a whole reply, its citation as a numbered footnote
+      model.script = { tokens: ['It', ' is', ' Heron', ' [1].'], ttftMs: 0, interTokenMs: 0 };
+      await term.keys('What is my wooden dinghy called?', 'Enter');
+      const answered = await term.waitFor(/twin> It is Heron \[1\]\.\n\[1\] notes-.*wooden dinghy/);
+      expect(answered).toMatch(/\n+you>\s*$/);
+      await term.keys('C-d');
+      await term.waitFor(/\[exit 0\]/);
+    } finally {
+      await term.close();
+    }
   });
 });

@@ -86,12 +86,12 @@ export async function upload(paths: string[], options: GlobalOptions): Promise<v
         active.set(p.documentId, bar);
       }
       bar?.update(value, { name, stage: p.stage.toLowerCase() });
-      if (finished && bar) {
-        // a finished file leaves the bars; its line stays above them
-        multibar.remove(bar);
+      if (finished) {
+        // a finished file leaves the bars for a line above them (logged first: remove redraws)
+        multibar.log(`${p.stage === 'DONE' ? 'done  ' : 'failed'} ${name.trimEnd()}\n`);
+        if (bar) multibar.remove(bar);
         active.delete(p.documentId);
       }
-      if (finished) multibar.log(`${p.stage === 'DONE' ? 'done  ' : 'failed'} ${name.trimEnd()}\n`);
       const sum = [...percent.values()].reduce((a, b) => a + b, 0);
       total.update(sum, { stage: `${settled}/${files.length} files` });
     };
