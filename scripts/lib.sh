@@ -85,6 +85,17 @@ ensure_chromium() {
   fi
 }
 
+ensure_tmux() {
+  if command -v tmux >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing tmux (apt-get) for the terminal tests of the twin CLI"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >&2 \
+      || log "tmux could not be installed: the CLI's terminal tests will be skipped"
+  else
+    log "no tmux (apt-get install tmux): the CLI's terminal tests will be skipped"
+  fi
+}
+
 # Starts the local services that are missing (exporting their URLs) and, when this shell exits,
 # stops only those this run started. TWIN_KEEP_SERVICES=1 leaves them running. An `up` that is
 # interrupted or fails stops what it had started itself (services.sh).

@@ -9,6 +9,7 @@ ensure_deps
 ensure_embedder_model
 ensure_web_build
 ensure_chromium
+ensure_tmux
 
 start_services
 

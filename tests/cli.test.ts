@@ -145,6 +145,57 @@ describe('twin as a child process', () => {
   });
 });
 
+describe('twin keys, memory and train', () => {
+  it('creates, lists and revokes keys; the new key works until revoked; another tenant’s key is not revocable', async () => {
+    const created = await twin(['keys', 'create', 'laptop', '--json'], signedIn());
+    expect(created.code).toBe(0);
+    const { secret, apiKey: key } = JSON.parse(created.stdout) as { secret: string; apiKey: { id: string } };
+    const listed = JSON.parse((await twin(['keys', '--json'], signedIn())).stdout) as {
+      id: string;
+      name: string;
+    }[];
+    expect(listed).toEqual(expect.arrayContaining([expect.objectContaining({ id: key.id, name: 'laptop' })]));
+    expect((await twin(['docs', '--json'], { TWIN_URL: app.url, TWIN_API_KEY: secret })).code).toBe(0);
+
+    const revoked = await twin(['keys', 'revoke', key.id], signedIn());
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(`Revoked ${key.id}`);
+    const refused = await twin(['docs'], { TWIN_URL: app.url, TWIN_API_KEY: secret });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^twin: the server refused the API key/);
+
+    await app.services.users.ensure(otherUserId);
+    const theirs = await app.services.apiKeys.create(otherUserId, 'not yours');
+    const attempt = await twin(['keys', 'revoke', theirs.apiKey.id], signedIn());
+    expect(attempt.code).not.toBe(0);
+    expect(attempt.stderr).toMatch(new RegExp(`^twin: key ${theirs.apiKey.id}: .*not found.*\\n$`, 'i'));
+    expect((await twin(['docs', '--json'], { TWIN_URL: app.url, TWIN_API_KEY: theirs.secret })).code).toBe(0);
+  });
+
+  it('shows the memory as JSON and as plain text', async () => {
+    const res = await twin(['memory', '--json'], signedIn());
+    expect(res.code).toBe(0);
+    const memory = JSON.parse(res.stdout) as { status: string; topics: unknown[]; entities: unknown[] };
+    expect(memory).toMatchObject({
+      status: expect.any(String),
+      topics: expect.any(Array),
+      entities: expect.any(Array),
+    });
+    const plain = await twin(['memory'], signedIn());
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/^Memory version .*\n[\s\S]*Topics\n[\s\S]*Entities\n/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for escape codes
+    expect(plain.stdout).not.toMatch(/\u001b/);
+  });
+
+  it('says in one line why training cannot start', async () => {
+    const res = await twin(['train', '--follow'], signedIn());
+    expect(res.code).not.toBe(0);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/^twin: \S.*\n$/);
+  });
+});
+
 describe('twin chat as a pipe', () => {
   it("refuses another tenant's session id in one line", async () => {
     const other = app.client(otherUserId);
