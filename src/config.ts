@@ -260,6 +260,9 @@ export const configSchema = z.object({
   RATE_LIMIT_SEARCH: z.coerce.number().int().min(1).default(60),
   RATE_LIMIT_REPLIES: z.coerce.number().int().min(1).default(20),
   RATE_LIMIT_UPLOADS: z.coerce.number().int().min(1).default(60),
+  // training runs cost GPU time: their quota has a window of its own, a day by default
+  RATE_LIMIT_TRAINING: z.coerce.number().int().min(1).default(20),
+  RATE_LIMIT_TRAINING_WINDOW_SEC: z.coerce.number().int().min(1).default(86_400),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -326,6 +326,7 @@ export async function createServices(
       search: { points: config.RATE_LIMIT_SEARCH, windowSec },
       reply: { points: config.RATE_LIMIT_REPLIES, windowSec },
       upload: { points: config.RATE_LIMIT_UPLOADS, windowSec },
+      training: { points: config.RATE_LIMIT_TRAINING, windowSec: config.RATE_LIMIT_TRAINING_WINDOW_SEC },
     },
   });
   const chatTurns = new RedisChatTurnCache({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX });

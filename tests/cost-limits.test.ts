@@ -15,6 +15,7 @@ import {
   SearchDocument,
   SendMessageDocument,
   StartChatDocument,
+  StartTrainingDocument,
   UploadDocumentDocument,
 } from '../src/sdk/generated/graphql.ts';
 import { member } from './helpers/client.ts';
@@ -243,5 +244,33 @@ describe('per-user rate limits', () => {
     expect(member(refused.data?.uploadDocument, 'RateLimited').retryAfterSeconds).toBeGreaterThan(0);
     const erin = await app.client().upload(UploadDocumentDocument, { file: null as never }, file('c.txt'));
     member(erin.data?.uploadDocument, 'Document');
+  });
+});
+
+describe('the training quota', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({
+      env: { RATE_LIMIT_TRAINING: '1', RATE_LIMIT_TRAINING_WINDOW_SEC: '3600', MODAL_TRAIN_URL: '' },
+    });
+  });
+  afterAll(() => app?.close());
+
+  it('a refused start costs nothing; past the quota startTraining answers RateLimited, not for others', async () => {
+    const frank = app.client();
+    // no trainer here: each start is refused, and gives its point back
+    for (let i = 0; i < 3; i++)
+      member((await frank.request(StartTrainingDocument, {})).data?.startTraining, 'TrainerUnavailable');
+    // a run that started (here: on another replica) spends frank's one start of the window
+    expect((await app.services.rateLimits.consume(frank.userId, 'training')).ok).toBe(true);
+    const refused = member(
+      (await frank.request(StartTrainingDocument, {})).data?.startTraining,
+      'RateLimited',
+    );
+    expect(refused.code).toBe('RATE_LIMITED');
+    expect(refused.message).toMatch(/too many training requests/);
+    expect(refused.retryAfterSeconds).toBeGreaterThan(60);
+    expect(refused.retryAfterSeconds).toBeLessThanOrEqual(3600);
+    member((await app.client().request(StartTrainingDocument, {})).data?.startTraining, 'TrainerUnavailable');
   });
 });

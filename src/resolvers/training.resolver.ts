@@ -5,6 +5,7 @@ import type { Sequenced, TrainingStatusEvent } from '../services/ports/events.ts
 import type { TrainingRunRow } from '../services/ports/training-repository.ts';
 import { tenantPrefix } from '../services/tenant-keys.ts';
 import { type ConnectionArgs, forwardConnection } from './pagination.ts';
+import { spendQuota } from './rate-limits.ts';
 
 export const TRAINING_RUNS_PAGE = { default: 20, max: 50 };
 
@@ -34,11 +35,20 @@ export const trainingRun = (_root: unknown, args: { id: string | number }, ctx: 
 export const currentModel = (_root: unknown, _args: unknown, ctx: GraphQLContext) =>
   ctx.services.training.currentModel(ctx.userId);
 
-export const startTraining = (
+export async function startTraining(
   _root: unknown,
   args: { hyperparameters?: unknown; baseModel?: string | null },
   ctx: GraphQLContext,
-) => ctx.services.training.start(ctx.userId, args);
+) {
+  // only a run that starts counts: a refused start (bad input, one already running) gives its point back
+  await spendQuota(ctx, 'training');
+  try {
+    return await ctx.services.training.start(ctx.userId, args);
+  } catch (error) {
+    await ctx.services.rateLimits.refund(ctx.userId, 'training').catch(() => undefined);
+    throw error;
+  }
+}
 
 export const cancelTraining = (_root: unknown, args: { id: string | number }, ctx: GraphQLContext) =>
   ctx.services.training.cancel(ctx.userId, String(args.id));

@@ -1,5 +1,6 @@
 import * as training from '../resolvers/training.resolver.ts';
 import { InvalidInputError, NotFoundError } from '../services/errors.ts';
+import { RateLimitedError } from '../services/ports/rate-limits.ts';
 import { TrainerUnavailableError } from '../services/ports/trainer.ts';
 import type { LossPoint, TrainingRunRow } from '../services/ports/training-repository.ts';
 import { TRAINING_STATUSES } from '../services/ports/training-repository.ts';
@@ -210,7 +211,13 @@ builder.mutationField('startTraining', (t) =>
       'Starts a training run on the ready memory version: its data is prepared, then it trains on ' +
       'the trainer; follow it on `trainingStatus`.',
     errors: {
-      types: [TrainingAlreadyRunningError, NotEnoughMemoryError, InvalidInputError, TrainerUnavailableError],
+      types: [
+        TrainingAlreadyRunningError,
+        NotEnoughMemoryError,
+        InvalidInputError,
+        TrainerUnavailableError,
+        RateLimitedError,
+      ],
       directResult: true,
     },
     args: {

@@ -22,7 +22,12 @@ export class RedisRateLimits implements RateLimits {
         points: options.quotas[action].points,
         duration: options.quotas[action].windowSec,
       });
-    this.limiters = { search: limiter('search'), reply: limiter('reply'), upload: limiter('upload') };
+    this.limiters = {
+      search: limiter('search'),
+      reply: limiter('reply'),
+      upload: limiter('upload'),
+      training: limiter('training'),
+    };
   }
 
   async consume(userId: string, action: RateLimitedAction, points = 1): Promise<RateDecision> {
@@ -34,6 +39,10 @@ export class RedisRateLimits implements RateLimits {
       if (error instanceof RateLimiterRes) return { ok: false, retryAfterMs: error.msBeforeNext };
       throw error;
     }
+  }
+
+  async refund(userId: string, action: RateLimitedAction, points = 1): Promise<void> {
+    await this.limiters[action].reward(userId, points);
   }
 
   async close(): Promise<void> {
