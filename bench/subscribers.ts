@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { print } from 'graphql';
 import { createClient } from 'graphql-ws';
 import { pino } from 'pino';
@@ -36,6 +37,8 @@ const env = {
   AUTH_SECRET: secret,
   AUTH_ALLOW_ANONYMOUS: 'false',
   RUN_WORKERS: 'false',
+  // production serves /metrics only with its token
+  METRICS_TOKEN: 'bench-metrics-token-0123456789',
 };
 
 const apiUrl = await startChild(
@@ -115,7 +118,30 @@ await Promise.all(connected);
 await new Promise((r) => setTimeout(r, 2000));
 const rssAfter = rssMb();
 
+// the API's own loop lag and GC over the flow, from its /metrics (prom-client resets the lag
+// histogram on each scrape, so the scrape before the flow starts it afresh)
+const metricsUrl = apiUrl.replace(/\/graphql$/, '/metrics');
+const scrape = async () => {
+  const text = await (
+    await fetch(metricsUrl, { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } })
+  ).text();
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const gc = [...text.matchAll(/^twin_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm)].reduce(
+    (a, m) => a + Number(m[1]),
+    0,
+  );
+  return {
+    lagP99: value('twin_nodejs_eventloop_lag_p99_seconds'),
+    lagMax: value('twin_nodejs_eventloop_lag_max_seconds'),
+    gc,
+  };
+};
+const apiBefore = await scrape();
 const load = machineLoad();
+// the bench's own loop (2,000 clients) delays what it sees: its lag is the part of a delivery's time the API is not to blame for
+const clientLag = monitorEventLoopDelay({ resolution: 10 });
+clientLag.enable();
 const published = new Array<number>(USERS).fill(0);
 const interval = 1000 / RATE;
 const flowStart = Date.now();
@@ -137,9 +163,11 @@ while (Date.now() - flowStart < SECONDS * 1000) {
   n++;
 }
 const flowSeconds = (Date.now() - flowStart) / 1000;
+clientLag.disable();
 // what is still on its way arrives
 await new Promise((r) => setTimeout(r, 3000));
 const rssEnd = rssMb();
+const apiAfter = await scrape();
 const expected = subs.reduce((sum, s) => sum + published[s.user]!, 0);
 const dropped = subs.reduce((sum, s) => sum + (published[s.user]! - s.seen), 0);
 
@@ -161,6 +189,11 @@ const result = {
   deliveryP50Ms: percentile(latencies, 50),
   deliveryP99Ms: percentile(latencies, 99),
   deliveryMaxMs: latencies.reduce((a, b) => Math.max(a, b), 0),
+  clientLoopLagP99Ms: Math.round(clientLag.percentile(99) / 1e6),
+  clientLoopLagMaxMs: Math.round(clientLag.max / 1e6),
+  apiLoopLagP99Ms: Math.round(apiAfter.lagP99 * 1000),
+  apiLoopLagMaxMs: Math.round(apiAfter.lagMax * 1000),
+  apiGcMs: Math.round((apiAfter.gc - apiBefore.gc) * 1000),
   apiRssMbBefore: Math.round(rssBefore),
   apiRssMb: Math.round(rssAfter),
   apiRssMbEnd: Math.round(rssEnd),
