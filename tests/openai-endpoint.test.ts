@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphiqlExamples } from '../src/http/graphiql-examples.ts';
 import { CreateApiKeyDocument } from '../src/sdk/generated/graphql.ts';
 import type { TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
@@ -202,5 +203,25 @@ describe('OpenAI-compatible endpoint', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+  });
+
+  it('opens GraphiQL with an example tab per area and the token hint in the header editor', async () => {
+    const page = await (await fetch(app.url, { headers: { accept: 'text/html' } })).text();
+    // embedded as JSON in the page's script: each tab exactly as written
+    const embedded = (text: string) => JSON.stringify(text).slice(1, -1);
+    const { defaultTabs, defaultHeaders } = graphiqlExamples({ anonymous: false });
+    expect(defaultTabs).toHaveLength(6);
+    for (const tab of defaultTabs) expect(page).toContain(embedded(tab.query));
+    for (const op of [
+      'mutation StartChat',
+      'subscription TwinReply(',
+      'query Search(',
+      'query Memory',
+      'mutation StartTraining',
+      'mutation CreateApiKey',
+    ])
+      expect(page).toContain(op);
+    expect(page).toContain(embedded(defaultHeaders));
+    expect(defaultHeaders).toContain('"Authorization": "Bearer <token>"');
   });
 });
