@@ -15,7 +15,13 @@ import { routeOf, serveMetrics, useOperationMetrics } from './http/metrics.ts';
 import { createOpenAICompatRoute, isOpenAICompatRoute } from './http/openai-compat.route.ts';
 import { useOperationLimits } from './http/operation-limits.plugin.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
-import { currentRequestId, requestIdOf, withRequestId } from './http/request-context.ts';
+import {
+  currentRequestId,
+  keepRequestId,
+  operationRequestId,
+  requestIdOf,
+  withRequestId,
+} from './http/request-context.ts';
 import { useRequestLimits } from './http/request-limits.plugin.ts';
 import { isTrainingCallback, serveTrainingCallback } from './http/training-callback.route.ts';
 import { webSocketLimits } from './http/ws-limits.ts';
@@ -26,7 +32,18 @@ import { InvalidTokenError } from './services/auth.service.ts';
 type Enveloped = {
   execute: (args: ExecutionArgs) => ReturnType<typeof import('graphql').execute>;
   subscribe: (args: ExecutionArgs) => ReturnType<typeof import('graphql').subscribe>;
+  /** The operation's request id (operationRequestId), for its log lines and masked errors. */
+  requestId: string;
 };
+
+/** Runs Yoga's execute or subscribe under the operation's request id, its stream's steps too. */
+async function underRequestId(args: ExecutionArgs, run: 'execute' | 'subscribe') {
+  const root = args.rootValue as Enveloped;
+  return withRequestId(root.requestId, async () => {
+    const result = await root[run](args);
+    return Symbol.asyncIterator in result ? keepRequestId(root.requestId, result) : result;
+  });
+}
 
 /**
  * graphql-ws options that run every operation through Yoga's envelop, as an HTTP request would:
@@ -36,32 +53,38 @@ type Enveloped = {
 export function graphqlWsThroughYoga(yoga: YogaServerInstance<any, any>) {
   return {
     // the rootValue set in onSubscribe carries Yoga's enveloped execute/subscribe
-    execute: (args: ExecutionArgs) => (args.rootValue as Enveloped).execute(args),
-    subscribe: (args: ExecutionArgs) => (args.rootValue as Enveloped).subscribe(args),
-    onSubscribe: async (
-      ctx: Context<Record<string, unknown>, Extra>,
-      _id: string,
-      params: SubscribePayload,
-    ) => {
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-        ...ctx,
-        req: ctx.extra.request,
-        socket: ctx.extra.socket,
-        params,
-        connectionParams: ctx.connectionParams,
-      });
-      const args = {
-        schema,
-        operationName: params.operationName,
-        document: parse(params.query),
-        variableValues: params.variables,
-        contextValue: await contextFactory(),
-        rootValue: { execute, subscribe },
-      };
-      const errors = validate(args.schema, args.document);
-      return errors.length ? errors : args;
+    execute: (args: ExecutionArgs) => underRequestId(args, 'execute'),
+    subscribe: (args: ExecutionArgs) => underRequestId(args, 'subscribe'),
+    onSubscribe: (ctx: Context<Record<string, unknown>, Extra>, id: string, params: SubscribePayload) => {
+      // each operation on the socket has an id of its own, as each HTTP request has
+      const requestId = operationRequestId(ctx.extra.request.headers['x-request-id'], id);
+      return withRequestId(requestId, () => prepare(ctx, params, requestId));
     },
   } satisfies Partial<ServerOptions<Record<string, unknown>, Extra>>;
+
+  async function prepare(
+    ctx: Context<Record<string, unknown>, Extra>,
+    params: SubscribePayload,
+    requestId: string,
+  ) {
+    const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+      ...ctx,
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      params,
+      connectionParams: ctx.connectionParams,
+    });
+    const args = {
+      schema,
+      operationName: params.operationName,
+      document: parse(params.query),
+      variableValues: params.variables,
+      contextValue: await contextFactory(),
+      rootValue: { execute, subscribe, requestId } satisfies Enveloped,
+    };
+    const errors = validate(args.schema, args.document);
+    return errors.length ? errors : args;
+  }
 }
 
 // Yoga's default maxRequestBodySize, kept for every body but an upload's
