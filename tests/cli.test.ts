@@ -24,8 +24,10 @@ let app: TestApp;
 let model: OpenAIStandin;
 let home: string;
 let apiKey: string;
-const userId = `u-${randomUUID()}`;
-const otherUserId = `u-${randomUUID()}`;
+// not `u-…`: a vitest run's teardown removes every `u-…` user created since it started, so another
+// run finishing on the same machine would delete these mid-test (afterAll removes them instead)
+const userId = `cli-${randomUUID()}`;
+const otherUserId = `cli-${randomUUID()}`;
 
 interface Run {
   code: number;
@@ -280,6 +282,18 @@ async function terminal(name: string, args: string[]) {
 }
 
 describe.skipIf(!HAS_TMUX)('twin in a terminal (tmux)', () => {
+  it('leaves the chat on Ctrl-C at the prompt', async () => {
+    const term = await terminal('chat-exit', ['chat']);
+    try {
+      await term.waitFor(/you>\s*$/);
+      await term.keys('C-c');
+      const screen = await term.waitFor(/\[exit \d+\]/);
+      expect(screen).toMatch(/bye \(twin chat --session \S+ continues this chat\)\n\[exit 0\]/);
+    } finally {
+      await term.close();
+    }
+  });
+
   it('uploads a folder: a bar per file and a total reaching 100 %, and the corrupt PDF named with its reason', async () => {
     const dir = join(home, 'papers');
     mkdirSync(join(dir, 'deeper'), { recursive: true });
