@@ -55,6 +55,11 @@ export const configSchema = z.object({
   // the bearer token /metrics requires (src/http/metrics.ts); unset, /metrics answers loopback
   // callers outside production only, and nobody in production
   METRICS_TOKEN: optionalString.pipe(z.string().min(16).optional()),
+  // the worker process's own /metrics port (same access rules); unset, it serves none; 0, a free port
+  WORKER_METRICS_PORT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(65535).optional(),
+  ),
 
   // HS256 access tokens (DESIGN §10): the current key signs and verifies; the previous one, while
   // set, still verifies the tokens it signed, so a rotation logs nobody out

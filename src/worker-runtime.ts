@@ -17,7 +17,7 @@ export function startWorkers(services: Services, jobs: readonly AnyJobDefinition
     stalledIntervalMs: config.JOB_STALLED_INTERVAL_MS,
     concurrencyByQueue: { chat: config.CHAT_CONCURRENCY },
     log: services.log.child({ component: 'worker' }),
-    onOutcome: (queue, name, outcome) => services.metrics.jobOutcome(queue, name, outcome),
+    onOutcome: (queue, name, outcome, seconds) => services.metrics.jobOutcome(queue, name, outcome, seconds),
     context: { services },
   });
 }

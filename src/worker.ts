@@ -16,9 +16,14 @@ const { logger } = await import('./logger.ts');
 const { createServices } = await import('./container.ts');
 const { jobs } = await import('./jobs/registry.ts');
 const { startWorkers } = await import('./worker-runtime.ts');
+const { startWorkerMetrics } = await import('./http/worker-metrics.ts');
 
 for (const [port, backend] of Object.entries(describeBackends(config))) logger.info(`${port}: ${backend}`);
 const services = await createServices(config, logger, jobs);
+const metricsServer =
+  config.WORKER_METRICS_PORT === undefined
+    ? undefined
+    : await startWorkerMetrics(config, services.metrics, logger, config.WORKER_METRICS_PORT);
 // a worker takes jobs before it is fully started: a SIGTERM from then on must already drain them
 const starting = startWorkers(services, jobs);
 // documents of another embedding model than this one fill its collection in the background
@@ -31,6 +36,7 @@ onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
   reembed.abort();
   await (await starting).close(config.SHUTDOWN_TIMEOUT_MS);
   await Promise.allSettled(background);
+  await metricsServer?.close();
   await services.close();
 });
 await starting;

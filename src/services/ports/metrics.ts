@@ -15,7 +15,8 @@ export interface Metrics {
   httpRequest(method: string, route: string, status: number, seconds: number): void;
   /** One executed query or mutation, by its operation name (never the raw query). */
   graphqlOperation(operationName: string, operationType: string, ok: boolean, seconds: number): void;
-  jobOutcome(queue: string, jobName: string, outcome: JobOutcome): void;
+  /** One attempt ended; `seconds`, how long its handler ran, when known. */
+  jobOutcome(queue: string, jobName: string, outcome: JobOutcome, seconds?: number): void;
   /** Time from an event's arrival from Redis in this process to its delivery to a subscriber. */
   eventDelivered(lagSeconds: number): void;
   embeddingCall(embedder: string, texts: number, ok: boolean): void;

@@ -158,8 +158,11 @@ export interface WorkerPoolOptions extends BullOptions {
   context: object;
   /** Jobs that must have a handler here, with their queues (the ports' JOBS). */
   declared?: Record<string, { queue: QueueName }>;
-  /** How each attempt ended (a shutdown's hand-back is none of these): the metrics count them. */
-  onOutcome?: (queue: QueueName, jobName: string, outcome: JobOutcome) => void;
+  /**
+   * How each attempt ended (a shutdown's hand-back is none of these) and how long its handler ran
+   * (none for a job that stalled out): the metrics count them.
+   */
+  onOutcome?: (queue: QueueName, jobName: string, outcome: JobOutcome, seconds?: number) => void;
 }
 
 export interface WorkerPool {
@@ -200,7 +203,9 @@ export async function startWorkerPool(
       throw new UnrecoverableError(`invalid payload for ${job.name}: ${payload.error.message}`);
     }
     running.set(key, controller);
-    const outcome = (o: JobOutcome) => options.onOutcome?.(def.queue, def.name, o);
+    const started = performance.now();
+    const outcome = (o: JobOutcome) =>
+      options.onOutcome?.(def.queue, def.name, o, (performance.now() - started) / 1000);
     try {
       const result = await def.handle(payload.data, ctx);
       outcome('completed');

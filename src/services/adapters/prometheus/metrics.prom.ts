@@ -38,6 +38,13 @@ export class PrometheusMetrics implements Metrics {
     labelNames: ['queue', 'job', 'outcome'],
     registers: [this.registry],
   });
+  private readonly jobDurations = new Histogram({
+    name: 'twin_job_duration_seconds',
+    help: 'How long job attempts ran in this process, by queue, job and outcome',
+    labelNames: ['queue', 'job', 'outcome'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
+    registers: [this.registry],
+  });
   private readonly lag = new Histogram({
     name: 'twin_event_delivery_lag_seconds',
     help: 'From an event arriving from Redis in this process to its delivery to a subscriber',
@@ -112,8 +119,9 @@ export class PrometheusMetrics implements Metrics {
     return name;
   }
 
-  jobOutcome(queue: string, jobName: string, outcome: JobOutcome): void {
+  jobOutcome(queue: string, jobName: string, outcome: JobOutcome, seconds?: number): void {
     this.jobs.inc({ queue, job: jobName, outcome });
+    if (seconds !== undefined) this.jobDurations.observe({ queue, job: jobName, outcome }, seconds);
   }
 
   eventDelivered(lagSeconds: number): void {
