@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TOKEN_DEFAULTS } from './services/auth.service.ts';
@@ -176,6 +176,16 @@ export const configSchema = z.object({
     .int()
     .min(1)
     .default(200 * 1024 * 1024),
+  // ingest's extraction and sentence splitting run in worker threads (DESIGN §10): their count,
+  // (0: on the calling thread, no limits), and the limits that make a hostile file kill only its
+  // own thread
+  EXTRACT_THREADS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(Math.max(1, availableParallelism() - 1)),
+  EXTRACT_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  EXTRACT_MAX_HEAP_MB: z.coerce.number().int().min(32).default(1024),
   CHUNK_MIN_TOKENS: z.coerce.number().int().min(1).default(64),
   CHUNK_MAX_TOKENS: z.coerce.number().int().min(8).default(400),
 

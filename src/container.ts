@@ -16,6 +16,7 @@ import { TranscriptStore } from './services/chat/transcripts.ts';
 import { TwinReplyService } from './services/chat/twin-reply.service.ts';
 import { ChunkTextLoader } from './services/documents/chunk-text-loader.ts';
 import { DocumentsService } from './services/documents/documents.service.ts';
+import { createExtractPool } from './services/documents/ingest/extract-pool.ts';
 import { type IngestOutcome, type IngestRun, ingestDocument } from './services/documents/ingest/pipeline.ts';
 import { reembedOnStart } from './services/documents/reembed.service.ts';
 import { RetrievalService } from './services/documents/retrieval.service.ts';
@@ -376,7 +377,21 @@ export async function createServices(
     { documents: db.documents, blobs, vectors, lexical, chunks, embedder, events, queue, memory },
     { uploadMaxBytes: config.UPLOAD_MAX_BYTES },
   );
-  const ingestDeps = { documents: db.documents, blobs, vectors, lexical, embedder, sentenceEmbedder, events };
+  const extractPool = createExtractPool({
+    maxThreads: Math.max(1, config.EXTRACT_THREADS),
+    timeoutMs: config.EXTRACT_TIMEOUT_MS,
+    maxHeapMb: config.EXTRACT_MAX_HEAP_MB,
+  });
+  const ingestDeps = {
+    documents: db.documents,
+    blobs,
+    vectors,
+    lexical,
+    embedder,
+    sentenceEmbedder,
+    events,
+    ...(config.EXTRACT_THREADS > 0 ? { extractPool } : {}),
+  };
   const ingestOptions = {
     maxUncompressedBytes: config.INGEST_MAX_UNCOMPRESSED_BYTES,
     chunkMinTokens: config.CHUNK_MIN_TOKENS,
@@ -547,6 +562,7 @@ export async function createServices(
         rateLimits.close(),
         chatTurns.close(),
         pool.close(),
+        extractPool.close(),
       ]);
       blobs.close();
     },

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { type Embedder, embeddingModelTag } from '../../ports/embedder.ts';
 
 /** The model name; its tag carries the size too (`local-hash-v1@384`). */
@@ -22,6 +23,8 @@ function fnv1a(text: string, seed: number): number {
  * on average) into a fixed number of dimensions and L2-normalised. It captures lexical overlap,
  * not meaning; it exists so the whole pipeline runs offline and tests are reproducible.
  */
+const YIELD_EVERY = 32;
+
 export class LocalHashEmbedder implements Embedder {
   readonly kind = 'local' as const;
   readonly model: string;
@@ -63,6 +66,12 @@ export class LocalHashEmbedder implements Embedder {
 
   async embed(texts: string[], signal?: AbortSignal): Promise<number[][]> {
     signal?.throwIfAborted();
-    return texts.map((t) => this.embedOne(t));
+    const out: number[][] = [];
+    for (let i = 0; i < texts.length; i++) {
+      // hashing runs on the calling thread: let queries in between slices of a long batch
+      if (i > 0 && i % YIELD_EVERY === 0) await yieldToLoop();
+      out.push(this.embedOne(texts[i]!));
+    }
+    return out;
   }
 }

@@ -24,11 +24,13 @@ export interface ChunkOptions {
   window?: number;
   /** A boundary breaks when its similarity is below mean − k·stddev of the document's boundaries. */
   k?: number;
+  /** The text's sentenceSpans(text, maxTokens), when already split (in the extract pool's thread). */
+  spans?: Span[];
 }
 
 export type EmbedFn = (texts: string[]) => Promise<number[][]>;
 
-interface Span {
+export interface Span {
   start: number;
   end: number;
   /** A paragraph break (blank line) precedes the next span. */
@@ -189,7 +191,7 @@ export async function chunkText(
   if (minTokens > maxTokens) throw new Error('minTokens must not exceed maxTokens');
   const window = options.window ?? 2;
   const k = options.k ?? 0.5;
-  const spans = sentenceSpans(text, maxTokens);
+  const spans = options.spans ?? sentenceSpans(text, maxTokens);
   if (spans.length === 0) return [];
 
   const sims =

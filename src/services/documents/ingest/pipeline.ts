@@ -6,8 +6,9 @@ import type { DocumentsRepository } from '../../ports/repositories.ts';
 import type { ChunkVector, VectorIndex } from '../../ports/vector-index.ts';
 import { chunkPointer, documentKeys } from '../../tenant-keys.ts';
 import { packChunks } from '../chunk-file.ts';
-import { type Chunk, chunkText } from './chunker.ts';
-import { ExtractionError, extractText } from './extract.ts';
+import { type Chunk, chunkText, type Span } from './chunker.ts';
+import { type Extracted, ExtractionError, extractText } from './extract.ts';
+import type { ExtractPool } from './extract-pool.ts';
 import { IngestProgress } from './progress.ts';
 
 export interface IngestRun {
@@ -40,6 +41,8 @@ export interface IngestDeps {
    */
   sentenceEmbedder?: Embedder;
   events: EventBus;
+  /** Extraction and sentence splitting off the event loop; in this thread when not given. */
+  extractPool?: ExtractPool;
 }
 
 export interface IngestOptions {
@@ -92,11 +95,24 @@ export async function ingestDocument(
   await progress.report('EXTRACTING', 0, 1);
   const raw = await blobs.get(userId, doc.s3Path);
   signal.throwIfAborted();
-  let extracted: Awaited<ReturnType<typeof extractText>>;
+  let extracted: Extracted;
+  let spans: Span[] | undefined;
   try {
-    extracted = await extractText(raw, doc.filename, {
-      maxUncompressedBytes: options.maxUncompressedBytes,
-    });
+    if (deps.extractPool) {
+      ({ extracted, spans } = await deps.extractPool.extract(
+        {
+          bytes: raw,
+          filename: doc.filename,
+          maxUncompressedBytes: options.maxUncompressedBytes,
+          maxTokens: options.chunkMaxTokens,
+        },
+        signal,
+      ));
+    } else {
+      extracted = await extractText(raw, doc.filename, {
+        maxUncompressedBytes: options.maxUncompressedBytes,
+      });
+    }
   } catch (error) {
     if (error instanceof ExtractionError) throw new PermanentIngestError(error.message);
     throw error;
@@ -114,7 +130,7 @@ export async function ingestDocument(
   const chunks: Chunk[] = await chunkText(
     extracted.text,
     (texts) => sentences.embed(texts, signal),
-    { minTokens: options.chunkMinTokens, maxTokens: options.chunkMaxTokens },
+    { minTokens: options.chunkMinTokens, maxTokens: options.chunkMaxTokens, spans },
     extracted.pages,
   );
 
