@@ -92,3 +92,32 @@ describe('ingest off the event loop', () => {
     expect(max).toBeLessThanOrEqual(MAX_MS);
   }, 150_000);
 });
+
+describe('an extraction past its thread memory limit', () => {
+  let small: TestApp;
+  beforeAll(async () => {
+    small = await startTestApp({
+      withWorkers: true,
+      env: { EXTRACT_THREADS: '1', EXTRACT_MAX_HEAP_MB: '32', EMBEDDER: 'local-hash' },
+    });
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('fails that document with the reason; the next file is extracted by a fresh thread', async () => {
+    const client = small.client();
+    // ~12 MB of chat export whose parsed messages need far more than the thread's 32 MB heap
+    const messages = Array.from({ length: 400_000 }, (_, i) => ({ role: 'user', content: `m${i}` }));
+    const heavy = Buffer.from(JSON.stringify({ title: 'heavy', messages }));
+    const bad = await uploadDocument(client, 'heavy-chat.json', heavy);
+    const badDoc = await settled(client, bad.id, 90_000);
+    expect(badDoc).toMatchObject({ status: 'FAILED' });
+    expect(badDoc.error).toMatch(/ran out of its 32 MB memory limit/);
+
+    const good = await uploadDocument(client, 'after.txt', sentence(1).repeat(40));
+    expect(await settled(client, good.id, 60_000)).toMatchObject({ status: 'PROCESSED', error: null });
+    // the API process itself is untouched
+    expect((await client.request(me)).data?.me.id).toBe(client.userId);
+  }, 120_000);
+});
