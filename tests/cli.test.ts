@@ -5,12 +5,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatSessionDocument, StartChatDocument } from '../src/sdk/generated/graphql.ts';
+import { createTwinClient, MemoryOverviewDocument } from '../src/sdk/node.ts';
+import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
 import { seedChunks } from './helpers/chat.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { corruptPdf, docx, pdf } from './helpers/ingest-fixtures.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 import { freePort } from './helpers/processes.ts';
+import { startTrainerStandin, type TrainerStandin } from './helpers/trainer-standin.ts';
 
 // The `twin` CLI (issue 15) run as a person runs it, against the real API and workers of this
 // process: as a child process for its --json output, its stored login and its errors, and in a
@@ -22,12 +25,16 @@ const MAIN = join(ROOT, 'src', 'cli', 'twin', 'main.ts');
 
 let app: TestApp;
 let model: OpenAIStandin;
+let trainer: TrainerStandin;
+const CALLBACK_SECRET = `cli-callback-${randomUUID()}`;
+const CORPUS = join(import.meta.dirname, 'fixtures', 'twin-eval', 'corpus');
 let home: string;
 let apiKey: string;
 // not `u-…`: a vitest run's teardown removes every `u-…` user created since it started, so another
 // run finishing on the same machine would delete these mid-test (afterAll removes them instead)
 const userId = `cli-${randomUUID()}`;
 const otherUserId = `cli-${randomUUID()}`;
+const trainerUserId = `cli-${randomUUID()}`;
 
 interface Run {
   code: number;
@@ -58,6 +65,7 @@ const signedIn = () => ({ TWIN_URL: app.url, TWIN_API_KEY: apiKey });
 
 beforeAll(async () => {
   model = await startOpenAIStandin({});
+  trainer = await startTrainerStandin();
   app = await startTestApp({
     withWorkers: true,
     env: {
@@ -65,6 +73,15 @@ beforeAll(async () => {
       CHAT_MODEL: 'standin-model',
       CHAT_IDLE_MS: '600000',
       MEMORY_LLM: 'off',
+      // `twin train --follow`: two short files make memory enough to train on
+      MEMORY_DEBOUNCE_MS: '0',
+      CHUNK_MIN_TOKENS: '20',
+      CHUNK_MAX_TOKENS: '60',
+      L2_MIN_CHUNKS: '3',
+      L2_MIN_EXAMPLES: '3',
+      MODAL_TRAIN_URL: trainer.url,
+      MODAL_TOKEN: trainer.token,
+      MODAL_CALLBACK_SECRET: CALLBACK_SECRET,
     },
   });
   home = mkdtempSync(join(tmpdir(), 'twin-cli-'));
@@ -77,9 +94,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (app) await removeUsers(app.config, app.services.blobs, app.services.orm, [userId, otherUserId]);
+  if (app)
+    await removeUsers(app.config, app.services.blobs, app.services.orm, [userId, otherUserId, trainerUserId]);
   await app?.close();
   await model?.close();
+  await trainer?.close();
   if (home) rmSync(home, { recursive: true, force: true });
   if (HAS_TMUX) spawnSync('tmux', ['-L', SOCKET, 'kill-server']);
 });
@@ -248,14 +267,14 @@ function tmux(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
 }
 
 /** Starts `twin <args>` in a 120x40 terminal; the shell prints its exit status and stays. */
-async function terminal(name: string, args: string[]) {
+async function terminal(name: string, args: string[], login: Record<string, string> = signedIn()) {
   const env = {
     PATH: process.env.PATH,
     HOME: home,
     XDG_CONFIG_HOME: join(home, 'config'),
     TERM: 'xterm-256color',
     LANG: 'C.UTF-8',
-    ...signedIn(),
+    ...login,
   };
   const quoted = [process.execPath, MAIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   await tmux(
@@ -361,6 +380,70 @@ describe.skipIf(!HAS_TMUX)('twin in a terminal (tmux)', () => {
       expect(answered).toMatch(/\n+you>\s*$/);
       await term.keys('C-d');
       await term.waitFor(/\[exit 0\]/);
+    } finally {
+      await term.close();
+    }
+  });
+
+  it('follows training: the stage, a step bar with the loss, and how the run ended', async () => {
+    await app.services.users.ensure(trainerUserId);
+    const key = (await app.services.apiKeys.create(trainerUserId, 'train')).secret;
+    const sdk = createTwinClient({ url: app.url, apiKey: key });
+    try {
+      const uploaded = await sdk.uploadFiles([join(CORPUS, 'about-me.md'), join(CORPUS, 'running-log.txt')]);
+      expect(uploaded.map((r) => r.status)).toEqual(['PROCESSED', 'PROCESSED']);
+      await expect
+        .poll(async () => (await sdk.request(MemoryOverviewDocument, {})).memory.status, {
+          timeout: 60_000,
+          interval: 100,
+        })
+        .toBe('READY');
+    } finally {
+      await sdk.close();
+    }
+    const term = await terminal('train', ['train', '--follow'], { TWIN_URL: app.url, TWIN_API_KEY: key });
+    try {
+      await expect
+        .poll(() => trainer.submits.some((s) => s.userId === trainerUserId), { timeout: 60_000 })
+        .toBe(true);
+      const submit = trainer.submits.find((s) => s.userId === trainerUserId)!;
+      let seq = 0;
+      const callback = async (event: object) => {
+        const body = JSON.stringify({
+          runId: submit.runId,
+          attempt: 1,
+          seq: ++seq,
+          step: null,
+          totalSteps: null,
+          loss: null,
+          artifacts: null,
+          error: null,
+          retryable: null,
+          ...event,
+        });
+        const ts = String(Math.floor(Date.now() / 1000));
+        const res = await fetch(app.url.replace(/\/graphql$/, '') + new URL(submit.callbackUrl).pathname, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-twin-timestamp': ts,
+            'x-twin-signature': signTrainingCallback(CALLBACK_SECRET, ts, body),
+          },
+          body,
+        });
+        expect(res.status).toBe(200);
+      };
+      await callback({ event: 'started', stage: 'starting' });
+      await callback({ event: 'progress', stage: 'training', step: 2, totalSteps: 8, loss: 3.9 });
+      // the bar on the screen while the run goes on
+      await term.waitFor(/training .* step 2\/8 loss 3\.900/);
+      await callback({ event: 'progress', stage: 'training', step: 4, totalSteps: 8, loss: 2.5 });
+      await term.waitFor(/training .* step 4\/8 loss 2\.500/);
+      await callback({ event: 'failed', stage: 'training', error: 'CUDA out of memory', retryable: false });
+      const end = await term.waitFor(/\[exit \d+\]/);
+      expect(end).toContain(`Run ${submit.runId} failed, final loss 2.500`);
+      expect(end).toContain('CUDA out of memory');
+      expect(end).toContain('[exit 1]');
     } finally {
       await term.close();
     }

@@ -1,8 +1,11 @@
 import { Presets, SingleBar } from 'cli-progress';
 import {
   StartTrainingDocument,
+  TrainingRunDocument,
   type TrainingRunFieldsFragment,
+  TrainingStatusDocument,
   type TrainingStatusEvent,
+  type TwinClient,
 } from '../../../sdk/node.ts';
 import { CliError, type Output, oneLine, table } from '../output.ts';
 import { type GlobalOptions, withSession } from '../session.ts';
@@ -33,12 +36,43 @@ function evaluationTable(out: Output, run: TrainingRunFieldsFragment) {
   for (const [i, row] of rows.entries()) out.line(i === 0 ? out.bold(row) : row);
 }
 
+async function runOf(client: TwinClient, id: string): Promise<TrainingRunFieldsFragment> {
+  const run = (await client.request(TrainingRunDocument, { id })).trainingRun;
+  if (!run) throw new CliError(`training run ${id} is gone`);
+  return run;
+}
+
+/**
+ * Follows trainingStatus to the run's end: failed, cancelled, promoted, or evaluated and not to be
+ * promoted. (Not the SDK's train(): its isLast is asked before its loop has seen the final event,
+ * and the server never completes the stream, so it waits on after a failure.)
+ */
+async function follow(client: TwinClient, runId: string, onStatus: (s: TrainingStatusEvent) => void) {
+  const events = client.subscribe(
+    TrainingStatusDocument,
+    { runId, afterSeq: 0 },
+    { seqOf: (e) => ('seq' in e.trainingStatus ? e.trainingStatus.seq : undefined) },
+  );
+  for await (const { trainingStatus: event } of events) {
+    if (event.__typename !== 'TrainingStatus') throw new CliError(event.message);
+    if (event.runId !== runId) continue;
+    onStatus(event);
+    if (['failed', 'cancelled', 'promoted'].includes(event.event)) break;
+    if (event.event === 'evaluated') {
+      // a cleared evaluation is followed by the promotion only where the server promotes itself
+      const run = await runOf(client, runId);
+      if (run.evaluation?.promote !== true || run.promoted) break;
+    }
+  }
+  return runOf(client, runId);
+}
+
 /** `twin train [--follow]`: starts a run; following it shows stage, a step bar, the loss and the evaluation. */
 export async function train(options: TrainOptions): Promise<void> {
   await withSession(options, async ({ out, client }) => {
+    const started = (await client.request(StartTrainingDocument, {})).startTraining;
+    if (started.__typename !== 'TrainingRun') throw new CliError(started.message);
     if (!options.follow) {
-      const started = (await client.request(StartTrainingDocument, {})).startTraining;
-      if (started.__typename !== 'TrainingRun') throw new CliError(started.message);
       if (out.json) return out.printJson(started);
       return out.line(
         `Training run ${started.id} ${started.status.toLowerCase()} (twin train --follow shows its progress)`,
@@ -56,32 +90,32 @@ export async function train(options: TrainOptions): Promise<void> {
         )
       : undefined;
     let barStarted = false;
-    let lastStage: string | null = null;
+    let lastLine = '';
+    let lastLoss = '–';
     const onStatus = (s: TrainingStatusEvent) => {
       const stage = (s.stage ?? s.status).toLowerCase();
-      const loss = number(s.loss);
-      if (bar) {
-        if (!barStarted && s.totalSteps) {
-          bar.start(s.totalSteps, s.step ?? 0, { stage, loss });
-          barStarted = true;
-        } else if (barStarted) bar.update(s.step ?? 0, { stage, loss });
+      if (s.loss != null) lastLoss = number(s.loss);
+      const payload = { stage, loss: lastLoss };
+      if (bar && s.totalSteps && !barStarted) {
+        bar.start(s.totalSteps, s.step ?? 0, payload);
+        barStarted = true;
+      } else if (bar && barStarted) {
         if (s.totalSteps) bar.setTotal(s.totalSteps);
-      } else if (!out.json && stage !== lastStage)
-        out.line(
-          `${stage}${s.step != null && s.totalSteps ? ` step ${s.step}/${s.totalSteps}` : ''}${s.loss != null ? ` loss ${loss}` : ''}`,
-        );
-      if (bar && !barStarted && stage !== lastStage) process.stderr.write(`${stage}\n`);
-      if (s.error && !out.json) process.stderr.write(`twin: ${oneLine(s.error, 200)}\n`);
-      lastStage = stage;
+        if (s.step != null) bar.update(s.step, payload);
+        else bar.update(payload);
+      } else if (!out.json) {
+        // before the steps (or without a terminal): a line per change
+        const line = `${stage}${s.step != null && s.totalSteps ? ` step ${s.step}/${s.totalSteps}` : ''}${s.loss != null ? ` loss ${lastLoss}` : ''}`;
+        if (line !== lastLine) (bar ? process.stderr : process.stdout).write(`${line}\n`);
+        lastLine = line;
+      }
     };
-    let result: Awaited<ReturnType<typeof client.train>>;
+    let run: TrainingRunFieldsFragment;
     try {
-      result = await client.train({ onStatus });
+      run = await follow(client, started.id, onStatus);
     } finally {
       if (barStarted) bar?.stop();
     }
-    if (result.__typename !== 'TrainingRun') throw new CliError(result.message);
-    const { run } = result;
     if (run.status === 'FAILED' || run.status === 'CANCELLED') process.exitCode = 1;
     if (out.json) return out.printJson(run);
     out.line(
