@@ -18,7 +18,7 @@ const number = (v: unknown) =>
   typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : '–';
 
 /** The evaluation's scores: one row per metric, a column per model (candidate, current, base). */
-function evaluationTable(out: Output, run: TrainingRunFieldsFragment) {
+export function evaluationTable(out: Output, run: Pick<TrainingRunFieldsFragment, 'evaluation'>) {
   const ev = run.evaluation;
   if (!ev) return out.line(out.dim('no evaluation'));
   const scores = (ev.scores ?? {}) as Record<string, Record<string, unknown> | null | undefined>;
