@@ -55,6 +55,8 @@ export const configSchema = z.object({
   // the bearer token /metrics requires (src/http/metrics.ts); unset, /metrics answers loopback
   // callers outside production only, and nobody in production
   METRICS_TOKEN: optionalString.pipe(z.string().min(16).optional()),
+  // off: any operation; allow: the SDK's persisted ones by hash and any text; only: persisted ones alone
+  PERSISTED_OPERATIONS: z.enum(['off', 'allow', 'only']).default('off'),
   // the worker process's own /metrics port (same access rules); unset, it serves none; 0, a free port
   WORKER_METRICS_PORT: z.preprocess(
     (v) => (v === '' ? undefined : v),

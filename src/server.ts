@@ -14,6 +14,11 @@ import { graphiqlExamples } from './http/graphiql-examples.ts';
 import { routeOf, serveMetrics, useOperationMetrics } from './http/metrics.ts';
 import { createOpenAICompatRoute, isOpenAICompatRoute } from './http/openai-compat.route.ts';
 import { useOperationLimits } from './http/operation-limits.plugin.ts';
+import {
+  loadPersistedManifest,
+  persistedOperationsOverWebSocket,
+  usePersistedOperationsPolicy,
+} from './http/persisted-operations.ts';
 import { graphiqlEnabled, readinessAnswer, useIntrospectionPolicy } from './http/production-posture.ts';
 import {
   currentRequestId,
@@ -137,6 +142,8 @@ export function createApp(services: Services): App {
     return { userId, services, loaders: createLoaders(services, userId) };
   }
 
+  const persisted =
+    config.PERSISTED_OPERATIONS === 'off' ? new Map<string, string>() : loadPersistedManifest();
   const yoga = createYoga<
     { req?: IncomingMessage; res?: ServerResponse; connectionParams?: Record<string, unknown> },
     GraphQLContext
@@ -154,6 +161,7 @@ export function createApp(services: Services): App {
       useIntrospectionPolicy(config),
       ...useOperationLimits(config),
       useOperationMetrics(services.metrics),
+      ...usePersistedOperationsPolicy(config.PERSISTED_OPERATIONS, persisted),
       useRequestLimits({
         maxFileBytes: config.UPLOAD_MAX_BYTES,
         maxFiles: config.UPLOAD_MAX_FILES,
@@ -238,10 +246,14 @@ export function createApp(services: Services): App {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, ...webSocketDefences(config) });
   const wsServer = useServer(
     {
-      ...webSocketLimits(graphqlWsThroughYoga(yoga), {
-        maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
-        maxVariablesBytes: config.GRAPHQL_MAX_VARIABLES_BYTES,
-      }),
+      ...persistedOperationsOverWebSocket(
+        webSocketLimits(graphqlWsThroughYoga(yoga), {
+          maxSubscriptions: config.WS_MAX_SUBSCRIPTIONS,
+          maxVariablesBytes: config.GRAPHQL_MAX_VARIABLES_BYTES,
+        }),
+        config.PERSISTED_OPERATIONS,
+        persisted,
+      ),
       onConnect: async (ctx) => {
         // HTTP hooks do not run for WebSocket: authenticate here
         const params = ctx.connectionParams ?? {};

@@ -3,7 +3,7 @@ import type { Context, ServerOptions, SubscribePayload } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import { variablesTooLarge } from './operation-limits.plugin.ts';
 
-type WsOptions = Partial<ServerOptions<Record<string, unknown>, Extra>>;
+export type WsOptions = Partial<ServerOptions<Record<string, unknown>, Extra>>;
 
 /**
  * Per-connection limits over graphql-ws (DESIGN §10): at most `maxSubscriptions` operations open at
