@@ -1,11 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IngestProgressDocument } from '../src/sdk/generated/graphql.ts';
+import {
+  ChatSessionDocument,
+  IngestProgressDocument,
+  TwinReplyDocument,
+} from '../src/sdk/generated/graphql.ts';
 import { issueToken } from '../src/services/auth.service.ts';
+import { events, isTerminal, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
 import { createTestClient, type TestClient } from './helpers/client.ts';
 import { childEnv, TEST_AUTH_SECRET, testConfig } from './helpers/harness.ts';
 import { getDocument, settled, uploadDocument } from './helpers/ingest.ts';
+import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 
 // Issue 14, "More than one machine's worth": two API processes (workers off) and two worker
 // processes (src/worker.ts) on the same PostgreSQL, Redis, S3 and Weaviate, as behind a load
@@ -13,7 +19,9 @@ import { getDocument, settled, uploadDocument } from './helpers/ingest.ts';
 
 const config = testConfig();
 const children: ChildProcess[] = [];
-const env = childEnv(config, { LOG_LEVEL: 'info', PORT: '0', EMBEDDER: 'local-hash', EXTRACT_THREADS: '1' });
+const TOKENS = Array.from({ length: 40 }, (_, i) => ` word${i}`);
+let env: NodeJS.ProcessEnv;
+let model: OpenAIStandin;
 
 function start(args: string[], ready: RegExp): Promise<RegExpExecArray> {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -38,6 +46,17 @@ function start(args: string[], ready: RegExp): Promise<RegExpExecArray> {
 let apiA: string;
 let apiB: string;
 beforeAll(async () => {
+  // a slow model, so a reply is still streaming when its API process is killed
+  model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 0, interTokenMs: 40 });
+  env = childEnv(config, {
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    EMBEDDER: 'local-hash',
+    EXTRACT_THREADS: '1',
+    CHAT_BASE_URL: model.url,
+    CHAT_MODEL: 'standin-model',
+    MEMORY_LLM: 'off',
+  });
   const api = /on http:\/\/localhost:(\d+)\/graphql/;
   const [a, b] = await Promise.all([
     start(['src/main.ts'], api),
@@ -48,8 +67,9 @@ beforeAll(async () => {
   apiA = a[1]!;
   apiB = b[1]!;
 }, 120_000);
-afterAll(() => {
+afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await model?.close();
 });
 
 function clientOf(port: string, userId: string): TestClient {
@@ -115,4 +135,42 @@ describe('two API processes and two worker processes', () => {
       onB.dispose();
     }
   }, 240_000);
+
+  it('a reply whose API process is SIGKILLed mid-stream is resumed whole on the other API with afterSeq', async () => {
+    const userId = `u-${randomUUID()}`;
+    const onA = clientOf(apiA, userId);
+    const onB = clientOf(apiB, userId);
+    try {
+      const sessionId = await startChat(onA);
+      const { assistantMessageId: messageId } = await sendMessage(onA, sessionId, 'Tell me a story');
+      const live = onA.subscribeWs(TwinReplyDocument, { messageId });
+      await live.until(() => tokensOf(events(live.received)).length >= 3, 30_000);
+      // the API process A serving this socket dies without a word; the reply runs on a worker
+      const apiAProcess = children[0]!; // the first started: API A
+      const exited = new Promise((resolve) => apiAProcess.once('exit', resolve));
+      apiAProcess.kill('SIGKILL');
+      await exited;
+      live.close();
+      const before = events(live.received);
+      const lastSeq = Math.max(...before.map((e) => ('seq' in e ? (e.seq as number) : 0)));
+
+      const resumed = events(
+        await onB.subscribeWs(TwinReplyDocument, { messageId, afterSeq: lastSeq }).until(isTerminal, 30_000),
+      );
+      expect(resumed.every((e) => !('seq' in e) || (e.seq as number) > lastSeq)).toBe(true);
+      expect(resumed.at(-1)?.__typename).toBe('ReplyDone');
+      // killed mid-reply: part of it was still to come
+      expect(tokensOf(resumed).length).toBeGreaterThan(0);
+      const reassembled = [...tokensOf(before), ...tokensOf(resumed)].map((t) => t.text).join('');
+      expect(reassembled).toBe(TOKENS.join(''));
+
+      const session = await onB.request(ChatSessionDocument, { id: sessionId });
+      if (session.data?.chatSession.__typename !== 'ChatSession') throw new Error(JSON.stringify(session));
+      const stored = session.data.chatSession.messages.find((m) => m.id === messageId);
+      expect(stored?.content).toBe(reassembled);
+    } finally {
+      onA.dispose();
+      onB.dispose();
+    }
+  }, 120_000);
 });
