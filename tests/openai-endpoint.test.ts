@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphiqlExamples } from '../src/http/graphiql-examples.ts';
 import { CreateApiKeyDocument } from '../src/sdk/generated/graphql.ts';
+import { removeUsers } from './helpers/cleanup.ts';
 import type { TestClient } from './helpers/client.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
@@ -35,6 +37,14 @@ async function apiKeyOf(client: TestClient): Promise<string> {
   return out.secret;
 }
 
+// not `u-…`: a concurrent vitest run's teardown removes every `u-` user created since it started
+const users: string[] = [];
+const newUser = () => {
+  const id = `oai-${randomUUID()}`;
+  users.push(id);
+  return id;
+};
+
 describe('OpenAI-compatible endpoint', () => {
   let app: TestApp;
   let model: OpenAIStandin;
@@ -53,8 +63,8 @@ describe('OpenAI-compatible endpoint', () => {
       env: { CHAT_BASE_URL: model.url, CHAT_MODEL: 'standin-model', CHAT_IDLE_MS: '600000' },
     });
     base = app.url.replace(/\/graphql$/, '/v1');
-    alice = app.client();
-    bob = app.client();
+    alice = app.client(newUser());
+    bob = app.client(newUser());
     const [a, b] = await Promise.all([
       uploadDocument(
         alice,
@@ -71,6 +81,7 @@ describe('OpenAI-compatible endpoint', () => {
     openai = new OpenAI({ baseURL: base, apiKey: aliceKey, maxRetries: 0 });
   });
   afterAll(async () => {
+    if (app) await removeUsers(app.config, app.services.blobs, app.services.orm, users);
     await app?.close();
     await model?.close();
   });
@@ -203,6 +214,22 @@ describe('OpenAI-compatible endpoint', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+  });
+
+  it('answers a spent reply quota with 429 and retry-after, as sendMessage would refuse it', async () => {
+    const carol = app.client(newUser());
+    const asCarol = new OpenAI({ baseURL: base, apiKey: await apiKeyOf(carol), maxRetries: 0 });
+    // the same per-user quota a chat reply spends (RATE_LIMIT_REPLIES a window)
+    await app.services.rateLimits.consume(carol.userId, 'reply', app.config.RATE_LIMIT_REPLIES);
+    const before = model.requests.length;
+    const err = await asCarol.chat.completions
+      .create({ model: 'twin', messages: [{ role: 'user', content: 'hello?' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    const limited = err as InstanceType<typeof OpenAI.RateLimitError>;
+    expect(limited.code).toBe('rate_limit_exceeded');
+    expect(Number(limited.headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(model.requests.length).toBe(before);
   });
 
   it('opens GraphiQL with an example tab per area and the token hint in the header editor', async () => {
