@@ -277,8 +277,21 @@ async function terminal(name: string, args: string[], login: Record<string, stri
     ...login,
   };
   const quoted = [process.execPath, MAIN, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+  // -e as well: a tmux server that outlived its last session would hand out its own environment
+  const vars = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : ['-e', `${k}=${v}`]));
   await tmux(
-    ['new-session', '-d', '-x', '120', '-y', '40', '-s', name, `${quoted}; echo "[exit $?]"; sleep 600`],
+    [
+      'new-session',
+      '-d',
+      '-x',
+      '120',
+      '-y',
+      '40',
+      '-s',
+      name,
+      ...vars,
+      `${quoted}; echo "[exit $?]"; sleep 600`,
+    ],
     env,
   );
   const screen = () => tmux(['capture-pane', '-p', '-t', name]);
@@ -301,6 +314,27 @@ async function terminal(name: string, args: string[], login: Record<string, stri
 }
 
 describe.skipIf(!HAS_TMUX)('twin in a terminal (tmux)', () => {
+  it('logs in interactively without showing the key', async () => {
+    const config = join(home, 'typed-config');
+    const term = await terminal('login', ['login'], { XDG_CONFIG_HOME: config });
+    try {
+      await term.waitFor(/Server URL: \[http:\/\/localhost:4000\]\s*$/);
+      await term.keys(app.url, 'Enter');
+      await term.waitFor(/API key:\s*$/);
+      await term.keys(apiKey, 'Enter');
+      const screen = await term.waitFor(/\[exit \d+\]/);
+      expect(screen).toContain(`Logged in to ${app.url} as ${userId}`);
+      expect(screen).toContain('[exit 0]');
+      expect(screen).not.toContain(apiKey);
+    } finally {
+      await term.close();
+    }
+    expect(JSON.parse(readFileSync(join(config, 'twin', 'config.json'), 'utf8'))).toEqual({
+      url: app.url,
+      apiKey,
+    });
+  });
+
   it('leaves the chat on Ctrl-C at the prompt', async () => {
     const term = await terminal('chat-exit', ['chat']);
     try {
