@@ -216,6 +216,37 @@ describe('OpenAI-compatible endpoint', () => {
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
   });
 
+  it('stops the reply upstream when the client goes away mid-stream', async () => {
+    const slow = Array.from({ length: 400 }, (_, i) => ` w${i}`);
+    model.script = { tokens: slow, ttftMs: 5, interTokenMs: 10 };
+    try {
+      const before = model.requests.length;
+      const controller = new AbortController();
+      const stream = await openai.chat.completions.create(
+        { model: 'twin', stream: true, messages: [{ role: 'user', content: 'Tell me everything.' }] },
+        { signal: controller.signal },
+      );
+      let text = '';
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        if (text.includes(' w3')) {
+          controller.abort();
+          break;
+        }
+      }
+      expect(text.startsWith(' w0 w1 w2 w3')).toBe(true);
+      const [request] = (await model.waitForRequests(before + 1)).slice(before);
+      // the model request is cancelled well before its 400 tokens are out
+      const deadline = Date.now() + 10_000;
+      while (!request!.aborted && !request!.finished && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(request!.aborted).toBe(true);
+      expect(request!.tokensSent).toBeLessThan(slow.length);
+    } finally {
+      model.script = { tokens: groundedTokens, ttftMs: 5, interTokenMs: 5 };
+    }
+  });
+
   it('answers a spent reply quota with 429 and retry-after, as sendMessage would refuse it', async () => {
     const carol = app.client(newUser());
     const asCarol = new OpenAI({ baseURL: base, apiKey: await apiKeyOf(carol), maxRetries: 0 });
