@@ -11,6 +11,7 @@ import {
   TrainingRunsDocument,
   TrainingStatusDocument,
 } from '../src/sdk/generated/graphql.ts';
+import { createTwinClient } from '../src/sdk/index.ts';
 import { loraKeys } from '../src/services/tenant-keys.ts';
 import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
 import { unsourcedFacts, vocabulary } from '../src/services/training-data/grounding.ts';
@@ -531,6 +532,43 @@ describe('training runs', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(standin.submits.filter((s) => s.runId === run.id)).toHaveLength(1);
   });
+
+  it("the SDK's train() follows a run to its final state and resolves with it", async () => {
+    const sdk = createTwinClient({ url: app.url, token: app.tokenFor(owner.userId) });
+    const events: string[] = [];
+    let runId: string | undefined;
+    const trained = sdk.train({
+      hyperparameters: { maxSteps: 8, loraR: 8 },
+      onStatus: (s) => {
+        runId ??= s.runId;
+        events.push(s.event);
+      },
+    });
+    const id = await waitFor('the run to be queued', async () => runId);
+    const sub = await submitted(id, 1);
+    await callback(sub.callbackUrl, { runId: id, attempt: 1, seq: 1, event: 'started', stage: 'starting' });
+    await callback(sub.callbackUrl, {
+      runId: id,
+      attempt: 1,
+      seq: 2,
+      event: 'failed',
+      stage: 'loading_data',
+      error: 'dataset.json record 0: no non-empty assistant message to learn from',
+      retryable: false,
+    });
+    // it resolves on the final event: the server keeps a run's stream open, so a train() that
+    // waited for the stream to end would hang here
+    const result = await Promise.race([
+      trained,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('train() did not resolve')), 15_000),
+      ),
+    ]);
+    await sdk.close();
+    expect(result).toMatchObject({ __typename: 'TrainingRun', run: { id, status: 'FAILED' } });
+    expect(events.at(-1)).toBe('failed');
+    expect(events).toContain('started');
+  }, 60_000);
 
   it('a second completed run worse than the served one is not promoted without force; force promotes it', async () => {
     const { run, evaluated } = await completedAndEvaluated('refuse');

@@ -31,6 +31,8 @@ export type TrainResult =
   | { __typename: 'TrainingRun'; run: TrainingRunFieldsFragment }
   | Exclude<StartTrainingMutation['startTraining'], { __typename: 'TrainingRun' }>;
 
+const ENDS: readonly string[] = ['failed', 'cancelled', 'promoted'];
+
 export async function train(client: Core, opts: TrainOptions = {}): Promise<TrainResult> {
   const started = await client.request(StartTrainingDocument, {
     hyperparameters: opts.hyperparameters,
@@ -38,7 +40,6 @@ export async function train(client: Core, opts: TrainOptions = {}): Promise<Trai
   });
   const run = started.startTraining;
   if (run.__typename !== 'TrainingRun') return run;
-  let final = false;
   const current = async () => {
     const answer = await client.request(TrainingRunDocument, { id: run.id });
     if (!answer.trainingRun)
@@ -50,7 +51,9 @@ export async function train(client: Core, opts: TrainOptions = {}): Promise<Trai
     { runId: run.id, afterSeq: 0 },
     {
       seqOf: (e) => ('seq' in e.trainingStatus ? e.trainingStatus.seq : undefined),
-      isLast: () => final,
+      // the last event of a run that was not evaluated; after `evaluated` the loop decides
+      isLast: (e) =>
+        e.trainingStatus.__typename === 'TrainingStatus' && ENDS.includes(e.trainingStatus.event),
       signal: opts.signal,
     },
   );
@@ -59,11 +62,12 @@ export async function train(client: Core, opts: TrainOptions = {}): Promise<Trai
       throw new TwinRequestError(event.message, { code: event.code });
     if (event.runId !== run.id) continue;
     opts.onStatus?.(event);
-    if (['failed', 'cancelled', 'promoted'].includes(event.event)) final = true;
-    else if (event.event === 'evaluated') {
+    // leaving the loop closes the subscription (the server keeps a run's stream open)
+    if (ENDS.includes(event.event)) break;
+    if (event.event === 'evaluated') {
       // promotion follows an evaluation that cleared the run only where the server auto-promotes
       const evaluated = await current();
-      final = evaluated.evaluation?.promote !== true || evaluated.promoted;
+      if (evaluated.evaluation?.promote !== true || evaluated.promoted) break;
     }
   }
   return { __typename: 'TrainingRun', run: await current() };
