@@ -10,6 +10,7 @@ import { removeUsers } from './helpers/cleanup.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 import { startTrainerStandin, type TrainerStandin } from './helpers/trainer-standin.ts';
+import { uploadRunArtifacts } from './helpers/training-artifacts.ts';
 
 // The dashboard at /app (issue 16) end to end in headless Chromium (Debian's `chromium`, driven by
 // playwright-core; nothing is downloaded), against the real API and workers of this process: a
@@ -111,25 +112,7 @@ function callbackPoster(submit: { runId: string; callbackUrl: string }) {
   };
 }
 
-/** The files of a finished attempt in the run's S3 folder, and the artifacts its callback names. */
-async function uploadArtifacts(runId: string) {
-  const files = [
-    { name: 'adapter', file: 'adapter.safetensors', body: `adapter of ${runId}` },
-    { name: 'gguf_f16', file: 'merged.gguf', body: `GGUF f16 of ${runId}` },
-    { name: 'gguf_q8_0', file: 'merged.q8_0.gguf', body: `GGUF q8_0 of ${runId}` },
-    { name: 'config', file: 'training_config.json', body: JSON.stringify({ runId, attempt: 1 }) },
-  ];
-  for (const f of files) await app.services.blobs.put(userId, loraKeys.runFile(runId, f.file), f.body);
-  return {
-    files: files.map((f) => ({
-      name: f.name,
-      key: `tenant/${userId}/${loraKeys.runFile(runId, f.file)}`,
-      bytes: Buffer.byteLength(f.body),
-      quantization: f.name.startsWith('gguf_') ? f.name.slice(5) : null,
-    })),
-    metrics: { steps: 8, lossFirst: 3.9, lossLast: 1.2, device: 'cpu' },
-  };
-}
+const uploadArtifacts = (runId: string) => uploadRunArtifacts(app.services.blobs, userId, runId);
 
 describe.skipIf(missing !== null)('the dashboard in a real browser', () => {
   beforeAll(async () => {

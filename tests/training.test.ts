@@ -25,6 +25,7 @@ import {
   type TrainerStandin,
   trainRequestSchema,
 } from './helpers/trainer-standin.ts';
+import { uploadRunArtifacts } from './helpers/training-artifacts.ts';
 
 // Training runs end to end against a strict stand-in of modal/'s endpoint (the request shapes of
 // contracts/train-api.vectors.json): startTraining → L2 data from real L1 memory → POST /train →
@@ -177,24 +178,8 @@ const latestManifest = async (userId: string) =>
   JSON.parse((await app.services.blobs.get(userId, loraKeys.latestManifest())).toString());
 
 /** Uploads the run's files as the trainer would, and the completed event naming them. */
-async function uploadArtifacts(userId: string, runId: string, attempt: number) {
-  const files = [
-    { name: 'adapter', file: 'adapter.safetensors', body: `adapter of ${runId}` },
-    { name: 'gguf_f16', file: 'merged.gguf', body: `GGUF f16 of ${runId}` },
-    { name: 'gguf_q8_0', file: 'merged.q8_0.gguf', body: `GGUF q8_0 of ${runId}` },
-    { name: 'config', file: 'training_config.json', body: JSON.stringify({ runId, attempt }) },
-  ];
-  for (const f of files) await app.services.blobs.put(userId, loraKeys.runFile(runId, f.file), f.body);
-  return {
-    files: files.map((f) => ({
-      name: f.name,
-      key: `tenant/${userId}/${loraKeys.runFile(runId, f.file)}`,
-      bytes: Buffer.byteLength(f.body),
-      quantization: f.name.startsWith('gguf_') ? f.name.slice(5) : null,
-    })),
-    metrics: { steps: 8, lossFirst: 5.9, lossLast: 1.2, device: 'cpu' },
-  };
-}
+const uploadArtifacts = (userId: string, runId: string, attempt: number) =>
+  uploadRunArtifacts(app.services.blobs, userId, runId, attempt);
 
 beforeAll(async () => {
   standin = await startTrainerStandin(answerFor);
