@@ -6,12 +6,23 @@ import type { Config } from '../config.ts';
 import type { Metrics } from '../services/ports/metrics.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
-const ROUTES = new Set(['/graphql', '/healthz', '/readyz', '/metrics', '/export']);
+const ROUTES = new Set([
+  '/graphql',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/export',
+  '/v1/chat/completions',
+  '/v1/models',
+]);
+// routes with ids or file names in their paths, labelled by their prefix
+const PREFIXES = ['/app', '/modal/callbacks'];
 
 /** A bounded route label: the path when it is one of ours, else `other` (no raw URLs). */
 export function routeOf(url: string | undefined): string {
   const path = (url ?? '').split('?')[0]!;
-  return ROUTES.has(path) ? path : 'other';
+  if (ROUTES.has(path)) return path;
+  return PREFIXES.find((p) => path === p || path.startsWith(`${p}/`)) ?? 'other';
 }
 
 function bearerMatches(authorization: string | undefined, token: string): boolean {
