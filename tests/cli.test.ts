@@ -6,7 +6,6 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatSessionDocument, StartChatDocument } from '../src/sdk/generated/graphql.ts';
 import { createTwinClient, MemoryOverviewDocument } from '../src/sdk/node.ts';
-import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
 import { seedChunks } from './helpers/chat.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
@@ -14,6 +13,7 @@ import { corruptPdf, docx, pdf } from './helpers/ingest-fixtures.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 import { freePort } from './helpers/processes.ts';
 import { startTrainerStandin, type TrainerStandin } from './helpers/trainer-standin.ts';
+import { postTrainingCallback } from './helpers/training-callbacks.ts';
 
 // The `twin` CLI (issue 15) run as a person runs it, against the real API and workers of this
 // process: as a child process for its --json output, its stored login and its errors, and in a
@@ -443,28 +443,12 @@ describe.skipIf(!HAS_TMUX)('twin in a terminal (tmux)', () => {
       const submit = trainer.submits.find((s) => s.userId === trainerUserId)!;
       let seq = 0;
       const callback = async (event: object) => {
-        const body = JSON.stringify({
-          runId: submit.runId,
-          attempt: 1,
-          seq: ++seq,
-          step: null,
-          totalSteps: null,
-          loss: null,
-          artifacts: null,
-          error: null,
-          retryable: null,
-          ...event,
-        });
-        const ts = String(Math.floor(Date.now() / 1000));
-        const res = await fetch(app.url.replace(/\/graphql$/, '') + new URL(submit.callbackUrl).pathname, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'x-twin-timestamp': ts,
-            'x-twin-signature': signTrainingCallback(CALLBACK_SECRET, ts, body),
-          },
-          body,
-        });
+        const res = await postTrainingCallback(
+          app.url,
+          submit.callbackUrl,
+          { runId: submit.runId, attempt: 1, seq: ++seq, ...event },
+          { secret: CALLBACK_SECRET },
+        );
         expect(res.status).toBe(200);
       };
       await callback({ event: 'started', stage: 'starting' });

@@ -5,12 +5,11 @@ import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loraKeys } from '../src/services/tenant-keys.ts';
-import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
 import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
 import { startTrainerStandin, type TrainerStandin } from './helpers/trainer-standin.ts';
-import { uploadRunArtifacts } from './helpers/training-artifacts.ts';
+import { postTrainingCallback, uploadRunArtifacts } from './helpers/training-callbacks.ts';
 
 // The dashboard at /app (issue 16) end to end in headless Chromium (Debian's `chromium`, driven by
 // playwright-core; nothing is downloaded), against the real API and workers of this process: a
@@ -86,28 +85,12 @@ async function finishedReply() {
 /** Posts the trainer's signed callbacks for a submitted run, as modal/ does. */
 function callbackPoster(submit: { runId: string; callbackUrl: string }) {
   return async (seq: number, event: Record<string, unknown>) => {
-    const body = JSON.stringify({
-      runId: submit.runId,
-      attempt: 1,
-      seq,
-      step: null,
-      totalSteps: null,
-      loss: null,
-      artifacts: null,
-      error: null,
-      retryable: null,
-      ...event,
-    });
-    const ts = String(Math.floor(Date.now() / 1000));
-    const res = await fetch(app.url.replace(/\/graphql$/, '') + new URL(submit.callbackUrl).pathname, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-twin-timestamp': ts,
-        'x-twin-signature': signTrainingCallback(SECRET, ts, body),
-      },
-      body,
-    });
+    const res = await postTrainingCallback(
+      app.url,
+      submit.callbackUrl,
+      { runId: submit.runId, attempt: 1, seq, ...event },
+      { secret: SECRET },
+    );
     expect(res.status).toBe(200);
   };
 }

@@ -13,7 +13,6 @@ import {
 } from '../src/sdk/generated/graphql.ts';
 import { createTwinClient } from '../src/sdk/index.ts';
 import { loraKeys } from '../src/services/tenant-keys.ts';
-import { signTrainingCallback } from '../src/services/training/callback-signature.ts';
 import { unsourcedFacts, vocabulary } from '../src/services/training-data/grounding.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import { member, type TestClient } from './helpers/client.ts';
@@ -25,7 +24,7 @@ import {
   type TrainerStandin,
   trainRequestSchema,
 } from './helpers/trainer-standin.ts';
-import { uploadRunArtifacts } from './helpers/training-artifacts.ts';
+import { postTrainingCallback, uploadRunArtifacts } from './helpers/training-callbacks.ts';
 
 // Training runs end to end against a strict stand-in of modal/'s endpoint (the request shapes of
 // contracts/train-api.vectors.json): startTraining → L2 data from real L1 memory → POST /train →
@@ -105,35 +104,12 @@ async function waitFor<T>(
   }
 }
 
-const baseUrl = () => app.url.replace(/\/graphql$/, '');
-
-/** Posts a callback as the trainer does: compact JSON, signed over `${timestamp}.${body}`. */
-async function callback(
+/** Posts a callback as the trainer does, signed with the suite's secret unless told otherwise. */
+const callback = (
   callbackUrl: string,
   event: Record<string, unknown>,
   options: { secret?: string; timestamp?: number; signature?: string } = {},
-) {
-  const body = JSON.stringify({
-    step: null,
-    totalSteps: null,
-    loss: null,
-    artifacts: null,
-    error: null,
-    retryable: null,
-    ...event,
-  });
-  const ts = String(options.timestamp ?? Math.floor(Date.now() / 1000));
-  const res = await fetch(baseUrl() + new URL(callbackUrl).pathname, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-twin-timestamp': ts,
-      'x-twin-signature': options.signature ?? signTrainingCallback(options.secret ?? SECRET, ts, body),
-    },
-    body,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+) => postTrainingCallback(app.url, callbackUrl, event, { ...options, secret: options.secret ?? SECRET });
 
 const getRun = async (client: TestClient, id: string) =>
   (await ok(client.request(TrainingRunDocument, { id }))).trainingRun;
