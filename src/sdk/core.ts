@@ -15,8 +15,11 @@ export interface FileInput {
 }
 
 export interface CoreClient {
+  /** One query or mutation; resolves to `data`. GraphQL and HTTP errors throw TwinRequestError. */
   request<R, V>(doc: TypedDocumentNode<R, V>, ...variables: VariablesOf<V>): Promise<R>;
+  /** A multipart request: `files` maps variable paths (`file`, `files.0`) to files. */
   upload<R, V>(doc: TypedDocumentNode<R, V>, variables: V, files: Record<string, FileInput>): Promise<R>;
+  /** A subscription as an async iterator that reconnects and resumes on its own (see seqOf). */
   subscribe<R, V>(
     doc: TypedDocumentNode<R, V>,
     variables: V,

@@ -2,17 +2,10 @@
 // of src/sdk/generated. Requests over HTTP; subscriptions over graphql-ws, or SSE where a WebSocket
 // cannot connect, resuming with afterSeq after a dropped connection. Browser-safe: no node: imports
 // here or in what it imports (reading files from paths is src/sdk/node.ts).
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type DocumentNode, print } from 'graphql';
 import { type AskEvent, type AskOptions, ask } from './chat.ts';
-import type { FileInput, VariablesOf } from './core.ts';
-import {
-  type AttemptSource,
-  type ReconnectOptions,
-  resumableSubscription,
-  type SubscribeOptions,
-  type TwinSubscription,
-} from './subscribe.ts';
+import type { CoreClient, FileInput } from './core.ts';
+import { type AttemptSource, type ReconnectOptions, resumableSubscription } from './subscribe.ts';
 import { type TrainOptions, type TrainResult, train } from './training.ts';
 import {
   type HttpOptions,
@@ -57,17 +50,7 @@ export interface TwinClientOptions {
   readFile?: ReadFile;
 }
 
-export interface TwinClient {
-  /** One query or mutation; resolves to `data`. GraphQL and HTTP errors throw TwinRequestError. */
-  request<R, V>(doc: TypedDocumentNode<R, V>, ...variables: VariablesOf<V>): Promise<R>;
-  /** A multipart request: `files` maps variable paths (`file`, `files.0`) to files. */
-  upload<R, V>(doc: TypedDocumentNode<R, V>, variables: V, files: Record<string, FileInput>): Promise<R>;
-  /** A subscription as an async iterator that reconnects and resumes on its own (see seqOf). */
-  subscribe<R, V>(
-    doc: TypedDocumentNode<R, V>,
-    variables: V,
-    options?: SubscribeOptions<R>,
-  ): TwinSubscription<R>;
+export interface TwinClient extends CoreClient {
   /**
    * Uploads files (one multipart request per batch), then follows each document on ingestProgress;
    * resolves when every one is PROCESSED or FAILED (REFUSED: not taken, with the reason).
