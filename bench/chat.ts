@@ -85,6 +85,10 @@ const env = {
   CHAT_BASE_URL: standinUrl,
   CHAT_MODEL: 'bench-standin',
   CHAT_IDLE_MS: String(3_600_000),
+  // NODE_ENV=production would have the worker re-embed, at start, every tenant's documents of
+  // another embedding model in the dev database (the search bench's corpus, other runs' tests):
+  // ingest work on both cores during the measurement, and the search corpus lost
+  REEMBED_ON_START: 'false',
   // the question's embedding is on the path to the first token: BENCH_EMBEDDER picks the embedder
   ...(process.env.BENCH_EMBEDDER ? { EMBEDDER: process.env.BENCH_EMBEDDER } : {}),
 };
