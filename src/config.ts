@@ -27,6 +27,7 @@ export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   RUN_WORKERS: bool.default(false),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).default(8),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(65_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   // Browser defences and production posture (DESIGN §10; src/http/browser-defences.ts,
   // production-posture.ts). CORS_ORIGINS: exact origins allowed to call the API and open its
@@ -188,6 +189,7 @@ export const configSchema = z.object({
     .default(Math.max(1, availableParallelism() - 1)),
   EXTRACT_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   EXTRACT_MAX_HEAP_MB: z.coerce.number().int().min(32).default(1024),
+  EXTRACT_NICE: z.coerce.number().int().min(0).max(19).default(10),
   CHUNK_MIN_TOKENS: z.coerce.number().int().min(1).default(64),
   CHUNK_MAX_TOKENS: z.coerce.number().int().min(8).default(400),
 

@@ -381,6 +381,7 @@ export async function createServices(
     maxThreads: Math.max(1, config.EXTRACT_THREADS),
     timeoutMs: config.EXTRACT_TIMEOUT_MS,
     maxHeapMb: config.EXTRACT_MAX_HEAP_MB,
+    nice: config.EXTRACT_NICE,
   });
   const ingestDeps = {
     documents: db.documents,

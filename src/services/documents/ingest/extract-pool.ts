@@ -11,6 +11,8 @@ export interface ExtractPoolOptions {
   maxThreads: number;
   timeoutMs: number;
   maxHeapMb: number;
+  /** The threads' nice value (0–19), above the event loop's so requests are scheduled first. */
+  nice?: number;
 }
 
 export interface ExtractPool {
@@ -19,7 +21,12 @@ export interface ExtractPool {
   close(): Promise<void>;
 }
 
-export function createExtractPool({ maxThreads, timeoutMs, maxHeapMb }: ExtractPoolOptions): ExtractPool {
+export function createExtractPool({
+  maxThreads,
+  timeoutMs,
+  maxHeapMb,
+  nice = 0,
+}: ExtractPoolOptions): ExtractPool {
   let pool: Piscina | null = null;
   // started on first use: an API process with workers off never needs one
   const get = () =>
@@ -28,6 +35,7 @@ export function createExtractPool({ maxThreads, timeoutMs, maxHeapMb }: ExtractP
       minThreads: 0,
       maxThreads,
       idleTimeout: 30_000,
+      workerData: { nice },
       resourceLimits: { maxOldGenerationSizeMb: maxHeapMb, maxYoungGenerationSizeMb: 64 },
     }));
   return {
