@@ -221,6 +221,11 @@ export function createApp(services: Services): App {
     );
     return withRequestId(requestId, () => route(req, res));
   });
+  // Node closes an idle keep-alive connection after 5 s, a moment a client may just be sending on
+  // it (the request then fails with ECONNRESET); load balancers keep idle connections 60 s, so the
+  // server outlasts them and the client or the balancer is the side that closes.
+  server.keepAliveTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = config.HTTP_KEEP_ALIVE_TIMEOUT_MS + 1000;
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     if (req.url === '/metrics') return serveMetrics(config, services.metrics, req, res);
