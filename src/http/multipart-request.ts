@@ -121,6 +121,15 @@ export class MultipartRequest implements FileSource {
     this.#onStop();
   }
 
+  othersPending(file: StreamedFile): boolean {
+    for (const other of this.#files.values()) if (other !== file && other.pending) return true;
+    return false;
+  }
+
+  stopReading(): void {
+    this.#stop();
+  }
+
   want(file: StreamedFile): void {
     // Parts arrive in the order they were sent: one that nobody reads holds up those after it.
     if (file.awaited && this.#latest?.held) {

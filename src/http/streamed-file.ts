@@ -6,6 +6,10 @@ import { BlobTooLargeError } from '../services/ports/blob-store.ts';
 export interface FileSource {
   /** The operation is about to read `file`: parts before it that nobody reads must not block it. */
   want(file: StreamedFile): void;
+  /** Whether another file of the request still waits for its part (so this one's must be skipped). */
+  othersPending(file: StreamedFile): boolean;
+  /** Nothing more of the body is needed: stop reading it (the connection closes after the answer). */
+  stopReading(): void;
 }
 
 /** A file whose problem is the client's (missing, skipped, read twice): passes Yoga's masking. */
@@ -145,8 +149,14 @@ export class StreamedFile {
     });
   }
 
+  // The rest of a failed part is read to nowhere only when a later file needs the parser to get
+  // past it. Otherwise the request stops reading at once and its connection closes after the
+  // answer, instead of the API reading (and collecting) the rest of a 300 MB body at loopback
+  // speed while the operation is still answering.
   #discard(): void {
-    if (this.#part) discard(this.#part);
+    if (!this.#part) return;
+    if (this.#source.othersPending(this)) discard(this.#part);
+    else this.#source.stopReading();
   }
 }
 
