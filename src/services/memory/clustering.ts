@@ -4,12 +4,15 @@ import { PROJECTED_DIMS } from '../ports/memory.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
 import { percentile } from './compute/incremental.ts';
 import { matchByJaccard } from './compute/matching.ts';
+import { type SparseRows, subsetRows } from './compute/sparse-kmeans.ts';
 
 // Which cluster each chunk belongs to, and which clusters keep their id and label (A1, A6). A
 // full build clusters every chunk anew and matches the new clusters to the old ones by Jaccard
 // overlap; an incremental one keeps every untouched chunk where it was, sends new chunks to the
 // nearest centroid close enough, and clusters the rest (the pool) on their own. The maths runs in
-// the compute pool's thread.
+// the compute pool's thread. The lexical embedder's chunks come with their sparse tf·idf rows
+// (`sparse`, one per item): those are clustered, assigned and scored on the rows; the dense
+// sketches still give the stored centroids (hierarchy) and the representatives.
 
 export type { ComputePool };
 
@@ -55,6 +58,15 @@ const POOL_FULL = 0.1;
 const MIN_CLUSTER = 3;
 const OUTLIER_PERCENTILE = 5;
 
+/** A copy for the compute pool, which detaches the buffers it is given. */
+const copyRows = (rows: SparseRows): SparseRows => ({
+  offsets: rows.offsets.slice(),
+  ids: rows.ids.slice(),
+  vals: rows.vals.slice(),
+  n: rows.n,
+  dims: rows.dims,
+});
+
 export function clusterIdOf(memberIds: readonly string[]): string {
   let min = memberIds[0] ?? '';
   for (const id of memberIds) if (id < min) min = id;
@@ -94,8 +106,9 @@ export async function assignClusters(
   pool: ComputePool,
   items: readonly ChunkItem[],
   previous: MemorySnapshot | null,
-  options: { seed: number; full: boolean; churnFull: number },
+  options: { seed: number; full: boolean; churnFull: number; sparse?: SparseRows | null },
 ): Promise<ClusteringResult> {
+  const sparse = options.sparse ?? null;
   if (items.length === 0) {
     return {
       mode: options.full ? 'full' : 'incremental',
@@ -107,10 +120,27 @@ export async function assignClusters(
     };
   }
   if (!options.full && previous && previous.clusters.length > 0) {
-    const incremental = await incrementalClusters(pool, items, previous, options);
+    const incremental = await incrementalClusters(pool, items, previous, { ...options, sparse });
     if (incremental) return incremental;
   }
-  return fullClusters(pool, items, previous, options.seed);
+  return fullClusters(pool, items, previous, options.seed, sparse);
+}
+
+/** Leaf clusters of the items `indexes` (all of them when omitted), sparse or dense. */
+function leafClusters(
+  pool: ComputePool,
+  items: readonly ChunkItem[],
+  sparse: SparseRows | null,
+  seed: number,
+  indexes?: readonly number[],
+) {
+  if (sparse)
+    return pool.run('sparseCluster', {
+      rows: indexes ? subsetRows(sparse, indexes) : copyRows(sparse),
+      seed,
+    });
+  const n = indexes ? indexes.length : items.length;
+  return pool.run('cluster', { points: matrix(items, indexes), n, d: D, seed });
 }
 
 async function fullClusters(
@@ -118,6 +148,7 @@ async function fullClusters(
   items: readonly ChunkItem[],
   previous: MemorySnapshot | null,
   seed: number,
+  sparse: SparseRows | null,
 ): Promise<ClusteringResult> {
   const n = items.length;
   let groups: number[][];
@@ -125,7 +156,7 @@ async function fullClusters(
   if (n < MIN_CLUSTER * 2) {
     groups = [items.map((_, i) => i)];
   } else {
-    const result = await pool.run('cluster', { points: matrix(items), n, d: D, seed });
+    const result = await leafClusters(pool, items, sparse, seed);
     silhouette = result.silhouette;
     groups = Array.from({ length: result.k }, () => [] as number[]);
     for (let i = 0; i < n; i++) groups[result.assignment[i]!]!.push(i);
@@ -161,7 +192,17 @@ async function fullClusters(
       relabel,
     };
   });
-  return finish(items, clusters, 'full', silhouette, 0, previous ? churnOf(items, previous) : 1, null);
+  return finish(
+    pool,
+    items,
+    sparse,
+    clusters,
+    'full',
+    silhouette,
+    0,
+    previous ? churnOf(items, previous) : 1,
+    null,
+  );
 }
 
 function churnOf(items: readonly ChunkItem[], previous: MemorySnapshot): number {
@@ -181,8 +222,9 @@ async function incrementalClusters(
   pool: ComputePool,
   items: readonly ChunkItem[],
   previous: MemorySnapshot,
-  options: { seed: number; churnFull: number },
+  options: { seed: number; churnFull: number; sparse: SparseRows | null },
 ): Promise<ClusteringResult | null> {
+  const { sparse } = options;
   const churn = churnOf(items, previous);
   if (churn > options.churnFull) return null;
   const prevByChunk = new Map(previous.chunks.map((c) => [c.chunkId, c]));
@@ -211,15 +253,30 @@ async function incrementalClusters(
     });
     const thresholds = Float32Array.from(keptSims, (sims) => (sims.length ? percentile(sims, 10) : 1));
     const sizes = Int32Array.from(members, (m) => m.length);
-    const result = await pool.run('assign', {
-      centroids,
-      k,
-      d: D,
-      sizes,
-      thresholds,
-      points: matrix(items, added),
-      n: added.length,
-    });
+    let result: { assignment: Int32Array };
+    if (sparse) {
+      // the kept members' rows give the centroids the new rows are scored against
+      const kept = new Int32Array(items.length).fill(-1);
+      members.forEach((list, c) => {
+        for (const i of list) kept[i] = c;
+      });
+      result = await pool.run('sparseAssign', {
+        rows: copyRows(sparse),
+        assignment: kept,
+        k,
+        added: Int32Array.from(added),
+        thresholds,
+      });
+    } else
+      result = await pool.run('assign', {
+        centroids,
+        k,
+        d: D,
+        sizes,
+        thresholds,
+        points: matrix(items, added),
+        n: added.length,
+      });
     added.forEach((item, j) => {
       const c = result.assignment[j]!;
       if (c >= 0) members[c]!.push(item);
@@ -245,12 +302,7 @@ async function incrementalClusters(
   });
   // the pool: its own clusters when there are enough of it, else the nearest cluster regardless
   if (pooledItems.length >= MIN_CLUSTER * 2) {
-    const result = await pool.run('cluster', {
-      points: matrix(items, pooledItems),
-      n: pooledItems.length,
-      d: D,
-      seed: options.seed,
-    });
+    const result = await leafClusters(pool, items, sparse, options.seed, pooledItems);
     const groups: number[][] = Array.from({ length: result.k }, () => []);
     pooledItems.forEach((item, j) => {
       groups[result.assignment[j]!]!.push(item);
@@ -274,7 +326,10 @@ async function incrementalClusters(
     previous.chunks.map((c) => c.similarity),
     OUTLIER_PERCENTILE,
   );
-  return finish(items, clusters, 'incremental', [], pooled, churn, { outlier, cut: outlierCut });
+  return finish(pool, items, sparse, clusters, 'incremental', [], pooled, churn, {
+    outlier,
+    cut: outlierCut,
+  });
 }
 
 /** Per previous cluster, how many of its members are gone or changed. */
@@ -321,30 +376,39 @@ function mergeTiny(items: readonly ChunkItem[], clusters: WorkCluster[]) {
 }
 
 /** Final centroids, similarities, outliers and cohesion; clusters in a stable order. */
-function finish(
+async function finish(
+  pool: ComputePool,
   items: readonly ChunkItem[],
+  sparse: SparseRows | null,
   clusters: WorkCluster[],
   mode: BuildMode,
   silhouette: { k: number; score: number }[],
   pooled: number,
   churn: number,
   kept: { outlier: Map<number, boolean>; cut: number } | null,
-): ClusteringResult {
+): Promise<ClusteringResult> {
   clusters.sort((a, b) => b.members.length - a.members.length || (a.id < b.id ? -1 : 1));
-  const similarity = new Float32Array(items.length);
+  let similarity: Float32Array = new Float32Array(items.length);
   const cluster = new Int32Array(items.length);
   clusters.forEach((c, ci) => {
     c.members.sort((a, b) => a - b);
     c.centroid = centroidOf(items, c.members);
-    let sum = 0;
     for (const m of c.members) {
-      const s = dot(items[m]!.projected, 0, c.centroid, 0);
-      similarity[m] = s;
+      similarity[m] = dot(items[m]!.projected, 0, c.centroid, 0);
       cluster[m] = ci;
-      sum += s;
     }
-    c.cohesion = sum / c.members.length;
   });
+  if (sparse)
+    similarity = await pool.run('sparseSimilarity', {
+      rows: copyRows(sparse),
+      assignment: cluster.slice(),
+      k: clusters.length,
+    });
+  for (const c of clusters) {
+    let sum = 0;
+    for (const m of c.members) sum += similarity[m]!;
+    c.cohesion = sum / c.members.length;
+  }
   const cut = kept?.cut ?? percentile(Array.from(similarity), OUTLIER_PERCENTILE);
   const assignments = items.map(
     (item, i): WorkAssignment => ({

@@ -22,7 +22,14 @@ import type { TextModel } from '../ports/text-model.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import { buildBio } from './bio-builder.ts';
 import { assignClusters, type ChunkItem, type ComputePool } from './clustering.ts';
-import { projectTerms, stemFrequencies, TERMS_PROJECTION } from './compute/projection.ts';
+import {
+  lexicalRow,
+  lexicalVocabulary,
+  projectTerms,
+  stemFrequencies,
+  TERMS_PROJECTION,
+} from './compute/projection.ts';
+import type { SparseRows } from './compute/sparse-kmeans.ts';
 import { buildEntities } from './entity-builder.ts';
 import { extractDocument, isCurrent, readExtraction } from './extraction-cache.ts';
 import { labelWorkClusters } from './labeling.ts';
@@ -154,17 +161,23 @@ export class MemoryBuild implements MemoryBuilder {
       }),
     );
     const items = chunkItems(docs, extractions);
-    await sketchLexical(items, extractions);
+    const sparse = await sketchLexical(items, extractions);
+    const projection = sparse
+      ? SPARSE_PROJECTION
+      : [...new Set(extractions.map((e) => e.projection))].join(',') || 'none';
     const previous = current ? await readSnapshot(blobs, userId, current.version) : null;
 
     // CLUSTERING: incremental when little changed and the vectors are comparable, else full
     await progress('CLUSTERING', 0, items.length);
     const modelChanged =
-      previous !== null && previous.manifest.models.embedding !== this.options.embeddingModel;
+      previous !== null &&
+      (previous.manifest.models.embedding !== this.options.embeddingModel ||
+        previous.manifest.models.projection !== projection);
     const clustering = await assignClusters(this.deps.pool, items, previous, {
       seed: this.options.seed,
       full: payload.full || previous === null || modelChanged,
       churnFull: CHURN_FULL,
+      sparse,
     });
 
     // LABELING: keywords always; the LLM (or the offline label) only where membership moved
@@ -250,7 +263,7 @@ export class MemoryBuild implements MemoryBuilder {
         counts: countsOf(tables),
         models: {
           embedding: this.options.embeddingModel,
-          projection: [...new Set(extractions.map((e) => e.projection))].join(',') || 'none',
+          projection,
           labeler: labels.model,
           extractor: this.deps.textModel ? `llm:${this.deps.textModel.name}+compromise` : 'compromise',
           bio: bio.generatedBy === 'llm' ? `llm:${this.deps.textModel?.name}` : 'offline',
@@ -317,12 +330,21 @@ export class MemoryBuild implements MemoryBuilder {
   }
 }
 
+/** The manifest's projection when the chunks were clustered on their sparse tf·idf rows. */
+const SPARSE_PROJECTION = 'terms-tfidf-sparse';
+
 /**
- * The offline embedder's chunks are clustered on tf·idf sketches of their terms (projection.ts):
- * the weights come from the whole corpus, so the sketches are made here, yielding now and then.
+ * The offline embedder's chunks are clustered on their sparse tf·idf rows (sparse-kmeans.ts),
+ * returned here when every chunk of the build is such a chunk (else null: a mix of spaces, as in
+ * a model change, stays on the dense vectors); their dense sketches (projection.ts) still give the
+ * stored centroids and the representatives. The weights come from the whole corpus, so both are
+ * made here from the cached term counts, yielding now and then.
  */
-async function sketchLexical(items: ChunkItem[], extractions: readonly DocumentExtraction[]) {
-  if (!extractions.some((e) => e.projection === TERMS_PROJECTION)) return;
+async function sketchLexical(
+  items: ChunkItem[],
+  extractions: readonly DocumentExtraction[],
+): Promise<SparseRows | null> {
+  if (!extractions.some((e) => e.projection === TERMS_PROJECTION)) return null;
   const lexical = new Set(
     extractions.filter((e) => e.projection === TERMS_PROJECTION).map((e) => e.documentId),
   );
@@ -337,6 +359,23 @@ async function sketchLexical(items: ChunkItem[], extractions: readonly DocumentE
     chosen[i]!.projected = projectTerms(chosen[i]!.terms, df, chosen.length);
     if (i % 2000 === 1999) await yieldToLoop();
   }
+  if (chosen.length !== items.length) return null;
+  const vocabulary = lexicalVocabulary(df, items.length);
+  const offsets = new Int32Array(items.length + 1);
+  const rows: { ids: Int32Array; vals: Float32Array }[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const row = lexicalRow(items[i]!.terms, vocabulary);
+    rows.push(row);
+    offsets[i + 1] = offsets[i]! + row.ids.length;
+    if (i % 2000 === 1999) await yieldToLoop();
+  }
+  const ids = new Int32Array(offsets[items.length]!);
+  const vals = new Float32Array(ids.length);
+  rows.forEach((row, i) => {
+    ids.set(row.ids, offsets[i]!);
+    vals.set(row.vals, offsets[i]!);
+  });
+  return { offsets, ids, vals, n: items.length, dims: vocabulary.idf.length };
 }
 
 /** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */

@@ -298,7 +298,7 @@ export function sphericalKMeans(
 }
 
 /** Mean cosine silhouette of the sample points, from their precomputed pairwise similarities. */
-function silhouetteOfSample(sims: Float32Array, s: number, labels: Int32Array, k: number): number {
+export function silhouetteOfSample(sims: Float32Array, s: number, labels: Int32Array, k: number): number {
   const counts = new Int32Array(k);
   for (let i = 0; i < s; i++) counts[labels[i]!]!++;
   const dist = new Float64Array(k);

@@ -169,3 +169,62 @@ export function projectTerms(
   norm = Math.sqrt(norm);
   return Array.from(v, (x) => (norm ? Math.round((x / norm) * 1e4) / 1e4 : 0));
 }
+
+/** Terms of the sparse tf·idf space, most widespread first: bounds the dims × k centroids. */
+export const LEXICAL_MAX_TERMS = 30_000;
+
+export interface LexicalVocabulary {
+  /** stem → term id */
+  ids: Map<string, number>;
+  /** log(n/df) per term id */
+  idf: Float32Array;
+}
+
+/**
+ * The sparse space the lexical embedder's chunks are clustered in (sparse-kmeans.ts): stems in
+ * at least two chunks (a stem in one says nothing about what chunks share) and in at most half
+ * of them (a stem nearly every chunk has says nothing either), the LEXICAL_MAX_TERMS most common.
+ */
+export function lexicalVocabulary(
+  df: ReadonlyMap<string, number>,
+  chunks: number,
+  maxTerms = LEXICAL_MAX_TERMS,
+): LexicalVocabulary {
+  const kept = [...df].filter(([, f]) => f >= 2 && f <= chunks / 2);
+  kept.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const chosen = kept.slice(0, maxTerms);
+  const ids = new Map<string, number>();
+  const idf = new Float32Array(chosen.length);
+  chosen.forEach(([stem, f], i) => {
+    ids.set(stem, i);
+    idf[i] = Math.log(chunks / f);
+  });
+  return { ids, idf };
+}
+
+/**
+ * A chunk's unit tf·idf row: per stem of the vocabulary, (1 + log tf) · idf, tf summed over the
+ * unigrams that stem alike; ids ascending. Empty when none of its stems is in the vocabulary.
+ */
+export function lexicalRow(
+  terms: Readonly<Record<string, number>>,
+  vocabulary: LexicalVocabulary,
+): { ids: Int32Array; vals: Float32Array } {
+  const tf = new Map<number, number>();
+  for (const term in terms) {
+    if (term.includes(' ')) continue;
+    const id = vocabulary.ids.get(stemOf(term));
+    if (id !== undefined) tf.set(id, (tf.get(id) ?? 0) + terms[term]!);
+  }
+  const ids = Int32Array.from(tf.keys()).sort();
+  const vals = new Float32Array(ids.length);
+  let norm = 0;
+  ids.forEach((id, i) => {
+    const w = (1 + Math.log(tf.get(id)!)) * vocabulary.idf[id]!;
+    vals[i] = w;
+    norm += w * w;
+  });
+  const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  for (let i = 0; i < vals.length; i++) vals[i]! *= inv;
+  return { ids, vals };
+}

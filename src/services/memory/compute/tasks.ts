@@ -12,6 +12,14 @@ import {
   type IncrementalAssignment,
 } from './incremental.ts';
 import { type ClusterLeavesOptions, clusterLeaves, type LeafClustering } from './kmeans.ts';
+import {
+  assignToExistingSparse,
+  clusterLeavesSparse,
+  type SparseClusterOptions,
+  type SparseLeafClustering,
+  type SparseRows,
+  similaritiesToOwn,
+} from './sparse-kmeans.ts';
 
 /**
  * Term counts of many clusters in a transferable form: one vocabulary, and per cluster the ids
@@ -41,6 +49,27 @@ export interface ComputeTasks {
     input: { points: Float32Array; n: number; d: number; assignment: Int32Array; k: number };
     output: { centroids: Float32Array; stats: ClusterStat[] };
   };
+  /** Leaf clusters of sparse tf·idf rows (the lexical embedder's chunks). */
+  sparseCluster: {
+    input: { rows: SparseRows } & SparseClusterOptions;
+    output: SparseLeafClustering;
+  };
+  /** New rows (`added`) against the centroids of the kept rows' clusters (assignment −1: not kept). */
+  sparseAssign: {
+    input: {
+      rows: SparseRows;
+      assignment: Int32Array;
+      k: number;
+      added: Int32Array;
+      thresholds: Float32Array;
+    };
+    output: { assignment: Int32Array; similarity: Float32Array };
+  };
+  /** Each row's similarity to its cluster's centroid. */
+  sparseSimilarity: {
+    input: { rows: SparseRows; assignment: Int32Array; k: number };
+    output: Float32Array;
+  };
   /** c-TF-IDF keywords per cluster, or per group of clusters (a topic) when groups are given. */
   keywords: {
     input: { terms: PackedTerms; groups?: number[][]; topN: number };
@@ -51,7 +80,16 @@ export type TaskName = keyof ComputeTasks;
 export type TaskInput<T extends TaskName> = ComputeTasks[T]['input'];
 export type TaskOutput<T extends TaskName> = ComputeTasks[T]['output'];
 
-export const TASK_NAMES: readonly TaskName[] = ['cluster', 'assign', 'hierarchy', 'stats', 'keywords'];
+export const TASK_NAMES: readonly TaskName[] = [
+  'cluster',
+  'assign',
+  'hierarchy',
+  'stats',
+  'sparseCluster',
+  'sparseAssign',
+  'sparseSimilarity',
+  'keywords',
+];
 
 export function runTask<T extends TaskName>(task: T, input: TaskInput<T>): TaskOutput<T> {
   return runAny(task, input) as TaskOutput<T>;
@@ -75,6 +113,18 @@ function runAny(task: TaskName, input: unknown): unknown {
       const { points, n, d, assignment, k } = input as TaskInput<'stats'>;
       const centroids = centroidsOf(points, n, d, assignment, k);
       return { centroids, stats: clusterStats(points, n, d, assignment, k, centroids) };
+    }
+    case 'sparseCluster': {
+      const { rows, ...options } = input as TaskInput<'sparseCluster'>;
+      return clusterLeavesSparse(rows, options);
+    }
+    case 'sparseAssign': {
+      const { rows, assignment, k, added, thresholds } = input as TaskInput<'sparseAssign'>;
+      return assignToExistingSparse(rows, assignment, k, added, thresholds);
+    }
+    case 'sparseSimilarity': {
+      const { rows, assignment, k } = input as TaskInput<'sparseSimilarity'>;
+      return similaritiesToOwn(rows, assignment, k);
     }
     case 'keywords': {
       const { terms, groups, topN } = input as TaskInput<'keywords'>;
