@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ApiKeysService } from './api-keys.service.ts';
 import {
   AuthService,
@@ -137,5 +137,23 @@ describe('AuthService', () => {
       userId: 'prog',
       via: 'api-key',
     });
+  });
+
+  it('takes a token it verified again until its expiry, and refuses it once expired', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const short = new AuthService({ apiKeys }, { ...options, ttlSec: 2 });
+      const token = `Bearer ${short.issue('u8')}`;
+      expect(await short.authenticate(token)).toMatchObject({ userId: 'u8', via: 'token' });
+      expect(await short.authenticate(token)).toMatchObject({ userId: 'u8', via: 'token' });
+      vi.advanceTimersByTime(3_000);
+      await expect(short.authenticate(token)).rejects.toThrow(/token expired/);
+      // a failure is not kept: a forged token is refused on every try
+      const forged = `${token.slice(0, -2)}xx`;
+      await expect(short.authenticate(forged)).rejects.toThrow(/bad signature|malformed/);
+      await expect(short.authenticate(forged)).rejects.toThrow(/bad signature|malformed/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -129,9 +129,16 @@ export interface AuthOptions extends TokenVerifier {
 }
 
 /** Resolves the caller from an Authorization value: a JWT, an API key, or (if allowed) nobody. */
+/** Verified tokens kept (most recent), so a client's every request does not verify its token again. */
+const VERIFIED_MAX = 10_000;
+
 export class AuthService {
   private readonly apiKeys: ApiKeysService;
   private readonly options: AuthOptions;
+  // Verifying is a pure function of the token and the configured keys (fixed for the process), and
+  // costs ~1 ms of CPU (WebCrypto key import and HMAC): a token that verified once is taken again
+  // until its expiry. Only successes are kept; a token past `exp` is verified (and refused) anew.
+  private readonly verified = new Map<string, { userId: string; expiresAt: Date }>();
 
   constructor(deps: { apiKeys: ApiKeysService }, options: AuthOptions) {
     this.apiKeys = deps.apiKeys;
@@ -164,7 +171,22 @@ export class AuthService {
       if (!key) throw new InvalidTokenError('invalid API key');
       return { userId: key.userId, via: 'api-key' };
     }
-    const { userId, expiresAt } = await verifyToken(credential, this.options);
+    const { userId, expiresAt } = await this.verifyCached(credential);
     return { userId, via: 'token', expiresAt };
+  }
+
+  private async verifyCached(token: string): Promise<{ userId: string; expiresAt: Date }> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAt.getTime() > Date.now()) {
+      // most recently used last: the first entry is the one to evict
+      this.verified.delete(token);
+      this.verified.set(token, known);
+      return known;
+    }
+    this.verified.delete(token);
+    const result = await verifyToken(token, this.options);
+    this.verified.set(token, result);
+    if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
+    return result;
   }
 }
