@@ -37,6 +37,8 @@ export interface WorkCluster {
   previous: ClusterRow | null;
   /** Membership moved enough (≥ 20 %) that the label is made again (A6). */
   relabel: boolean;
+  /** Exactly the members of the previous version's cluster of this id: what was derived from them can be kept. */
+  unchanged: boolean;
 }
 
 export type WorkAssignment = Omit<ChunkAssignment, 'clusterId'> & { cluster: number };
@@ -175,6 +177,7 @@ async function fullClusters(
     const oldId = matched[c] ?? null;
     const old = oldId ? (prevRows.get(oldId) ?? null) : null;
     let relabel = true;
+    let unchanged = false;
     if (old && oldId) {
       const before = new Set(prevMembers.get(oldId));
       const now = new Set(memberIds[c]);
@@ -182,6 +185,7 @@ async function fullClusters(
       for (const id of now) if (!before.has(id)) moved++;
       for (const id of before) if (!now.has(id)) moved++;
       relabel = moved / Math.max(before.size, 1) >= RELABEL_MOVED;
+      unchanged = moved === 0;
     }
     return {
       id: oldId ?? clusterIdOf(memberIds[c]!),
@@ -190,6 +194,7 @@ async function fullClusters(
       cohesion: 0,
       previous: old,
       relabel,
+      unchanged,
     };
   });
   return finish(
@@ -298,6 +303,7 @@ async function incrementalClusters(
       cohesion: 0,
       previous: row,
       relabel: moved / Math.max(before[c]!, 1) >= RELABEL_MOVED,
+      unchanged: moved === 0,
     });
   });
   // the pool: its own clusters when there are enough of it, else the nearest cluster regardless
@@ -315,12 +321,17 @@ async function incrementalClusters(
         cohesion: 0,
         previous: null,
         relabel: true,
+        unchanged: false,
       });
     }
     pooledItems = [];
   }
   const pooled = added.length ? pooledItems.length : 0;
-  for (const item of pooledItems) nearest(items, clusters, item).members.push(item);
+  for (const item of pooledItems) {
+    const target = nearest(items, clusters, item);
+    target.members.push(item);
+    target.unchanged = false;
+  }
   mergeTiny(items, clusters);
   const outlierCut = percentile(
     previous.chunks.map((c) => c.similarity),
@@ -370,6 +381,7 @@ function mergeTiny(items: readonly ChunkItem[], clusters: WorkCluster[]) {
     for (const m of c.members) {
       const target = nearest(items, clusters, m);
       target.members.push(m);
+      target.unchanged = false;
       target.relabel ||= target.previous === null;
     }
   }

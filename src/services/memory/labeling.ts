@@ -9,7 +9,7 @@ import type { ComputePool } from './compute/compute-pool.ts';
 import type { PackedTerms } from './compute/tasks.ts';
 import { readChunkTexts } from './extraction-cache.ts';
 import { labelClusters } from './llm/labels.ts';
-import { mergeCounts } from './text/keywords.ts';
+import type { PackedCounts } from './text/keywords.ts';
 import { centralSentence } from './text/sentences.ts';
 
 // Cluster labels (A2): c-TF-IDF keywords for every cluster, every build (they are cheap and come
@@ -25,10 +25,38 @@ export interface ClusterLabel {
   representativeChunkIds: string[];
 }
 
+/**
+ * The build's term vocabulary and each cluster's summed counts over it, in cluster order (topics
+ * are labelled from them too). Typed arrays: at 100k chunks that is ~1M terms and 1.5M pairs.
+ */
+export interface ClusterTerms {
+  index: Map<string, number>;
+  vocab: string[];
+  sums: PackedCounts[];
+}
+
+/**
+ * What a worker keeps of a user's last build for the next one: the vocabulary and the sums of
+ * each cluster by id. A cluster whose members did not change takes its sums from here instead of
+ * re-adding its members' counts.
+ */
+export interface TermCarry {
+  index: Map<string, number>;
+  vocab: string[];
+  byCluster: Map<string, PackedCounts>;
+}
+
+export function carryOf(terms: ClusterTerms, clusters: readonly WorkCluster[]): TermCarry {
+  return {
+    index: terms.index,
+    vocab: terms.vocab,
+    byCluster: new Map(clusters.map((c, i) => [c.id, terms.sums[i]!])),
+  };
+}
+
 export interface ClusterLabels {
   byCluster: Map<string, ClusterLabel>;
-  /** Each cluster's summed term counts, in cluster order (topics are labelled from them). */
-  sums: Record<string, number>[];
+  terms: ClusterTerms;
   model: string;
   relabeled: number;
   failures: number;
@@ -46,14 +74,57 @@ const CANDIDATES = 24;
 const MMR_LAMBDA = 0.7;
 const YIELD_EVERY = 2000;
 
-/** Summed term counts of a set of items (yielding to the event loop now and then). */
-export async function termsOf(items: readonly ChunkItem[], members: readonly number[]) {
-  const sum: Record<string, number> = {};
-  for (let i = 0; i < members.length; i++) {
-    mergeCounts(sum, items[members[i]!]!.terms);
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToLoop();
+/**
+ * Each cluster's summed term counts: taken from `carry` for a cluster whose members did not
+ * change, else added up from its members' counts into a dense accumulator over the vocabulary
+ * (which grows as new terms appear), yielding to the event loop now and then.
+ */
+export async function sumClusterTerms(
+  items: readonly ChunkItem[],
+  clusters: readonly WorkCluster[],
+  carry: TermCarry | null,
+): Promise<ClusterTerms> {
+  const index = carry?.index ?? new Map<string, number>();
+  const vocab = carry?.vocab ?? [];
+  let acc = new Float64Array(Math.max(1 << 16, vocab.length * 2));
+  const touched: number[] = [];
+  const sums: PackedCounts[] = [];
+  let added = 0;
+  for (const c of clusters) {
+    const kept = c.unchanged ? carry?.byCluster.get(c.id) : undefined;
+    if (kept) {
+      sums.push(kept);
+      continue;
+    }
+    for (const m of c.members) {
+      const terms = items[m]!.terms;
+      for (const term in terms) {
+        let id = index.get(term);
+        if (id === undefined) {
+          id = vocab.length;
+          index.set(term, id);
+          vocab.push(term);
+          if (id >= acc.length) {
+            const grown = new Float64Array(acc.length * 2);
+            grown.set(acc);
+            acc = grown;
+          }
+        }
+        if (acc[id] === 0) touched.push(id);
+        acc[id]! += terms[term]!;
+      }
+      if (++added % YIELD_EVERY === 0) await yieldToLoop();
+    }
+    const ids = Int32Array.from(touched);
+    const counts = new Float64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      counts[i] = acc[ids[i]!]!;
+      acc[ids[i]!] = 0;
+    }
+    touched.length = 0;
+    sums.push({ ids, counts });
   }
-  return sum;
+  return { index, vocab, sums };
 }
 
 /** Centroid-nearest candidates, then maximal marginal relevance so the 8 are not near-copies. */
@@ -87,56 +158,47 @@ export function representatives(items: readonly ChunkItem[], cluster: WorkCluste
   return chosen.map((c) => c.m);
 }
 
-/** Packs cluster term counts for the compute thread, yielding to the event loop between clusters. */
-export async function packTerms(sums: readonly Record<string, number>[]): Promise<PackedTerms> {
-  const index = new Map<string, number>();
-  const vocab: string[] = [];
-  const ids: Int32Array[] = [];
-  const counts: Float64Array[] = [];
-  for (const sum of sums) {
-    const terms = Object.keys(sum);
-    const cIds = new Int32Array(terms.length);
-    const cCounts = new Float64Array(terms.length);
-    terms.forEach((term, i) => {
-      let id = index.get(term);
-      if (id === undefined) {
-        id = vocab.length;
-        index.set(term, id);
-        vocab.push(term);
-      }
-      cIds[i] = id;
-      cCounts[i] = sum[term]!;
-    });
-    ids.push(cIds);
-    counts.push(cCounts);
-    if (terms.length > 1000) await yieldToLoop();
+// The vocabulary joined once per build: the labels and every level of the topic hierarchy ask for
+// keywords from the same (never mutated during the build) ClusterTerms.
+const joined = new WeakMap<ClusterTerms, { vocab: string; starts: Int32Array; size: number }>();
+function joinedVocab(terms: ClusterTerms) {
+  let j = joined.get(terms);
+  if (!j || j.size !== terms.vocab.length) {
+    const starts = new Int32Array(terms.vocab.length + 1);
+    for (let i = 0; i < terms.vocab.length; i++) starts[i + 1] = starts[i]! + terms.vocab[i]!.length + 1;
+    j = { vocab: terms.vocab.join('\n'), starts, size: terms.vocab.length };
+    joined.set(terms, j);
   }
-  return { vocab, ids, counts };
+  return j;
 }
 
-// One build packs its clusters' sums once: the labels and every level of the topic hierarchy ask
-// for keywords from the same (never mutated) `sums`, and at 100k chunks packing a million terms
-// took seconds each time. Each call gets copies of the typed arrays: the pool moves (detaches) them.
-const packedSums = new WeakMap<readonly Record<string, number>[], Promise<PackedTerms>>();
-async function packedOnce(sums: readonly Record<string, number>[]): Promise<PackedTerms> {
-  let packed = packedSums.get(sums);
-  if (!packed) {
-    packed = packTerms(sums);
-    packedSums.set(sums, packed);
-  }
-  const { vocab, ids, counts } = await packed;
-  return { vocab, ids: ids.map((a) => a.slice()), counts: counts.map((a) => a.slice()) };
-}
-
-/** c-TF-IDF keywords in the compute thread: per cluster, or per group of clusters. */
+/**
+ * c-TF-IDF keywords in the compute thread: per cluster, or per group of clusters; only those in
+ * `only` are scored (the rest come back empty).
+ */
 export async function keywordsOf(
   pool: ComputePool,
-  sums: readonly Record<string, number>[],
+  terms: ClusterTerms,
   groups?: number[][],
   topN = 10,
+  only?: number[],
 ): Promise<string[][]> {
-  if (!sums.length) return groups ? groups.map(() => []) : [];
-  return pool.run('keywords', { terms: await packedOnce(sums), ...(groups ? { groups } : {}), topN });
+  if (!terms.sums.length) return groups ? groups.map(() => []) : [];
+  if (only && only.length === 0) return (groups ?? terms.sums).map(() => []);
+  const { vocab, starts } = joinedVocab(terms);
+  const packed: PackedTerms = {
+    vocab,
+    // the pool moves (detaches) the typed arrays it is given at the top level
+    starts: starts.slice(),
+    ids: terms.sums.map((s) => s.ids),
+    counts: terms.sums.map((s) => s.counts),
+  };
+  return pool.run('keywords', {
+    terms: packed,
+    ...(groups ? { groups } : {}),
+    ...(only ? { only } : {}),
+    topN,
+  });
 }
 
 /** The offline label: the top three keywords. */
@@ -147,11 +209,23 @@ export async function labelWorkClusters(
   userId: string,
   items: readonly ChunkItem[],
   clusters: readonly WorkCluster[],
-  options: { concurrency: number; signal: AbortSignal },
+  options: { concurrency: number; signal: AbortSignal; incremental: boolean; carry: TermCarry | null },
 ): Promise<ClusterLabels> {
-  const sums: Record<string, number>[] = [];
-  for (const c of clusters) sums.push(await termsOf(items, c.members));
-  const keywords = await keywordsOf(deps.pool, sums);
+  const terms = await sumClusterTerms(items, clusters, options.carry);
+  // an incremental update keeps the keywords of the clusters it did not touch (their counts are
+  // the same; only f(t) moved by the little that changed), so only the touched ones are scored
+  const kept = (c: WorkCluster) => options.incremental && c.unchanged && c.previous !== null;
+  const scored = clusters.map((c, i) => (kept(c) ? -1 : i)).filter((i) => i >= 0);
+  const keywords = await keywordsOf(
+    deps.pool,
+    terms,
+    undefined,
+    10,
+    scored.length === clusters.length ? undefined : scored,
+  );
+  clusters.forEach((c, i) => {
+    if (kept(c)) keywords[i] = c.previous!.keywords;
+  });
   const reps = clusters.map((c) => representatives(items, c));
   const byCluster = new Map<string, ClusterLabel>();
   const toLabel: { index: number; texts: string[] }[] = [];
@@ -214,7 +288,7 @@ export async function labelWorkClusters(
   }
   return {
     byCluster,
-    sums,
+    terms,
     model: deps.textModel ? `llm:${deps.textModel.name}` : 'c-tf-idf',
     relabeled: toLabel.length,
     failures,

@@ -26,7 +26,7 @@ export async function buildTopics(
   clusters: readonly WorkCluster[],
   labels: ClusterLabels,
   previous: MemorySnapshot | null,
-  options: { textModel: TextModel | null; concurrency: number; signal: AbortSignal },
+  options: { textModel: TextModel | null; concurrency: number; signal: AbortSignal; incremental: boolean },
 ): Promise<{ topics: TopicRow[]; clusterRows: ClusterRow[] }> {
   const k = clusters.length;
   if (k === 0) return { topics: [], clusterRows: [] };
@@ -60,21 +60,32 @@ export async function buildTopics(
   }
 
   // keywords per topic from its clusters' counts, c-TF-IDF among the topics of its level (in the
-  // compute thread: merging hundreds of clusters' counts would hold the job's event loop)
+  // compute thread: merging hundreds of clusters' counts would hold the job's event loop). An
+  // incremental update keeps the keywords of a topic whose clusters are the same, each unchanged.
+  const prevTopics = new Map((previous?.topics ?? []).map((t) => [t.topicId, t]));
+  const keptTopic = (n: (typeof nodes)[number]) => {
+    const old = prevTopics.get(byKey.get(n.key)!);
+    if (!options.incremental || !old || n.clusters.some((c) => !clusters[c]!.unchanged)) return null;
+    const ids = n.clusters.map((c) => clusters[c]!.id).sort();
+    return old.clusterIds.join(',') === ids.join(',') ? old : null;
+  };
   const keywordsOf = new Map<number, string[]>();
   for (const depth of depths) {
     const indexes = nodes.map((n, i) => (n.depth === depth ? i : -1)).filter((i) => i >= 0);
+    const kept = indexes.map((i) => keptTopic(nodes[i]!));
+    const only = indexes.map((_, j) => (kept[j] ? -1 : j)).filter((j) => j >= 0);
     const kw = await poolKeywords(
       pool,
-      labels.sums,
+      labels.terms,
       indexes.map((i) => nodes[i]!.clusters),
+      10,
+      only.length === indexes.length ? undefined : only,
     );
     indexes.forEach((i, j) => {
-      keywordsOf.set(i, kw[j]!);
+      keywordsOf.set(i, kept[j]?.keywords ?? kw[j]!);
     });
   }
 
-  const prevTopics = new Map((previous?.topics ?? []).map((t) => [t.topicId, t]));
   const size = (n: (typeof nodes)[number]) => n.clusters.reduce((s, c) => s + clusters[c]!.members.length, 0);
   const topics: TopicRow[] = nodes.map((n, i) => {
     const topicId = byKey.get(n.key)!;

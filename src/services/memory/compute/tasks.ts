@@ -1,7 +1,7 @@
 // The clustering maths as named tasks with plain, structured-clonable inputs and outputs, so the
 // same function runs in the job worker's thread (tests, tiny corpora) or in the compute pool.
 
-import { clusterKeywords } from '../text/keywords.ts';
+import { type PackedCounts, packedKeywords } from '../text/keywords.ts';
 import { buildHierarchy, type TopicNode } from './hierarchy.ts';
 import {
   assignToExisting,
@@ -22,14 +22,55 @@ import {
 } from './sparse-kmeans.ts';
 
 /**
- * Term counts of many clusters in a transferable form: one vocabulary, and per cluster the ids
- * of its terms and their counts. (300 clusters' counts as objects cost the sender as much to
- * clone as c-TF-IDF costs to run, and c-TF-IDF is what must leave the job's event loop.)
+ * Term counts of many clusters in a transferable form: the vocabulary as one string (terms
+ * joined by newlines; one string clones far faster than a million), and per cluster the ids of its
+ * terms and their counts. (300 clusters' counts as objects cost the sender as much to clone as
+ * c-TF-IDF costs to run, and c-TF-IDF is what must leave the job's event loop.)
  */
 export interface PackedTerms {
-  vocab: string[];
+  vocab: string;
+  /** Term id's text is vocab.slice(starts[id], starts[id + 1] − 1); V + 1 entries. */
+  starts: Int32Array;
   ids: Int32Array[];
   counts: Float64Array[];
+}
+
+/** Per term id, 1 when its text holds a space (a bigram): one pass over the joined vocabulary. */
+function bigramFlags(vocab: string, starts: Int32Array): Uint8Array {
+  const flags = new Uint8Array(starts.length - 1);
+  let id = 0;
+  let at = vocab.indexOf(' ');
+  while (at >= 0) {
+    while (starts[id + 1]! - 1 <= at) id++;
+    flags[id] = 1;
+    at = vocab.indexOf(' ', starts[id + 1]!);
+  }
+  return flags;
+}
+
+/** Each group's summed counts (a dense accumulator over the vocabulary, cleared as it is read). */
+function mergeGroups(terms: PackedTerms, groups: readonly number[][]): PackedCounts[] {
+  const acc = new Float64Array(terms.starts.length - 1);
+  const touched: number[] = [];
+  return groups.map((members) => {
+    for (const c of members) {
+      const ids = terms.ids[c]!;
+      const counts = terms.counts[c]!;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
+        if (acc[id] === 0) touched.push(id);
+        acc[id]! += counts[i]!;
+      }
+    }
+    const ids = Int32Array.from(touched);
+    const counts = new Float64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      counts[i] = acc[ids[i]!]!;
+      acc[ids[i]!] = 0;
+    }
+    touched.length = 0;
+    return { ids, counts };
+  });
 }
 
 export interface ComputeTasks {
@@ -70,9 +111,12 @@ export interface ComputeTasks {
     input: { rows: SparseRows; assignment: Int32Array; k: number };
     output: Float32Array;
   };
-  /** c-TF-IDF keywords per cluster, or per group of clusters (a topic) when groups are given. */
+  /**
+   * c-TF-IDF keywords per cluster, or per group of clusters (a topic) when groups are given; only
+   * the clusters (groups) listed in `only` are scored (the others get []), f(t) is over all.
+   */
   keywords: {
-    input: { terms: PackedTerms; groups?: number[][]; topN: number };
+    input: { terms: PackedTerms; groups?: number[][]; only?: number[]; topN: number };
     output: string[][];
   };
 }
@@ -127,22 +171,15 @@ function runAny(task: TaskName, input: unknown): unknown {
       return similaritiesToOwn(rows, assignment, k);
     }
     case 'keywords': {
-      const { terms, groups, topN } = input as TaskInput<'keywords'>;
-      const sums = terms.ids.map((ids, c) => {
-        const sum: Record<string, number> = Object.create(null);
-        const counts = terms.counts[c]!;
-        for (let i = 0; i < ids.length; i++) sum[terms.vocab[ids[i]!]!] = counts[i]!;
-        return sum;
-      });
-      if (!groups) return clusterKeywords(sums, topN);
-      return clusterKeywords(
-        groups.map((members) => {
-          const sum: Record<string, number> = Object.create(null);
-          for (const c of members) for (const term in sums[c]) sum[term] = (sum[term] ?? 0) + sums[c]![term]!;
-          return sum;
-        }),
-        topN,
-      );
+      const { terms, groups, only, topN } = input as TaskInput<'keywords'>;
+      const table = {
+        term: (id: number) => terms.vocab.slice(terms.starts[id]!, terms.starts[id + 1]! - 1),
+        isBigram: bigramFlags(terms.vocab, terms.starts),
+      };
+      const clusters = groups
+        ? mergeGroups(terms, groups)
+        : terms.ids.map((ids, c) => ({ ids, counts: terms.counts[c]! }));
+      return packedKeywords(table, clusters, topN, only);
     }
     default:
       throw new Error(`unknown compute task ${String(task)}`);

@@ -18,27 +18,22 @@ export function mergeCounts(
 }
 
 interface Candidate {
-  term: string;
+  id: number;
   score: number;
   bigram: boolean;
 }
 
-// Higher score first; on a tie the bigram first (it says more), then alphabetical for determinism.
-const before = (a: Candidate, b: Candidate): boolean =>
-  a.score !== b.score ? a.score > b.score : a.bigram !== b.bigram ? a.bigram : a.term < b.term;
+/** A vocabulary the scorer reads terms from by id (a string per term only where one is needed). */
+export interface TermTable {
+  term(id: number): string;
+  /** 1 where the term is a bigram ("a b"). */
+  isBigram: Uint8Array;
+}
 
-/** Inserts into `top` (kept sorted, at most `limit` long) when it belongs there. */
-function offer(top: Candidate[], limit: number, candidate: Candidate): void {
-  if (top.length === limit && !before(candidate, top[limit - 1]!)) return;
-  let lo = 0;
-  let hi = top.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (before(top[mid]!, candidate)) lo = mid + 1;
-    else hi = mid;
-  }
-  top.splice(lo, 0, candidate);
-  if (top.length > limit) top.pop();
+/** One cluster's (or topic's) summed counts over a TermTable's ids. */
+export interface PackedCounts {
+  ids: Int32Array;
+  counts: Float64Array;
 }
 
 /**
@@ -50,54 +45,99 @@ export function clusterKeywords(
   clusters: readonly Readonly<Record<string, number>>[],
   topN = 10,
 ): string[][] {
-  // One pass over each cluster's object; the scoring pass then works on arrays of term ids, since
-  // string-keyed lookups dominate the cost at 300 clusters × 50k terms.
   const idOf = new Map<string, number>();
   const terms: string[] = [];
-  const isBigram: boolean[] = [];
-  const frequency: number[] = [];
-  const perCluster = clusters.map((counts) => {
+  const packed = clusters.map((counts) => {
     const keys = Object.keys(counts);
     const ids = new Int32Array(keys.length);
     const values = new Float64Array(keys.length);
-    let total = 0;
     for (let i = 0; i < keys.length; i++) {
       const term = keys[i]!;
-      const value = counts[term]!;
       let id = idOf.get(term);
       if (id === undefined) {
         id = terms.length;
         idOf.set(term, id);
         terms.push(term);
-        isBigram.push(term.includes(' '));
-        frequency.push(0);
       }
       ids[i] = id;
-      values[i] = value;
-      frequency[id]! += value;
-      if (!isBigram[id]) total += value;
+      values[i] = counts[term]!;
     }
-    return { ids, values, total };
+    return { ids, counts: values };
   });
-  const average = clusters.length > 0 ? perCluster.reduce((n, c) => n + c.total, 0) / clusters.length : 0;
-  const limit = topN * 3 + 10;
+  const table = {
+    term: (id: number) => terms[id]!,
+    isBigram: Uint8Array.from(terms, (t) => (t.includes(' ') ? 1 : 0)),
+  };
+  return packedKeywords(table, packed, topN);
+}
 
-  return perCluster.map(({ ids, values, total }) => {
-    if (total === 0 || topN <= 0) return [];
+/**
+ * clusterKeywords over packed counts: f(t) and A over every cluster given, keywords only for the
+ * clusters in `only` (all when omitted; the others get []). Works on typed arrays throughout: at
+ * 100k chunks a build's vocabulary is ~1M terms and 1.5M cluster-term pairs.
+ */
+export function packedKeywords(
+  table: TermTable,
+  clusters: readonly PackedCounts[],
+  topN = 10,
+  only?: readonly number[],
+): string[][] {
+  const { isBigram } = table;
+  const frequency = new Float64Array(isBigram.length);
+  const totals = clusters.map(({ ids, counts }) => {
+    let total = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      frequency[id]! += counts[i]!;
+      if (!isBigram[id]) total += counts[i]!;
+    }
+    return total;
+  });
+  const average = clusters.length > 0 ? totals.reduce((n, t) => n + t, 0) / clusters.length : 0;
+  const limit = topN * 3 + 10;
+  const names = new Map<number, string>();
+  const nameOf = (id: number) => {
+    let name = names.get(id);
+    if (name === undefined) {
+      name = table.term(id);
+      names.set(id, name);
+    }
+    return name;
+  };
+  // higher score first; on a tie the bigram first (it says more), then alphabetical
+  const before = (a: Candidate, b: Candidate): boolean =>
+    a.score !== b.score ? a.score > b.score : a.bigram !== b.bigram ? a.bigram : nameOf(a.id) < nameOf(b.id);
+  const offer = (top: Candidate[], candidate: Candidate) => {
+    if (top.length === limit && !before(candidate, top[limit - 1]!)) return;
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(top[mid]!, candidate)) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, candidate);
+    if (top.length > limit) top.pop();
+  };
+  const wanted = only ? new Set(only) : null;
+  return clusters.map(({ ids, counts }, c) => {
+    const total = totals[c]!;
+    if (total === 0 || topN <= 0 || (wanted && !wanted.has(c))) return [];
     const top: Candidate[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      const count = values[i]!;
-      const bigram = isBigram[id]!;
+      const count = counts[i]!;
+      const bigram = isBigram[id] === 1;
       if (count <= 0 || (bigram && count < 2)) continue;
       const score = (count / total) * Math.log(1 + average / frequency[id]!);
       if (top.length === limit && score < top[limit - 1]!.score) continue;
-      offer(top, limit, { term: terms[id]!, score, bigram });
+      offer(top, { id, score, bigram });
     }
     const covered = new Set<string>();
     const keywords: string[] = [];
-    for (const { term, bigram } of top) {
+    for (const { id, bigram } of top) {
       if (keywords.length === topN) break;
+      const term = nameOf(id);
       const parts = bigram ? term.split(' ') : [term];
       if (parts.some(isStopword)) continue;
       if (!bigram && covered.has(term)) continue;
