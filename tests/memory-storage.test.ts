@@ -359,6 +359,40 @@ describe('L1 memory in PostgreSQL', () => {
     expect(await memory.placementOf(await newUser(), null, [`${D1}:3`])).toEqual([null]);
   });
 
+  it('an update built on the ready version reads back exactly its own rows (unchanged ones copied, the rest sent)', async () => {
+    const user = await newUser();
+    const v1 = snapshot('v1');
+    await memory.publish(user, v1);
+    const v2 = snapshot('v2', 'v1');
+    const moved = v2.chunks.find((c) => c.chunkId === `${D1}:3`)!;
+    Object.assign(moved, { clusterId: 'c-sail', similarity: 0.66 });
+    v2.chunks.find((c) => c.chunkId === `${D1}:2`)!.perspective = 'objective';
+    v2.chunks = v2.chunks.filter((c) => c.chunkId !== `${D2}:1`);
+    v2.chunks.push({ ...v2.chunks.find((c) => c.chunkId === `${D2}:0`)!, chunkId: `${D2}:2`, chunkIndex: 2 });
+    await memory.publish(user, v2, v1);
+    // a base whose rows are not in the database (never published): every row is sent
+    const v3 = snapshot('v3', 'v2');
+    await memory.publish(user, v3, snapshot('v-never'));
+
+    for (const snap of [v2, v3]) {
+      const { version } = snap.manifest;
+      expect(await count('memory_chunk_assignments', user, version)).toBe(snap.chunks.length);
+      for (const clusterId of ['c-sail', 'c-boat', 'c-tax']) {
+        const want = snap.chunks
+          .filter((c) => c.clusterId === clusterId)
+          .sort((a, b) => b.similarity - a.similarity || (a.chunkId < b.chunkId ? -1 : 1));
+        expect(await memory.clusterChunks(user, version, clusterId, 100), `${version} ${clusterId}`).toEqual(
+          want,
+        );
+      }
+    }
+    expect(await memory.placementOf(user, 'v2', [`${D1}:3`, `${D2}:1`, `${D2}:2`])).toEqual([
+      { clusterId: 'c-sail', topicId: 't-water', topicLabel: 'Water', clusterLabel: 'Sailing' },
+      null,
+      { clusterId: 'c-tax', topicId: 't-money', topicLabel: 'Money', clusterLabel: 'Taxes' },
+    ]);
+  });
+
   it('a publish that fails part-way leaves no rows and the ready version as it was', async () => {
     const user = await newUser();
     await memory.publish(user, snapshot('v1'));

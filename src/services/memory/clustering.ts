@@ -210,7 +210,7 @@ async function fullClusters(
   );
 }
 
-function churnOf(items: readonly ChunkItem[], previous: MemorySnapshot): number {
+export function churnOf(items: readonly ChunkItem[], previous: MemorySnapshot): number {
   const prev = new Map(previous.chunks.map((c) => [c.chunkId, c.textSha]));
   let changed = 0;
   const seen = new Set<string>();

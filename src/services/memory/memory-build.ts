@@ -21,8 +21,9 @@ import type { DocumentsRepository } from '../ports/repositories.ts';
 import type { TextModel } from '../ports/text-model.ts';
 import type { VectorIndex } from '../ports/vector-index.ts';
 import { buildBio } from './bio-builder.ts';
-import { assignClusters, type ChunkItem, type ComputePool } from './clustering.ts';
+import { assignClusters, type ChunkItem, type ComputePool, churnOf } from './clustering.ts';
 import {
+  type LexicalVocabulary,
   lexicalRow,
   lexicalVocabulary,
   projectTerms,
@@ -93,8 +94,18 @@ export class MemoryBuild implements MemoryBuilder {
    * worker, or this one after a restart, reads it there.
    */
   private readonly held = new Map<string, Map<string, DocumentExtraction>>();
-  /** The term sums of the last build this worker published, for an incremental update of it. */
-  private carried: { userId: string; version: string; carry: TermCarry } | null = null;
+  /**
+   * What the next incremental update of the last version this worker published needs from it:
+   * its cluster term sums, its snapshot and its lexical space. Another worker (or this one after
+   * a restart) reads the snapshot from S3 and recomputes the rest.
+   */
+  private carried: {
+    userId: string;
+    version: string;
+    carry: TermCarry;
+    snapshot: MemorySnapshot;
+    lexical: LexicalSpace | null;
+  } | null = null;
 
   constructor(deps: MemoryBuildDeps, options: MemoryBuildOptions) {
     this.deps = deps;
@@ -173,11 +184,23 @@ export class MemoryBuild implements MemoryBuilder {
       }),
     );
     const items = chunkItems(docs, extractions);
-    const sparse = await sketchLexical(items, extractions);
+    // this worker's last build of the current version, when it was: its snapshot and lexical
+    // space are taken from memory instead of S3 and recomputation
+    const carried =
+      this.carried?.userId === userId && this.carried.version === current?.version ? this.carried : null;
+    const previous = current
+      ? (carried?.snapshot ?? (await readSnapshot(blobs, userId, current.version)))
+      : null;
+    // an update that will stay incremental keeps the previous version's lexical weights (a full
+    // build, asked for or forced by churn, weighs the corpus anew)
+    const reuse =
+      !payload.full && previous && carried?.lexical && churnOf(items, previous) <= CHURN_FULL
+        ? carried.lexical
+        : null;
+    const { sparse, lexical } = await sketchLexical(items, extractions, reuse);
     const projection = sparse
       ? SPARSE_PROJECTION
       : [...new Set(extractions.map((e) => e.projection))].join(',') || 'none';
-    const previous = current ? await readSnapshot(blobs, userId, current.version) : null;
 
     // CLUSTERING: incremental when little changed and the vectors are comparable, else full
     await progress('CLUSTERING', 0, items.length);
@@ -203,12 +226,7 @@ export class MemoryBuild implements MemoryBuilder {
         concurrency: this.options.llmConcurrency,
         signal,
         incremental: clustering.mode === 'incremental',
-        carry:
-          clustering.mode === 'incremental' &&
-          this.carried?.userId === userId &&
-          this.carried.version === current?.version
-            ? this.carried.carry
-            : null,
+        carry: clustering.mode === 'incremental' ? (carried?.carry ?? null) : null,
       },
     );
 
@@ -297,8 +315,14 @@ export class MemoryBuild implements MemoryBuilder {
     };
     signal.throwIfAborted();
     await writeSnapshot(blobs, userId, snapshot);
-    await repo.publish(userId, snapshot);
-    this.carried = { userId, version, carry: carryOf(labels.terms, clustering.clusters) };
+    await repo.publish(userId, snapshot, previous);
+    this.carried = {
+      userId,
+      version,
+      carry: carryOf(labels.terms, clustering.clusters),
+      snapshot,
+      lexical,
+    };
     await writeViews(blobs, userId, snapshot);
     // S3 keeps this version and the one before it (a reader mid-request may still be on it)
     await pruneVersions(blobs, userId, [version, ...(current ? [current.version] : [])]).catch(
@@ -382,49 +406,85 @@ export class MemoryBuild implements MemoryBuilder {
 /** The manifest's projection when the chunks were clustered on their sparse tf·idf rows. */
 const SPARSE_PROJECTION = 'terms-tfidf-sparse';
 
+/** A build's lexical weights and each chunk's sketch and row, for the next update to keep. */
+interface LexicalSpace {
+  df: Map<string, number>;
+  chunks: number;
+  vocabulary: LexicalVocabulary;
+  byChunk: Map<string, { textSha: string; projected: number[]; ids: Int32Array; vals: Float32Array }>;
+}
+
 /**
  * The offline embedder's chunks are clustered on their sparse tf·idf rows (sparse-kmeans.ts),
  * returned here when every chunk of the build is such a chunk (else null: a mix of spaces, as in
  * a model change, stays on the dense vectors); their dense sketches (projection.ts) still give the
  * stored centroids and the representatives. The weights come from the whole corpus, so both are
- * made here from the cached term counts, yielding now and then.
+ * made here from the cached term counts, yielding now and then; with `reuse` (an incremental
+ * update) the previous build's weights are kept, and so are the sketch and row of every chunk
+ * that did not change.
  */
 async function sketchLexical(
   items: ChunkItem[],
   extractions: readonly DocumentExtraction[],
-): Promise<SparseRows | null> {
-  if (!extractions.some((e) => e.projection === TERMS_PROJECTION)) return null;
+  reuse: LexicalSpace | null,
+): Promise<{ sparse: SparseRows | null; lexical: LexicalSpace | null }> {
+  if (!extractions.some((e) => e.projection === TERMS_PROJECTION)) return { sparse: null, lexical: null };
   const lexical = new Set(
     extractions.filter((e) => e.projection === TERMS_PROJECTION).map((e) => e.documentId),
   );
   const chosen = items.filter((i) => lexical.has(i.documentId));
-  const df = new Map<string, number>();
-  for (let from = 0; from < chosen.length; from += 2000) {
-    const part = stemFrequencies(chosen.slice(from, from + 2000).map((i) => i.terms));
-    for (const [stem, n] of part) df.set(stem, (df.get(stem) ?? 0) + n);
-    await yieldToLoop();
+  const all = chosen.length === items.length;
+  let df = reuse?.df;
+  const chunks = reuse?.chunks ?? chosen.length;
+  if (!reuse || !all) {
+    df = new Map<string, number>();
+    for (let from = 0; from < chosen.length; from += 2000) {
+      const part = stemFrequencies(chosen.slice(from, from + 2000).map((i) => i.terms));
+      for (const [stem, n] of part) df.set(stem, (df.get(stem) ?? 0) + n);
+      await yieldToLoop();
+    }
   }
-  for (let i = 0; i < chosen.length; i++) {
-    chosen[i]!.projected = projectTerms(chosen[i]!.terms, df, chosen.length);
-    if (i % 2000 === 1999) await yieldToLoop();
+  if (!all) {
+    for (let i = 0; i < chosen.length; i++) {
+      chosen[i]!.projected = projectTerms(chosen[i]!.terms, df!, chosen.length);
+      if (i % 2000 === 1999) await yieldToLoop();
+    }
+    return { sparse: null, lexical: null };
   }
-  if (chosen.length !== items.length) return null;
-  const vocabulary = lexicalVocabulary(df, items.length);
+  const vocabulary = reuse?.vocabulary ?? lexicalVocabulary(df!, items.length);
   const offsets = new Int32Array(items.length + 1);
   const rows: { ids: Int32Array; vals: Float32Array }[] = [];
   for (let i = 0; i < items.length; i++) {
-    const row = lexicalRow(items[i]!.terms, vocabulary);
-    rows.push(row);
-    offsets[i + 1] = offsets[i]! + row.ids.length;
+    const item = items[i]!;
+    const kept = reuse?.byChunk.get(item.chunkId);
+    if (kept && kept.textSha === item.textSha) {
+      item.projected = kept.projected;
+      rows.push(kept);
+    } else {
+      item.projected = projectTerms(item.terms, df!, chunks);
+      rows.push(lexicalRow(item.terms, vocabulary));
+    }
+    offsets[i + 1] = offsets[i]! + rows[i]!.ids.length;
     if (i % 2000 === 1999) await yieldToLoop();
   }
   const ids = new Int32Array(offsets[items.length]!);
   const vals = new Float32Array(ids.length);
+  const byChunk: LexicalSpace['byChunk'] = new Map();
   rows.forEach((row, i) => {
     ids.set(row.ids, offsets[i]!);
     vals.set(row.vals, offsets[i]!);
+    const item = items[i]!;
+    byChunk.set(item.chunkId, {
+      textSha: item.textSha,
+      projected: item.projected,
+      ids: ids.subarray(offsets[i]!, offsets[i + 1]!),
+      vals: vals.subarray(offsets[i]!, offsets[i + 1]!),
+    });
   });
-  return { offsets, ids, vals, n: items.length, dims: vocabulary.idf.length };
+  return {
+    sparse: { offsets, ids, vals, n: items.length, dims: vocabulary.idf.length },
+    lexical: { df: df!, chunks, vocabulary, byChunk },
+  };
 }
 
 /** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */

@@ -67,8 +67,10 @@ export interface MemoryRepository {
    * Writes every row of the snapshot under its version (bulk `unnest` inserts), then in one
    * transaction marks it `ready` and the previous ready version `superseded`, and removes rows of
    * versions older than that one. A version already ready is left as it is (idempotent).
+   * `previous`, the snapshot the version was built on: rows equal to its are copied from that
+   * version's rows inside the database instead of sent again.
    */
-  publish(userId: string, snapshot: MemorySnapshot): Promise<void>;
+  publish(userId: string, snapshot: MemorySnapshot, previous?: MemorySnapshot | null): Promise<void>;
   markFailed(userId: string, version: string, error: string): Promise<void>;
   /** The user's ready version, or null before the first build. */
   current(userId: string): Promise<MemoryVersionRow | null>;

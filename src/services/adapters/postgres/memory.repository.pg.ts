@@ -44,8 +44,8 @@ function textArray(items: readonly string[]): string {
   return `{${items.map((s) => `"${s.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
 }
 
-/** `$1`-style SQL with bind parameters, on the transaction's connection (Kysely underneath). */
-async function bound(db: Db, tx: Tx, sql: string, parameters: unknown[]): Promise<void> {
+/** `$1`-style SQL with bind parameters, on the transaction's connection (Kysely underneath); the rows it changed. */
+async function bound(db: Db, tx: Tx, sql: string, parameters: unknown[]): Promise<number> {
   const compiled = {
     sql,
     parameters,
@@ -53,9 +53,10 @@ async function bound(db: Db, tx: Tx, sql: string, parameters: unknown[]): Promis
     queryId: { queryId: 'memory-bulk-insert' },
   };
   const executor = (tx ?? db.getClient()) as unknown as {
-    executeQuery(query: typeof compiled): Promise<unknown>;
+    executeQuery(query: typeof compiled): Promise<{ numAffectedRows?: bigint }>;
   };
-  await executor.executeQuery(compiled);
+  const result = await executor.executeQuery(compiled);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 interface Column<R> {
@@ -151,6 +152,35 @@ const relationColumns: Column<RelationRow>[] = [
   { name: 'weight', type: 'float8', get: (r) => r.weight },
   { name: 'text_unit_ids', type: 'text[]', get: (r) => r.textUnitIds },
 ];
+
+/**
+ * Which of `placed` are equal to the previous version's rows (so PostgreSQL can copy them from
+ * that version), and the previous chunk ids not to copy (changed or gone).
+ */
+function diffAssignments(placed: readonly Placed[], previous: MemorySnapshot) {
+  const prevTop = topTopicOf(previous.topics, previous.clusters);
+  const before = new Map(previous.chunks.map((c) => [c.chunkId, c]));
+  const fresh: Placed[] = [];
+  const copied = new Set<string>();
+  for (const r of placed) {
+    const p = before.get(r.chunkId);
+    const same =
+      p !== undefined &&
+      p.clusterId === r.clusterId &&
+      (prevTop.get(p.clusterId) ?? null) === r.topicId &&
+      p.similarity === r.similarity &&
+      p.isOutlier === r.isOutlier &&
+      p.perspective === r.perspective &&
+      p.textSha === r.textSha &&
+      p.createdAt === r.createdAt &&
+      p.documentId === r.documentId &&
+      p.chunkIndex === r.chunkIndex;
+    if (same) copied.add(r.chunkId);
+    else fresh.push(r);
+  }
+  const excluded = previous.chunks.filter((c) => !copied.has(c.chunkId)).map((c) => c.chunkId);
+  return { fresh, copied: copied.size, excluded };
+}
 
 /** Each cluster's depth-0 topic: its (deepest) topic's parents walked to the top. */
 function topTopicOf(topics: readonly TopicRow[], clusters: readonly ClusterRow[]): Map<string, string> {
@@ -312,7 +342,7 @@ export class PgMemoryRepository implements MemoryRepository {
     );
   }
 
-  async publish(userId: string, snapshot: MemorySnapshot): Promise<void> {
+  async publish(userId: string, snapshot: MemorySnapshot, base?: MemorySnapshot | null): Promise<void> {
     const { manifest } = snapshot;
     const version = manifest.version;
     const head = { userId, version };
@@ -347,7 +377,31 @@ export class PgMemoryRepository implements MemoryRepository {
       const placed = snapshot.chunks.map((c) => ({ ...c, topicId: top.get(c.clusterId) ?? null }));
       await insertRows(db, tx, 'memory_topics', head, topicColumns, snapshot.topics);
       await insertRows(db, tx, 'memory_clusters', head, clusterColumns, snapshot.clusters);
-      await insertRows(db, tx, 'memory_chunk_assignments', head, assignmentColumns, placed);
+      // an update copies its unchanged assignment rows from the version it was built on, inside
+      // PostgreSQL, and sends only the rest (at 100k chunks and one new document: 100k rows not
+      // sent again); should that version's rows not all be there, every row is sent
+      const delta = base && base.manifest.version !== version ? diffAssignments(placed, base) : null;
+      let sent = placed as readonly Placed[];
+      if (delta && delta.copied > 0) {
+        const names = assignmentColumns.map((c) => c.name).join(', ');
+        const copied = await bound(
+          db,
+          tx,
+          `INSERT INTO memory_chunk_assignments (user_id, version, ${names})
+           SELECT user_id, $2, ${names} FROM memory_chunk_assignments
+            WHERE user_id = $1 AND version = $3 AND NOT (chunk_id = ANY($4::text[]))`,
+          [userId, version, base!.manifest.version, delta.excluded],
+        );
+        if (copied === delta.copied) sent = delta.fresh;
+        else
+          await db.execute(
+            'DELETE FROM memory_chunk_assignments WHERE user_id = ? AND version = ?',
+            [userId, version],
+            'run',
+            tx,
+          );
+      }
+      await insertRows(db, tx, 'memory_chunk_assignments', head, assignmentColumns, sent);
       await insertRows(db, tx, 'memory_entities', head, entityColumns, snapshot.entities);
       await insertRows(
         db,
