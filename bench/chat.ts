@@ -23,6 +23,7 @@ import {
   searchCapacity,
   stampToken,
 } from './capacity.ts';
+import { measureReplyWork } from './chat-reply-work.ts';
 import { children, startChild, stopAll } from './children.ts';
 import {
   cpuPerSecond,
@@ -375,6 +376,11 @@ const floorLine = await startChild(['bench/chat-floor.ts', 'capacity'], {}, (l) 
   l.startsWith('{"floorCapacityStreams"') ? l : null,
 );
 const floor = JSON.parse(floorLine) as { floorCapacityStreams: number; floorSteps: CapacityStep[] };
+// the per-reply part of the floor, alone as well: what every reply must cost besides its tokens
+const replyWork = await measureReplyWork(services, userId);
+// replies per second at the target (0.7 x the floor's streams, each reply one model reply long)
+const targetRepliesPerSec =
+  (0.7 * floor.floorCapacityStreams * 1000) / (MODEL_TTFT_MS + CONCURRENT_TOKENS * CAPACITY.gapMs);
 
 const all = [...sequential, ...streams, ...concurrentAll, ...steady];
 const result = {
@@ -424,6 +430,10 @@ const result = {
   capacityInterTokenMs: CAPACITY.gapMs,
   capacitySteps: capacity.steps,
   floorCapacitySteps: floor.floorSteps,
+  // CPU per reply of the contract's per-reply work alone (bench/chat-reply-work.ts), and the
+  // cores it alone takes at 0.7 x floorCapacityStreams, on top of the floor chain's per-token cost
+  floorReplyWork: replyWork,
+  replyWorkCoresAtTarget: round((replyWork.totalCpuMsPerReply * targetRepliesPerSec) / 1000),
   // PACED_STREAMS streams at 1000 / PACED_GAP_MS tokens/s, steady
   paced: { interTokenMs: PACED_GAP_MS, ...paced },
   deltaWindowMs: Number(process.env.REPLY_DELTA_WINDOW_MS ?? 40),
