@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BuildMode, ChunkAssignment, ClusterRow, MemorySnapshot, Perspective } from '../ports/memory.ts';
 import { PROJECTED_DIMS } from '../ports/memory.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
@@ -232,6 +233,9 @@ async function incrementalClusters(
   const { sparse } = options;
   const churn = churnOf(items, previous);
   if (churn > options.churnFull) return null;
+  // at 100k chunks each of these whole-corpus steps holds the loop for tens of milliseconds:
+  // the job's event loop gets a turn between them
+  await yieldToLoop();
   const prevByChunk = new Map(previous.chunks.map((c) => [c.chunkId, c]));
   const clusterIndex = new Map(previous.clusters.map((c, i) => [c.clusterId, i]));
   const k = previous.clusters.length;
@@ -289,7 +293,9 @@ async function incrementalClusters(
     });
   }
   if (pooledItems.length > POOL_FULL * items.length) return null;
+  await yieldToLoop();
   const removed = removedPerCluster(previous, items);
+  await yieldToLoop();
   const clusters: WorkCluster[] = [];
   previous.clusters.forEach((row, c) => {
     if (members[c]!.length === 0) return;
@@ -333,6 +339,7 @@ async function incrementalClusters(
     target.unchanged = false;
   }
   mergeTiny(items, clusters);
+  await yieldToLoop();
   const outlierCut = percentile(
     previous.chunks.map((c) => c.similarity),
     OUTLIER_PERCENTILE,
@@ -410,6 +417,7 @@ async function finish(
       cluster[m] = ci;
     }
   });
+  await yieldToLoop();
   if (sparse)
     similarity = await pool.run('sparseSimilarity', {
       rows: copyRows(sparse),
@@ -422,6 +430,7 @@ async function finish(
     c.cohesion = sum / c.members.length;
   }
   const cut = kept?.cut ?? percentile(Array.from(similarity), OUTLIER_PERCENTILE);
+  await yieldToLoop();
   const assignments = items.map(
     (item, i): WorkAssignment => ({
       chunkId: item.chunkId,

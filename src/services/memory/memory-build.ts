@@ -184,6 +184,7 @@ export class MemoryBuild implements MemoryBuilder {
       }),
     );
     const items = chunkItems(docs, extractions);
+    await yieldToLoop();
     // this worker's last build of the current version, when it was: its snapshot and lexical
     // space are taken from memory instead of S3 and recomputation
     const carried =
@@ -197,6 +198,7 @@ export class MemoryBuild implements MemoryBuilder {
       !payload.full && previous && carried?.lexical && churnOf(items, previous) <= CHURN_FULL
         ? carried.lexical
         : null;
+    await yieldToLoop();
     const { sparse, lexical } = await sketchLexical(items, extractions, reuse);
     const projection = sparse
       ? SPARSE_PROJECTION
@@ -314,8 +316,11 @@ export class MemoryBuild implements MemoryBuilder {
       bio,
     };
     signal.throwIfAborted();
-    await writeSnapshot(blobs, userId, snapshot);
+    await yieldToLoop();
+    await writeSnapshot(blobs, userId, snapshot, (columns) => this.deps.pool.run('parquet', { columns }));
+    await yieldToLoop();
     await repo.publish(userId, snapshot, previous);
+    await yieldToLoop();
     this.carried = {
       userId,
       version,
@@ -470,7 +475,8 @@ async function sketchLexical(
   const ids = new Int32Array(offsets[items.length]!);
   const vals = new Float32Array(ids.length);
   const byChunk: LexicalSpace['byChunk'] = new Map();
-  rows.forEach((row, i) => {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
     ids.set(row.ids, offsets[i]!);
     vals.set(row.vals, offsets[i]!);
     const item = items[i]!;
@@ -480,7 +486,8 @@ async function sketchLexical(
       ids: ids.subarray(offsets[i]!, offsets[i + 1]!),
       vals: vals.subarray(offsets[i]!, offsets[i + 1]!),
     });
-  });
+    if (i % 5000 === 4999) await yieldToLoop();
+  }
   return {
     sparse: { offsets, ids, vals, n: items.length, dims: vocabulary.idf.length },
     lexical: { df: df!, chunks, vocabulary, byChunk },

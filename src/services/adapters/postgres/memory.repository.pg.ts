@@ -380,7 +380,10 @@ export class PgMemoryRepository implements MemoryRepository {
       // an update copies its unchanged assignment rows from the version it was built on, inside
       // PostgreSQL, and sends only the rest (at 100k chunks and one new document: 100k rows not
       // sent again); should that version's rows not all be there, every row is sent
+      // a turn for the event loop between whole-corpus steps (100k rows each)
+      await new Promise((resolve) => setImmediate(resolve));
       const delta = base && base.manifest.version !== version ? diffAssignments(placed, base) : null;
+      await new Promise((resolve) => setImmediate(resolve));
       let sent = placed as readonly Placed[];
       if (delta && delta.copied > 0) {
         const names = assignmentColumns.map((c) => c.name).join(', ');

@@ -1,6 +1,7 @@
 // The clustering maths as named tasks with plain, structured-clonable inputs and outputs, so the
 // same function runs in the job worker's thread (tests, tiny corpora) or in the compute pool.
 
+import { encodeColumns, type TableColumns } from '../snapshot/parquet.ts';
 import { type PackedCounts, packedKeywords } from '../text/keywords.ts';
 import { buildHierarchy, type TopicNode } from './hierarchy.ts';
 import {
@@ -90,6 +91,11 @@ export interface ComputeTasks {
     input: { points: Float32Array; n: number; d: number; assignment: Int32Array; k: number };
     output: { centroids: Float32Array; stats: ClusterStat[] };
   };
+  /** A snapshot table's parquet file. */
+  parquet: {
+    input: { columns: TableColumns };
+    output: Uint8Array;
+  };
   /** Leaf clusters of sparse tf·idf rows (the lexical embedder's chunks). */
   sparseCluster: {
     input: { rows: SparseRows } & SparseClusterOptions;
@@ -129,6 +135,7 @@ export const TASK_NAMES: readonly TaskName[] = [
   'assign',
   'hierarchy',
   'stats',
+  'parquet',
   'sparseCluster',
   'sparseAssign',
   'sparseSimilarity',
@@ -158,6 +165,8 @@ function runAny(task: TaskName, input: unknown): unknown {
       const centroids = centroidsOf(points, n, d, assignment, k);
       return { centroids, stats: clusterStats(points, n, d, assignment, k, centroids) };
     }
+    case 'parquet':
+      return encodeColumns((input as TaskInput<'parquet'>).columns);
     case 'sparseCluster': {
       const { rows, ...options } = input as TaskInput<'sparseCluster'>;
       return clusterLeavesSparse(rows, options);

@@ -67,21 +67,34 @@ function columnData(kind: ColumnKind, values: unknown[]) {
   return values;
 }
 
-export function encodeTable<R>(spec: TableSpec<R>, rows: readonly R[]): Uint8Array {
-  const schema: SchemaElement[] = [{ name: 'root', num_children: spec.columns.length }];
-  for (const c of spec.columns) schema.push(...schemaOf(c.kind, c.name));
+/** A table as columns of plain values (typed arrays for the numbers): what encodeColumns writes. */
+export type TableColumns = { name: string; kind: ColumnKind; data: unknown[] | Int32Array | Float64Array }[];
+
+export function tableColumns<R>(spec: TableSpec<R>, rows: readonly R[]): TableColumns {
+  return spec.columns.map((c) => ({
+    name: c.name,
+    kind: c.kind,
+    data: columnData(
+      c.kind,
+      rows.map((r) => c.get(r)),
+    ),
+  }));
+}
+
+/** The parquet file of the columns (plain data, so a worker thread can write it). */
+export function encodeColumns(columns: TableColumns): Uint8Array {
+  const schema: SchemaElement[] = [{ name: 'root', num_children: columns.length }];
+  for (const c of columns) schema.push(...schemaOf(c.kind, c.name));
   const buffer = parquetWriteBuffer({
-    columnData: spec.columns.map((c) => ({
-      name: c.name,
-      data: columnData(
-        c.kind,
-        rows.map((r) => c.get(r)),
-      ),
-    })),
+    columnData: columns.map((c) => ({ name: c.name, data: c.data })),
     schema,
     createdBy: 'digital-twin memory',
   });
   return new Uint8Array(buffer);
+}
+
+export function encodeTable<R>(spec: TableSpec<R>, rows: readonly R[]): Uint8Array {
+  return encodeColumns(tableColumns(spec, rows));
 }
 
 export async function decodeTable<R>(spec: TableSpec<R>, bytes: Uint8Array): Promise<R[]> {
