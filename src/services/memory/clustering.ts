@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { BuildMode, ChunkAssignment, ClusterRow, MemorySnapshot, Perspective } from '../ports/memory.ts';
-import { PROJECTED_DIMS } from '../ports/memory.ts';
+import type {
+  BuildMode,
+  ChunkAssignment,
+  ClusterRow,
+  MemorySnapshot,
+  Perspective,
+  TermList,
+} from '../ports/memory.ts';
+import { chunkIndexOf, PROJECTED_DIMS } from '../ports/memory.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
 import { percentile } from './compute/incremental.ts';
 import { matchByJaccard } from './compute/matching.ts';
@@ -24,8 +31,9 @@ export interface ChunkItem {
   textSha: string;
   perspective: Perspective;
   createdAt: string;
-  projected: number[];
-  terms: Record<string, number>;
+  /** PROJECTED_DIMS values: the document's projected vector, or the lexical sketch (a Float32Array). */
+  projected: ArrayLike<number>;
+  terms: TermList;
 }
 
 /** A cluster of this build: its members (indexes into the items) and what it inherits. */
@@ -212,14 +220,19 @@ async function fullClusters(
 }
 
 export function churnOf(items: readonly ChunkItem[], previous: MemorySnapshot): number {
-  const prev = new Map(previous.chunks.map((c) => [c.chunkId, c.textSha]));
+  const prev = chunkIndexOf(previous);
   let changed = 0;
-  const seen = new Set<string>();
+  let kept = 0;
   for (const item of items) {
-    seen.add(item.chunkId);
-    if (prev.get(item.chunkId) !== item.textSha) changed++;
+    const before = prev.get(item.chunkId);
+    if (before === undefined) changed++;
+    else {
+      kept++;
+      if (before.textSha !== item.textSha) changed++;
+    }
   }
-  for (const id of prev.keys()) if (!seen.has(id)) changed++;
+  // previous chunks no item has any more
+  changed += prev.size - kept;
   return changed / Math.max(prev.size, 1);
 }
 
@@ -236,7 +249,7 @@ async function incrementalClusters(
   // at 100k chunks each of these whole-corpus steps holds the loop for tens of milliseconds:
   // the job's event loop gets a turn between them
   await yieldToLoop();
-  const prevByChunk = new Map(previous.chunks.map((c) => [c.chunkId, c]));
+  const prevByChunk = chunkIndexOf(previous);
   const clusterIndex = new Map(previous.clusters.map((c, i) => [c.clusterId, i]));
   const k = previous.clusters.length;
   const members: number[][] = Array.from({ length: k }, () => []);
@@ -409,14 +422,17 @@ async function finish(
   clusters.sort((a, b) => b.members.length - a.members.length || (a.id < b.id ? -1 : 1));
   let similarity: Float32Array = new Float32Array(items.length);
   const cluster = new Int32Array(items.length);
-  clusters.forEach((c, ci) => {
+  for (let ci = 0; ci < clusters.length; ci++) {
+    const c = clusters[ci]!;
     c.members.sort((a, b) => a - b);
     c.centroid = centroidOf(items, c.members);
+    // the sparse rows' similarities come from the compute thread below
     for (const m of c.members) {
-      similarity[m] = dot(items[m]!.projected, 0, c.centroid, 0);
+      if (!sparse) similarity[m] = dot(items[m]!.projected, 0, c.centroid, 0);
       cluster[m] = ci;
     }
-  });
+    if (ci % 25 === 24) await yieldToLoop();
+  }
   await yieldToLoop();
   if (sparse)
     similarity = await pool.run('sparseSimilarity', {

@@ -9,7 +9,7 @@ import {
   type RelationRow,
 } from '../ports/memory.ts';
 import type { TextModel } from '../ports/text-model.ts';
-import { chunkTexts, writeExtraction } from './extraction-cache.ts';
+import { chunkTexts, readExtraction, writeExtraction } from './extraction-cache.ts';
 import { extractWithModel } from './llm/entities.ts';
 import { entityIdOf, mergeEntities } from './text/entities.ts';
 import { AUTHOR } from './text/entity-names.ts';
@@ -33,7 +33,7 @@ export async function buildEntities(
   deps: EntityDeps,
   userId: string,
   docs: readonly DocumentRecord[],
-  extractions: DocumentExtraction[],
+  extractions: DocumentExtraction<unknown>[],
   options: {
     budgetChunks: number;
     concurrency: number;
@@ -50,7 +50,7 @@ export async function buildEntities(
           Number(options.subjective.has(b.documentId)) - Number(options.subjective.has(a.documentId)) ||
           b.createdAt.localeCompare(a.createdAt),
       );
-    const chosen: DocumentExtraction[] = [];
+    const chosen: DocumentExtraction<unknown>[] = [];
     let budget = options.budgetChunks;
     for (const e of pending) {
       if (e.chunks.length > budget) continue;
@@ -79,7 +79,15 @@ export async function buildEntities(
         e.entities = answer.entities;
         e.relations = answer.relations;
         e.extractor = 'llm';
-        await writeExtraction(deps.blobs, userId, e);
+        // the cache is written from its stored form (the build holds term counts compactly)
+        const stored = await readExtraction(deps.blobs, userId, e.documentId);
+        if (stored && stored.ingestJobId === e.ingestJobId)
+          await writeExtraction(deps.blobs, userId, {
+            ...stored,
+            entities: e.entities,
+            relations: e.relations,
+            extractor: 'llm',
+          });
       }
       if (answers.failedBatches || answers.transportFailures)
         deps.log.warn(

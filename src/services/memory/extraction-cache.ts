@@ -32,7 +32,7 @@ const ENTITY_SLICE = 16;
 export const textSha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 /** Whether a cached extraction still describes the document's current chunks. */
-export function isCurrent(cache: DocumentExtraction, doc: DocumentRecord, seed: number): boolean {
+export function isCurrent(cache: DocumentExtraction<unknown>, doc: DocumentRecord, seed: number): boolean {
   return (
     cache.version === EXTRACTION_VERSION &&
     cache.documentId === doc.id &&

@@ -97,8 +97,9 @@ export async function sumClusterTerms(
       continue;
     }
     for (const m of c.members) {
-      const terms = items[m]!.terms;
-      for (const term in terms) {
+      const { keys, counts: values } = items[m]!.terms;
+      for (let t = 0; t < keys.length; t++) {
+        const term = keys[t]!;
         let id = index.get(term);
         if (id === undefined) {
           id = vocab.length;
@@ -111,7 +112,7 @@ export async function sumClusterTerms(
           }
         }
         if (acc[id] === 0) touched.push(id);
-        acc[id]! += terms[term]!;
+        acc[id]! += values[t]!;
       }
       if (++added % YIELD_EVERY === 0) await yieldToLoop();
     }
@@ -158,18 +159,26 @@ export function representatives(items: readonly ChunkItem[], cluster: WorkCluste
   return chosen.map((c) => c.m);
 }
 
-// The vocabulary joined once per build: the labels and every level of the topic hierarchy ask for
-// keywords from the same (never mutated during the build) ClusterTerms.
-const joined = new WeakMap<ClusterTerms, { vocab: string; starts: Int32Array; size: number }>();
+// The vocabulary joined for the compute thread, once per vocabulary and extended as it grows: a
+// carried vocabulary (~1M terms at 100k chunks) only gains the few terms an update brings.
+const joined = new WeakMap<string[], { vocab: string; starts: Int32Array; size: number }>();
 function joinedVocab(terms: ClusterTerms) {
-  let j = joined.get(terms);
-  if (!j || j.size !== terms.vocab.length) {
-    const starts = new Int32Array(terms.vocab.length + 1);
-    for (let i = 0; i < terms.vocab.length; i++) starts[i + 1] = starts[i]! + terms.vocab[i]!.length + 1;
-    j = { vocab: terms.vocab.join('\n'), starts, size: terms.vocab.length };
-    joined.set(terms, j);
+  const list = terms.vocab;
+  const had = joined.get(list);
+  if (had && had.size === list.length) return had;
+  const from = had?.size ?? 0;
+  let starts = had?.starts ?? new Int32Array(0);
+  if (starts.length < list.length + 1) {
+    const grown = new Int32Array(Math.max(list.length + 1, Math.ceil((list.length + 1) * 1.25)));
+    grown.set(starts);
+    starts = grown;
   }
-  return j;
+  for (let i = from; i < list.length; i++) starts[i + 1] = starts[i]! + list[i]!.length + 1;
+  const added = list.slice(from).join('\n');
+  const vocab = had && had.size > 0 ? (added ? `${had.vocab}\n${added}` : had.vocab) : added;
+  const next = { vocab, starts, size: list.length };
+  joined.set(list, next);
+  return next;
 }
 
 /**
@@ -189,7 +198,7 @@ export async function keywordsOf(
   const packed: PackedTerms = {
     vocab,
     // the pool moves (detaches) the typed arrays it is given at the top level
-    starts: starts.slice(),
+    starts: starts.slice(0, terms.vocab.length + 1),
     ids: terms.sums.map((s) => s.ids),
     counts: terms.sums.map((s) => s.counts),
   };
@@ -226,7 +235,11 @@ export async function labelWorkClusters(
   clusters.forEach((c, i) => {
     if (kept(c)) keywords[i] = c.previous!.keywords;
   });
-  const reps = clusters.map((c) => representatives(items, c));
+  const reps: number[][] = [];
+  for (const c of clusters) {
+    reps.push(representatives(items, c));
+    if (reps.length % 25 === 0) await yieldToLoop();
+  }
   const byCluster = new Map<string, ClusterLabel>();
   const toLabel: { index: number; texts: string[] }[] = [];
   for (const [i, c] of clusters.entries()) {

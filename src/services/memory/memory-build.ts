@@ -15,6 +15,8 @@ import {
   type MemorySnapshot,
   type MemoryStage,
   PROJECTED_DIMS,
+  type TermList,
+  termListOf,
 } from '../ports/memory.ts';
 import type { MemoryRepository } from '../ports/memory-repository.ts';
 import type { DocumentsRepository } from '../ports/repositories.ts';
@@ -81,6 +83,21 @@ const CHURN_FULL = 0.3;
 const LOCK_TTL_MS = 15_000;
 const LOCK_WAIT_MS = 20 * 60_000;
 
+/** An extraction as a build uses and a worker holds it: term counts as TermLists. */
+type HeldExtraction = DocumentExtraction<TermList>;
+
+function lighten(e: DocumentExtraction | HeldExtraction): HeldExtraction {
+  return {
+    ...e,
+    chunks: e.chunks.map((c) => ({
+      ...c,
+      terms: Array.isArray((c.terms as TermList).keys)
+        ? (c.terms as TermList)
+        : termListOf(c.terms as Record<string, number>),
+    })),
+  };
+}
+
 /** Chunks of parsed extractions a worker holds between builds (the last users it built). */
 const HELD_CHUNKS = 150_000;
 
@@ -93,7 +110,7 @@ export class MemoryBuild implements MemoryBuilder {
    * from S3 again, which at 100k chunks was 14 s of every build. S3 stays the source: another
    * worker, or this one after a restart, reads it there.
    */
-  private readonly held = new Map<string, Map<string, DocumentExtraction>>();
+  private readonly held = new Map<string, Map<string, HeldExtraction>>();
   /**
    * What the next incremental update of the last version this worker published needs from it:
    * its cluster term sums, its snapshot and its lexical space. Another worker (or this one after
@@ -358,7 +375,7 @@ export class MemoryBuild implements MemoryBuilder {
     docs: readonly DocumentRecord[],
     signal: AbortSignal,
     onProgress: (done: number) => Promise<unknown>,
-  ): Promise<DocumentExtraction[]> {
+  ): Promise<HeldExtraction[]> {
     let done = 0;
     let lastReport = Date.now();
     const held = this.held.get(userId);
@@ -371,10 +388,11 @@ export class MemoryBuild implements MemoryBuilder {
           kept && isCurrent(kept, doc, this.options.seed)
             ? kept
             : await readExtraction(this.deps.blobs, userId, doc.id);
-        const extraction =
+        const current =
           cached && isCurrent(cached, doc, this.options.seed)
             ? cached
             : await extractDocument(this.deps, userId, doc, this.options.seed);
+        const extraction = current === kept ? kept : current && lighten(current);
         done++;
         if (Date.now() - lastReport > 500) {
           lastReport = Date.now();
@@ -384,16 +402,16 @@ export class MemoryBuild implements MemoryBuilder {
       },
       { concurrency: 8 },
     );
-    const extractions = out.filter((e): e is DocumentExtraction => e !== null);
+    const extractions = out.filter((e): e is HeldExtraction => e !== null);
     this.hold(userId, extractions);
     return extractions;
   }
 
   /** Keeps the user's extractions (most recent user last), dropping the oldest users past HELD_CHUNKS. */
-  private hold(userId: string, extractions: readonly DocumentExtraction[]) {
+  private hold(userId: string, extractions: readonly HeldExtraction[]) {
     this.held.delete(userId);
     this.held.set(userId, new Map(extractions.map((e) => [e.documentId, e])));
-    const chunksOf = (m: Map<string, DocumentExtraction>) => {
+    const chunksOf = (m: Map<string, HeldExtraction>) => {
       let n = 0;
       for (const e of m.values()) n += e.chunks.length;
       return n;
@@ -416,7 +434,10 @@ interface LexicalSpace {
   df: Map<string, number>;
   chunks: number;
   vocabulary: LexicalVocabulary;
-  byChunk: Map<string, { textSha: string; projected: number[]; ids: Int32Array; vals: Float32Array }>;
+  byChunk: Map<
+    string,
+    { textSha: string; projected: ArrayLike<number>; ids: Int32Array; vals: Float32Array }
+  >;
 }
 
 /**
@@ -430,7 +451,7 @@ interface LexicalSpace {
  */
 async function sketchLexical(
   items: ChunkItem[],
-  extractions: readonly DocumentExtraction[],
+  extractions: readonly HeldExtraction[],
   reuse: LexicalSpace | null,
 ): Promise<{ sparse: SparseRows | null; lexical: LexicalSpace | null }> {
   if (!extractions.some((e) => e.projection === TERMS_PROJECTION)) return { sparse: null, lexical: null };
@@ -495,10 +516,7 @@ async function sketchLexical(
 }
 
 /** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */
-function chunkItems(
-  docs: readonly DocumentRecord[],
-  extractions: readonly DocumentExtraction[],
-): ChunkItem[] {
+function chunkItems(docs: readonly DocumentRecord[], extractions: readonly HeldExtraction[]): ChunkItem[] {
   const byId = new Map(docs.map((d) => [d.id, d]));
   const items: ChunkItem[] = [];
   for (const ex of extractions) {

@@ -9,7 +9,7 @@ import type {
   RelationRow,
   TopicRow,
 } from '../../ports/memory.ts';
-import { parseChunkId } from '../../ports/memory.ts';
+import { chunkIndexOf, parseChunkId } from '../../ports/memory.ts';
 import type {
   EntityCursor,
   EntityFilter,
@@ -159,7 +159,7 @@ const relationColumns: Column<RelationRow>[] = [
  */
 function diffAssignments(placed: readonly Placed[], previous: MemorySnapshot) {
   const prevTop = topTopicOf(previous.topics, previous.clusters);
-  const before = new Map(previous.chunks.map((c) => [c.chunkId, c]));
+  const before = chunkIndexOf(previous);
   const fresh: Placed[] = [];
   const copied = new Set<string>();
   for (const r of placed) {

@@ -3,7 +3,7 @@
 // vector and a fresh one always agree. The name goes into the manifest and the extraction cache:
 // a different name means the cached vectors are not comparable and must be recomputed.
 import { stemmer } from 'stemmer';
-import { PROJECTED_DIMS } from '../../ports/memory.ts';
+import { PROJECTED_DIMS, type TermList } from '../../ports/memory.ts';
 import { deriveSeed, mulberry32 } from './numeric.ts';
 
 /** OpenAI text-embedding-3 models are Matryoshka-trained: their first dims are an embedding. */
@@ -124,11 +124,11 @@ function stemOf(term: string): string {
 }
 
 /** Document frequencies of stems over chunks' unigram counts (bigrams are skipped). */
-export function stemFrequencies(chunks: Iterable<Readonly<Record<string, number>>>): Map<string, number> {
+export function stemFrequencies(chunks: Iterable<TermList>): Map<string, number> {
   const df = new Map<string, number>();
-  for (const terms of chunks) {
+  for (const { keys } of chunks) {
     const seen = new Set<string>();
-    for (const term in terms) {
+    for (const term of keys) {
       if (term.includes(' ')) continue;
       const stem = stemOf(term);
       if (seen.has(stem)) continue;
@@ -140,23 +140,20 @@ export function stemFrequencies(chunks: Iterable<Readonly<Record<string, number>
 }
 
 /**
- * A unit vector of PROJECTED_DIMS from unigram counts, each stem weighted (1 + log tf) · log(n/df)
+ * A unit vector of PROJECTED_DIMS (float32) from unigram counts, each stem weighted (1 + log tf) · log(n/df)
  * and hashed into a few buckets (a count sketch: one unlucky collision moves a similarity a
  * little, not by half). Stems in one chunk only say nothing about what chunks share: skipped.
  * All zeros when nothing is left.
  */
-export function projectTerms(
-  terms: Readonly<Record<string, number>>,
-  df: ReadonlyMap<string, number>,
-  chunks: number,
-): number[] {
+export function projectTerms(terms: TermList, df: ReadonlyMap<string, number>, chunks: number): Float32Array {
   const v = new Float64Array(PROJECTED_DIMS);
-  for (const term in terms) {
+  for (let t = 0; t < terms.keys.length; t++) {
+    const term = terms.keys[t]!;
     if (term.includes(' ')) continue;
     const stem = stemOf(term);
     const f = df.get(stem) ?? 1;
     if (f < 2) continue;
-    const weight = (1 + Math.log(terms[term]!)) * Math.log(chunks / f);
+    const weight = (1 + Math.log(terms.counts[t]!)) * Math.log(chunks / f);
     if (weight <= 0) continue;
     let h = fnv1a(stem);
     for (let r = 0; r < SKETCH_HASHES; r++) {
@@ -167,7 +164,8 @@ export function projectTerms(
   let norm = 0;
   for (let i = 0; i < PROJECTED_DIMS; i++) norm += v[i]! * v[i]!;
   norm = Math.sqrt(norm);
-  return Array.from(v, (x) => (norm ? Math.round((x / norm) * 1e4) / 1e4 : 0));
+  // float32, off the JS heap: a build holds one per chunk (100k number[128] arrays were ~110 MB)
+  return Float32Array.from(v, (x) => (norm ? x / norm : 0));
 }
 
 /** Terms of the sparse tf·idf space, most widespread first: bounds the dims × k centroids. */
@@ -207,14 +205,15 @@ export function lexicalVocabulary(
  * unigrams that stem alike; ids ascending. Empty when none of its stems is in the vocabulary.
  */
 export function lexicalRow(
-  terms: Readonly<Record<string, number>>,
+  terms: TermList,
   vocabulary: LexicalVocabulary,
 ): { ids: Int32Array; vals: Float32Array } {
   const tf = new Map<number, number>();
-  for (const term in terms) {
+  for (let t = 0; t < terms.keys.length; t++) {
+    const term = terms.keys[t]!;
     if (term.includes(' ')) continue;
     const id = vocabulary.ids.get(stemOf(term));
-    if (id !== undefined) tf.set(id, (tf.get(id) ?? 0) + terms[term]!);
+    if (id !== undefined) tf.set(id, (tf.get(id) ?? 0) + terms.counts[t]!);
   }
   const ids = Int32Array.from(tf.keys()).sort();
   const vals = new Float32Array(ids.length);

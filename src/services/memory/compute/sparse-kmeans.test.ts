@@ -3,6 +3,7 @@
 // own 28): the dense 128-dim sketch's hash collisions drown what two chunks of a topic share,
 // the sparse tf·idf rows do not.
 import { describe, expect, it } from 'vitest';
+import { type TermList, termListOf } from '../../ports/memory.ts';
 import { clusterLeaves } from './kmeans.ts';
 import { mulberry32 } from './numeric.ts';
 import { purity } from './planted.test-helpers.ts';
@@ -45,7 +46,7 @@ function plantedLexical(topics: number, perTopic: number, seed: number) {
     }
     return words[lo]!;
   };
-  const terms: Record<string, number>[] = [];
+  const terms: TermList[] = [];
   const labels: number[] = [];
   for (let t = 0; t < topics; t++)
     for (let j = 0; j < perTopic; j++) {
@@ -58,13 +59,13 @@ function plantedLexical(topics: number, perTopic: number, seed: number) {
             : zipfWord(rand());
         counts[word] = (counts[word] ?? 0) + 1;
       }
-      terms.push(counts);
+      terms.push(termListOf(counts));
       labels.push(t);
     }
   return { terms, labels: Int32Array.from(labels) };
 }
 
-function sparseRowsOf(terms: readonly Record<string, number>[]): SparseRows {
+function sparseRowsOf(terms: readonly TermList[]): SparseRows {
   const df = stemFrequencies(terms);
   const vocabulary = lexicalVocabulary(df, terms.length);
   const rows = terms.map((t) => lexicalRow(t, vocabulary));
