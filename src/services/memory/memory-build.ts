@@ -434,10 +434,11 @@ interface LexicalSpace {
   df: Map<string, number>;
   chunks: number;
   vocabulary: LexicalVocabulary;
-  byChunk: Map<
-    string,
-    { textSha: string; projected: ArrayLike<number>; ids: Int32Array; vals: Float32Array }
-  >;
+  /** The build's items in order (by chunk id): their ids, text hashes, sketches and rows. */
+  chunkIds: string[];
+  textShas: string[];
+  projected: ArrayLike<number>[];
+  rows: SparseRows;
 }
 
 /**
@@ -478,40 +479,65 @@ async function sketchLexical(
     return { sparse: null, lexical: null };
   }
   const vocabulary = reuse?.vocabulary ?? lexicalVocabulary(df!, items.length);
-  const offsets = new Int32Array(items.length + 1);
-  const rows: { ids: Int32Array; vals: Float32Array }[] = [];
-  for (let i = 0; i < items.length; i++) {
+  // both the items and the previous build's are sorted by chunk id: one walk pairs them (no Map
+  // of 100k ids), and a pair with the same text takes the previous sketch and row as they are
+  const n = items.length;
+  const offsets = new Int32Array(n + 1);
+  const fresh: ({ ids: Int32Array; vals: Float32Array } | null)[] = new Array(n).fill(null);
+  const from = new Int32Array(n).fill(-1);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
     const item = items[i]!;
-    const kept = reuse?.byChunk.get(item.chunkId);
-    if (kept && kept.textSha === item.textSha) {
-      item.projected = kept.projected;
-      rows.push(kept);
+    if (reuse) {
+      const prevIds = reuse.chunkIds;
+      while (j < prevIds.length && prevIds[j]! < item.chunkId) j++;
+      if (j < prevIds.length && prevIds[j] === item.chunkId && reuse.textShas[j] === item.textSha)
+        from[i] = j;
+    }
+    let length: number;
+    if (from[i]! >= 0) {
+      item.projected = reuse!.projected[from[i]!]!;
+      length = reuse!.rows.offsets[from[i]! + 1]! - reuse!.rows.offsets[from[i]!]!;
     } else {
       item.projected = projectTerms(item.terms, df!, chunks);
-      rows.push(lexicalRow(item.terms, vocabulary));
+      const row = lexicalRow(item.terms, vocabulary);
+      fresh[i] = row;
+      length = row.ids.length;
     }
-    offsets[i + 1] = offsets[i]! + rows[i]!.ids.length;
+    offsets[i + 1] = offsets[i]! + length;
     if (i % 2000 === 1999) await yieldToLoop();
   }
-  const ids = new Int32Array(offsets[items.length]!);
+  const ids = new Int32Array(offsets[n]!);
   const vals = new Float32Array(ids.length);
-  const byChunk: LexicalSpace['byChunk'] = new Map();
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    ids.set(row.ids, offsets[i]!);
-    vals.set(row.vals, offsets[i]!);
-    const item = items[i]!;
-    byChunk.set(item.chunkId, {
-      textSha: item.textSha,
-      projected: item.projected,
-      ids: ids.subarray(offsets[i]!, offsets[i + 1]!),
-      vals: vals.subarray(offsets[i]!, offsets[i + 1]!),
-    });
-    if (i % 5000 === 4999) await yieldToLoop();
+  for (let i = 0; i < n; i++) {
+    const at = offsets[i]!;
+    const row = fresh[i];
+    if (row) {
+      ids.set(row.ids, at);
+      vals.set(row.vals, at);
+    } else {
+      const src = reuse!.rows;
+      const start = src.offsets[from[i]!]!;
+      const length = offsets[i + 1]! - at;
+      for (let e = 0; e < length; e++) {
+        ids[at + e] = src.ids[start + e]!;
+        vals[at + e] = src.vals[start + e]!;
+      }
+    }
+    if (i % 10_000 === 9999) await yieldToLoop();
   }
+  const rows: SparseRows = { offsets, ids, vals, n, dims: vocabulary.idf.length };
   return {
-    sparse: { offsets, ids, vals, n: items.length, dims: vocabulary.idf.length },
-    lexical: { df: df!, chunks, vocabulary, byChunk },
+    sparse: rows,
+    lexical: {
+      df: df!,
+      chunks,
+      vocabulary,
+      chunkIds: items.map((i) => i.chunkId),
+      textShas: items.map((i) => i.textSha),
+      projected: items.map((i) => i.projected),
+      rows,
+    },
   };
 }
 
