@@ -152,6 +152,8 @@ async function newSessions(n: number): Promise<string[]> {
   return ids;
 }
 
+let questions = 0;
+
 // sessions are opened beforehand: the clock starts at sendMessage
 async function oneReply(
   client: TestClient,
@@ -163,7 +165,8 @@ async function oneReply(
   const t0 = performance.now();
   const sent = await client.request(SendMessageDocument, {
     sessionId,
-    content: `Tell me about sailing and music, tokens=${tokens} gap=${gapMs}`,
+    // a question of its own each time, so that no cache on the way can answer it
+    content: `Tell me about sailing and music, tokens=${tokens} gap=${gapMs} (question ${++questions})`,
   });
   const sendMs = performance.now() - t0;
   const out = sent.data!.sendMessage;
