@@ -266,6 +266,8 @@ async function incrementalClusters(
     } else added.push(i);
   });
   const before = previous.clusters.map((c) => c.size);
+  // members kept per previous cluster: the rest of its members are gone (deleted or changed)
+  const keptCount = members.map((m) => m.length);
   // new chunks join the nearest cluster when at least as close as its 10th-percentile member
   let pooledItems: number[] = [];
   if (added.length) {
@@ -307,18 +309,18 @@ async function incrementalClusters(
   }
   if (pooledItems.length > POOL_FULL * items.length) return null;
   await yieldToLoop();
-  const removed = removedPerCluster(previous, items);
-  await yieldToLoop();
   const clusters: WorkCluster[] = [];
   previous.clusters.forEach((row, c) => {
     if (members[c]!.length === 0) return;
-    const gone = removed.get(row.clusterId) ?? 0;
+    const gone = Math.max(0, before[c]! - keptCount[c]!);
     // members that joined plus members that left
-    const moved = members[c]!.length - (before[c]! - gone) + gone;
+    const moved = members[c]!.length - keptCount[c]! + gone;
     clusters.push({
       id: row.clusterId,
       members: members[c]!,
-      centroid: centroidOf(items, members[c]!),
+      // the previous centroid until `finish` makes each anew (only the pool's nearest-cluster
+      // choices below read it)
+      centroid: Float32Array.from(row.centroid),
       cohesion: 0,
       previous: row,
       relabel: moved / Math.max(before[c]!, 1) >= RELABEL_MOVED,
@@ -361,16 +363,6 @@ async function incrementalClusters(
     outlier,
     cut: outlierCut,
   });
-}
-
-/** Per previous cluster, how many of its members are gone or changed. */
-function removedPerCluster(previous: MemorySnapshot, items: readonly ChunkItem[]): Map<string, number> {
-  const now = new Map(items.map((i) => [i.chunkId, i.textSha]));
-  const out = new Map<string, number>();
-  for (const c of previous.chunks) {
-    if (now.get(c.chunkId) !== c.textSha) out.set(c.clusterId, (out.get(c.clusterId) ?? 0) + 1);
-  }
-  return out;
 }
 
 function nearest(
@@ -425,7 +417,9 @@ async function finish(
   for (let ci = 0; ci < clusters.length; ci++) {
     const c = clusters[ci]!;
     c.members.sort((a, b) => a - b);
-    c.centroid = centroidOf(items, c.members);
+    // an unchanged cluster's centroid is its previous one (the same members and vectors)
+    c.centroid =
+      c.unchanged && c.previous ? Float32Array.from(c.previous.centroid) : centroidOf(items, c.members);
     // the sparse rows' similarities come from the compute thread below
     for (const m of c.members) {
       if (!sparse) similarity[m] = dot(items[m]!.projected, 0, c.centroid, 0);

@@ -235,15 +235,21 @@ export async function labelWorkClusters(
   clusters.forEach((c, i) => {
     if (kept(c)) keywords[i] = c.previous!.keywords;
   });
+  // representatives: an untouched cluster keeps its previous ones (never relabelled, their texts
+  // are not read); the others are chosen anew
   const reps: number[][] = [];
   for (const c of clusters) {
-    reps.push(representatives(items, c));
+    reps.push(kept(c) ? [] : representatives(items, c));
     if (reps.length % 25 === 0) await yieldToLoop();
   }
+  const repIds = (i: number) =>
+    kept(clusters[i]!)
+      ? clusters[i]!.previous!.representativeChunkIds
+      : reps[i]!.map((m) => items[m]!.chunkId);
   const byCluster = new Map<string, ClusterLabel>();
   const toLabel: { index: number; texts: string[] }[] = [];
   for (const [i, c] of clusters.entries()) {
-    const representativeChunkIds = reps[i]!.map((m) => items[m]!.chunkId);
+    const representativeChunkIds = repIds(i);
     if (!c.relabel && c.previous) {
       byCluster.set(c.id, {
         label: c.previous.label,
@@ -281,7 +287,7 @@ export async function labelWorkClusters(
         summary: a.summary,
         labelSource: a.source,
         keywords: keywords[t.index]!,
-        representativeChunkIds: reps[t.index]!.map((m) => items[m]!.chunkId),
+        representativeChunkIds: repIds(t.index),
       });
     }
     if (failures)
@@ -295,7 +301,7 @@ export async function labelWorkClusters(
         ...offline(t.index),
         labelSource: 'keywords',
         keywords: keywords[t.index]!,
-        representativeChunkIds: reps[t.index]!.map((m) => items[m]!.chunkId),
+        representativeChunkIds: repIds(t.index),
       });
     }
   }

@@ -157,12 +157,15 @@ const relationColumns: Column<RelationRow>[] = [
  * Which of `placed` are equal to the previous version's rows (so PostgreSQL can copy them from
  * that version), and the previous chunk ids not to copy (changed or gone).
  */
-function diffAssignments(placed: readonly Placed[], previous: MemorySnapshot) {
+async function diffAssignments(placed: readonly Placed[], previous: MemorySnapshot) {
   const prevTop = topTopicOf(previous.topics, previous.clusters);
   const before = chunkIndexOf(previous);
   const fresh: Placed[] = [];
   const copied = new Set<string>();
-  for (const r of placed) {
+  for (let i = 0; i < placed.length; i++) {
+    // a turn for the event loop now and then: 100k rows took it ~150 ms at once
+    if (i % 10_000 === 9999) await new Promise((resolve) => setImmediate(resolve));
+    const r = placed[i]!;
     const p = before.get(r.chunkId);
     const same =
       p !== undefined &&
@@ -382,7 +385,7 @@ export class PgMemoryRepository implements MemoryRepository {
       // sent again); should that version's rows not all be there, every row is sent
       // a turn for the event loop between whole-corpus steps (100k rows each)
       await new Promise((resolve) => setImmediate(resolve));
-      const delta = base && base.manifest.version !== version ? diffAssignments(placed, base) : null;
+      const delta = base && base.manifest.version !== version ? await diffAssignments(placed, base) : null;
       await new Promise((resolve) => setImmediate(resolve));
       let sent = placed as readonly Placed[];
       if (delta && delta.copied > 0) {
