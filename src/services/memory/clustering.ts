@@ -50,7 +50,8 @@ export interface WorkCluster {
   unchanged: boolean;
 }
 
-export type WorkAssignment = Omit<ChunkAssignment, 'clusterId'> & { cluster: number };
+/** A snapshot row, and its cluster's index in the build's clusters. */
+export type WorkAssignment = ChunkAssignment & { cluster: number };
 
 export interface ClusteringResult {
   mode: BuildMode;
@@ -449,6 +450,7 @@ async function finish(
       textSha: item.textSha,
       perspective: item.perspective,
       createdAt: item.createdAt,
+      clusterId: clusters[cluster[i]!]!.id,
       cluster: cluster[i]!,
       similarity: Math.round(similarity[i]! * 1e4) / 1e4,
       isOutlier: kept?.outlier.get(i) ?? similarity[i]! < cut,

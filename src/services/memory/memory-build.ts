@@ -8,6 +8,7 @@ import type { JobRun } from '../ports/job-queue.ts';
 import type { Locks } from '../ports/lock.ts';
 import {
   type BuildMode,
+  type ChunkExtraction,
   chunkIdOf,
   countsOf,
   type DocumentExtraction,
@@ -84,16 +85,18 @@ const LOCK_TTL_MS = 15_000;
 const LOCK_WAIT_MS = 20 * 60_000;
 
 /** An extraction as a build uses and a worker holds it: term counts as TermLists. */
-type HeldExtraction = DocumentExtraction<TermList>;
+type HeldExtraction = Omit<DocumentExtraction<TermList>, 'chunks'> & {
+  /** With each chunk's id made once: every build's rows, maps and diffs then share the strings. */
+  chunks: (ChunkExtraction<TermList> & { chunkId: string })[];
+};
 
-function lighten(e: DocumentExtraction | HeldExtraction): HeldExtraction {
+function lighten(e: DocumentExtraction): HeldExtraction {
   return {
     ...e,
     chunks: e.chunks.map((c) => ({
       ...c,
-      terms: Array.isArray((c.terms as TermList).keys)
-        ? (c.terms as TermList)
-        : termListOf(c.terms as Record<string, number>),
+      chunkId: chunkIdOf(e.documentId, c.index),
+      terms: termListOf(c.terms),
     })),
   };
 }
@@ -200,7 +203,7 @@ export class MemoryBuild implements MemoryBuilder {
         error: null,
       }),
     );
-    const items = chunkItems(docs, extractions);
+    const items = await chunkItems(docs, extractions);
     await yieldToLoop();
     // this worker's last build of the current version, when it was: its snapshot and lexical
     // space are taken from memory instead of S3 and recomputation
@@ -295,10 +298,8 @@ export class MemoryBuild implements MemoryBuilder {
 
     await progress('WRITING');
     const tables = {
-      chunks: clustering.assignments.map((a) => ({
-        ...a,
-        clusterId: clusterRows[a.cluster]!.clusterId,
-      })),
+      // the rows as they are (a copy of 100k rows per build was garbage for the next major GC)
+      chunks: clustering.assignments,
       clusters: clusterRows,
       topics,
       entities,
@@ -392,7 +393,7 @@ export class MemoryBuild implements MemoryBuilder {
           cached && isCurrent(cached, doc, this.options.seed)
             ? cached
             : await extractDocument(this.deps, userId, doc, this.options.seed);
-        const extraction = current === kept ? kept : current && lighten(current);
+        const extraction = current === kept ? kept : current && lighten(current as DocumentExtraction);
         done++;
         if (Date.now() - lastReport > 500) {
           lastReport = Date.now();
@@ -542,10 +543,14 @@ async function sketchLexical(
 }
 
 /** Every chunk of the build, sorted by chunk id (k-means is seeded on this order). */
-function chunkItems(docs: readonly DocumentRecord[], extractions: readonly HeldExtraction[]): ChunkItem[] {
+async function chunkItems(
+  docs: readonly DocumentRecord[],
+  extractions: readonly HeldExtraction[],
+): Promise<ChunkItem[]> {
   const byId = new Map(docs.map((d) => [d.id, d]));
   const items: ChunkItem[] = [];
-  for (const ex of extractions) {
+  for (const [n, ex] of extractions.entries()) {
+    if (n % 200 === 199) await yieldToLoop();
     const doc = byId.get(ex.documentId)!;
     let firstPerson = 0;
     let words = 0;
@@ -556,7 +561,7 @@ function chunkItems(docs: readonly DocumentRecord[], extractions: readonly HeldE
     const perspective = resolvePerspective({ kind: doc.kind, setting: doc.perspective, firstPerson, words });
     for (const c of ex.chunks) {
       items.push({
-        chunkId: chunkIdOf(doc.id, c.index),
+        chunkId: c.chunkId,
         documentId: doc.id,
         chunkIndex: c.index,
         textSha: c.textSha,

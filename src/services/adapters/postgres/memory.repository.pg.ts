@@ -115,15 +115,15 @@ const clusterColumns: Column<ClusterRow>[] = [
   { name: 'cohesion', type: 'float8', get: (r) => r.cohesion },
   { name: 'subjective_share', type: 'float8', get: (r) => r.subjectiveShare },
 ];
-type Placed = ChunkAssignment & { topicId: string | null };
-const assignmentColumns: Column<Placed>[] = [
+/** The assignment columns; `topicOf` gives a cluster's depth-0 topic (a column, not stored on the rows). */
+const assignmentColumnsOf = (topicOf: (clusterId: string) => string | null): Column<ChunkAssignment>[] => [
   { name: 'chunk_id', type: 'text', get: (r) => r.chunkId },
   { name: 'document_id', type: 'text', get: (r) => r.documentId },
   { name: 'chunk_index', type: 'int', get: (r) => r.chunkIndex },
   { name: 'text_sha', type: 'text', get: (r) => r.textSha },
   { name: 'created_at', type: 'timestamptz', get: (r) => r.createdAt },
   { name: 'cluster_id', type: 'text', get: (r) => r.clusterId },
-  { name: 'topic_id', type: 'text', get: (r) => r.topicId },
+  { name: 'topic_id', type: 'text', get: (r) => topicOf(r.clusterId) },
   { name: 'similarity', type: 'float8', get: (r) => r.similarity },
   { name: 'is_outlier', type: 'bool', get: (r) => r.isOutlier },
   { name: 'perspective', type: 'text', get: (r) => r.perspective },
@@ -157,10 +157,14 @@ const relationColumns: Column<RelationRow>[] = [
  * Which of `placed` are equal to the previous version's rows (so PostgreSQL can copy them from
  * that version), and the previous chunk ids not to copy (changed or gone).
  */
-async function diffAssignments(placed: readonly Placed[], previous: MemorySnapshot) {
+async function diffAssignments(
+  placed: readonly ChunkAssignment[],
+  topicOf: (clusterId: string) => string | null,
+  previous: MemorySnapshot,
+) {
   const prevTop = topTopicOf(previous.topics, previous.clusters);
   const before = chunkIndexOf(previous);
-  const fresh: Placed[] = [];
+  const fresh: ChunkAssignment[] = [];
   const copied = new Set<string>();
   for (let i = 0; i < placed.length; i++) {
     // a turn for the event loop now and then: 100k rows took it ~150 ms at once
@@ -170,7 +174,7 @@ async function diffAssignments(placed: readonly Placed[], previous: MemorySnapsh
     const same =
       p !== undefined &&
       p.clusterId === r.clusterId &&
-      (prevTop.get(p.clusterId) ?? null) === r.topicId &&
+      (prevTop.get(p.clusterId) ?? null) === topicOf(r.clusterId) &&
       p.similarity === r.similarity &&
       p.isOutlier === r.isOutlier &&
       p.perspective === r.perspective &&
@@ -377,7 +381,9 @@ export class PgMemoryRepository implements MemoryRepository {
           tx,
         );
       const top = topTopicOf(snapshot.topics, snapshot.clusters);
-      const placed = snapshot.chunks.map((c) => ({ ...c, topicId: top.get(c.clusterId) ?? null }));
+      const topicOf = (clusterId: string) => top.get(clusterId) ?? null;
+      const assignmentColumns = assignmentColumnsOf(topicOf);
+      const placed = snapshot.chunks;
       await insertRows(db, tx, 'memory_topics', head, topicColumns, snapshot.topics);
       await insertRows(db, tx, 'memory_clusters', head, clusterColumns, snapshot.clusters);
       // an update copies its unchanged assignment rows from the version it was built on, inside
@@ -385,9 +391,10 @@ export class PgMemoryRepository implements MemoryRepository {
       // sent again); should that version's rows not all be there, every row is sent
       // a turn for the event loop between whole-corpus steps (100k rows each)
       await new Promise((resolve) => setImmediate(resolve));
-      const delta = base && base.manifest.version !== version ? await diffAssignments(placed, base) : null;
+      const delta =
+        base && base.manifest.version !== version ? await diffAssignments(placed, topicOf, base) : null;
       await new Promise((resolve) => setImmediate(resolve));
-      let sent = placed as readonly Placed[];
+      let sent: readonly ChunkAssignment[] = placed;
       if (delta && delta.copied > 0) {
         const names = assignmentColumns.map((c) => c.name).join(', ');
         const copied = await bound(
