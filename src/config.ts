@@ -161,6 +161,7 @@ export const configSchema = z.object({
   EMBEDDER_MODEL_DIR: optionalString,
   EMBEDDER_THREADS: z.coerce.number().int().min(0).max(64).default(0),
   EMBEDDER_PRECISION: z.enum(['int8', 'fp32']).default('int8'),
+  EMBEDDER_OFF_LOOP: bool.default(true),
   EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
   EMBEDDING_DIMENSIONS: z.coerce.number().int().min(8).optional(),
   EMBEDDING_BATCH_SIZE: z.coerce.number().int().min(1).max(2048).default(256),

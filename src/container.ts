@@ -170,13 +170,27 @@ export async function createEmbedder(config: Config): Promise<Embedder> {
 }
 
 async function createLocalModel(config: Config, load: boolean): Promise<Embedder> {
-  const { MiniLmEmbedder } = await import('./services/adapters/local/embedder.minilm.ts');
-  const model = new MiniLmEmbedder({
+  const options = {
     dir: embedderModelDir(config),
     threads: config.EMBEDDER_THREADS,
     precision: config.EMBEDDER_PRECISION,
-  });
-  if (load) await model.ready();
+  };
+  let model: Embedder;
+  if (config.EMBEDDER_OFF_LOOP) {
+    const { ThreadedMiniLmEmbedder } = await import('./services/adapters/local/embedder.minilm-thread.ts');
+    model = new ThreadedMiniLmEmbedder(options);
+  } else {
+    const { MiniLmEmbedder } = await import('./services/adapters/local/embedder.minilm.ts');
+    model = new MiniLmEmbedder(options);
+  }
+  if (load) {
+    try {
+      await model.ready();
+    } catch (error) {
+      await model.close?.();
+      throw error;
+    }
+  }
   return model;
 }
 
@@ -564,6 +578,8 @@ export async function createServices(
         chatTurns.close(),
         pool.close(),
         extractPool.close(),
+        embedder.close?.(),
+        sentenceEmbedder === embedder ? undefined : sentenceEmbedder.close?.(),
       ]);
       blobs.close();
     },

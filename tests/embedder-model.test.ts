@@ -12,6 +12,7 @@ import {
   localModelInstalled,
   type MiniLmEmbedder,
 } from '../src/services/adapters/local/embedder.minilm.ts';
+import { ThreadedMiniLmEmbedder } from '../src/services/adapters/local/embedder.minilm-thread.ts';
 import { reembedOnStart } from '../src/services/documents/reembed.service.ts';
 import { cosineSimilarity } from '../src/services/ports/embedder.ts';
 import { startTestApp, type TestApp } from './helpers/harness.ts';
@@ -85,6 +86,50 @@ describe('the embedded model (all-MiniLM-L6-v2)', () => {
   it('int8 stays within cosine 0.98 of fp32', async () => {
     const [a, b] = await Promise.all([int8.embed(TEXTS.slice(0, 4)), fp32.embed(TEXTS.slice(0, 4))]);
     for (let i = 0; i < a.length; i++) expect(cosineSimilarity(a[i]!, b[i]!)).toBeGreaterThan(0.98);
+  });
+});
+
+describe('the embedded model in a thread of its own (EMBEDDER_OFF_LOOP, the default)', () => {
+  let threaded: ThreadedMiniLmEmbedder;
+  beforeAll(async () => {
+    threaded = new ThreadedMiniLmEmbedder({ dir, threads: 1 });
+    await threaded.ready();
+  });
+  afterAll(async () => {
+    await threaded?.close();
+  });
+
+  it('gives the same vectors as the model on this thread, at a sliver of this thread’s CPU', async () => {
+    const chunks = Array.from({ length: 32 }, (_, i) =>
+      `Entry ${i}: the keeper logged the wind at dawn and at dusk, in a ledger bound with twine. `.repeat(4),
+    );
+    const spent = async (embed: () => Promise<number[][]>) => {
+      const before = process.threadCpuUsage();
+      const vectors = await embed();
+      const cpu = process.threadCpuUsage(before);
+      return { vectors, cpuMs: (cpu.user + cpu.system) / 1000 };
+    };
+    const here = await spent(() => int8.embed(chunks));
+    const there = await spent(() => threaded.embed(chunks));
+    expect(there.vectors).toEqual(here.vectors);
+    // onnxruntime-node runs a session on the calling thread: in-thread, this thread does the work
+    expect(there.cpuMs).toBeLessThan(here.cpuMs / 5);
+  });
+
+  it('answers an abort at once, and goes on serving after it', async () => {
+    const abort = new AbortController();
+    const pending = threaded.embed(['word '.repeat(200)], abort.signal);
+    abort.abort(new Error('the reply was cancelled'));
+    await expect(pending).rejects.toThrow(/cancelled/);
+    const [again] = await threaded.embed([EDITOR]);
+    const [expected] = await int8.embed([EDITOR]);
+    expect(again).toEqual(expected);
+  });
+
+  it('fails a missing model with the reason', async () => {
+    const missing = new ThreadedMiniLmEmbedder({ dir: path.join(tmpdir(), 'no-model-here') });
+    await expect(missing.ready()).rejects.toThrow(/not installed/);
+    await missing.close();
   });
 });
 

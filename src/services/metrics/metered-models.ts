@@ -22,6 +22,9 @@ export function meteredEmbedder(inner: Embedder, metrics: Metrics): Embedder {
       return inner.fallbackReason;
     },
     ready: (signal) => inner.ready(signal),
+    close: async () => {
+      await inner.close?.();
+    },
     async embed(texts, signal) {
       try {
         const vectors = await inner.embed(texts, signal);

@@ -19,6 +19,8 @@ export interface Embedder {
   embed(texts: string[], signal?: AbortSignal): Promise<number[][]>;
   /** Resolves once `model` and `dimensions` can be read (an API model of unset size asks once). */
   ready(signal?: AbortSignal): Promise<void>;
+  /** Releases what it holds (the embedded model's thread), at shutdown. */
+  close?(): Promise<void>;
 }
 
 /** The tag of a model at a size: the size is part of it, since one model can answer at several. */
