@@ -3,7 +3,8 @@
 // Over IPC the bench sends `reset` at the start of a phase and `report` at its end; the answer
 // is the main thread's event-loop delay p99/max (perf_hooks.monitorEventLoopDelay, 10 ms
 // resolution) and the process's peak RSS (process.memoryUsage().rss every 200 ms: the compute
-// worker thread's heap is inside it) since the last reset, and the peak over the whole run.
+// worker thread's heap is inside it) since the last reset, with the main thread's heap at that
+// sample, and the peak over the whole run.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config.ts';
@@ -20,16 +21,23 @@ lag.enable();
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 let phasePeak = process.memoryUsage().rss;
 let runPeak = phasePeak;
+// the main thread's V8 heap at the phase's peak RSS sample: RSS − heapTotal − external is mostly
+// the compute thread's heap and native memory
+let atPeak = process.memoryUsage();
 const sampler = setInterval(() => {
-  const rss = process.memoryUsage().rss;
-  if (rss > phasePeak) phasePeak = rss;
-  if (rss > runPeak) runPeak = rss;
+  const usage = process.memoryUsage();
+  if (usage.rss > phasePeak) {
+    phasePeak = usage.rss;
+    atPeak = usage;
+  }
+  if (usage.rss > runPeak) runPeak = usage.rss;
 }, 200);
 
 process.on('message', async (message: { type: string }) => {
   if (message.type === 'reset') {
     lag.reset();
-    phasePeak = process.memoryUsage().rss;
+    atPeak = process.memoryUsage();
+    phasePeak = atPeak.rss;
     process.send!({ type: 'reset' });
   } else if (message.type === 'report') {
     process.send!({
@@ -37,6 +45,11 @@ process.on('message', async (message: { type: string }) => {
       lagP99Ms: Math.round((lag.percentile(99) / 1e6) * 10) / 10,
       lagMaxMs: Math.round((lag.max / 1e6) * 10) / 10,
       peakRssMb: mb(phasePeak),
+      atPeakMb: {
+        heapUsed: mb(atPeak.heapUsed),
+        heapTotal: mb(atPeak.heapTotal),
+        external: mb(atPeak.external),
+      },
       runPeakRssMb: mb(runPeak),
     });
   } else if (message.type === 'stop') {

@@ -240,7 +240,13 @@ const child: ChildProcess = fork('bench/memory-worker.ts', [], {
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
 process.on('exit', () => child.kill('SIGTERM'));
-type WorkerReport = { lagP99Ms: number; lagMaxMs: number; peakRssMb: number; runPeakRssMb: number };
+type WorkerReport = {
+  lagP99Ms: number;
+  lagMaxMs: number;
+  peakRssMb: number;
+  runPeakRssMb: number;
+  atPeakMb: { heapUsed: number; heapTotal: number; external: number };
+};
 function ask<T>(type: string, answer = type): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: { type: string } & T) => {
@@ -377,6 +383,7 @@ async function phase(name: string, trigger: () => Promise<string | undefined>) {
     workerLagP99Ms: worker.lagP99Ms,
     workerLagMaxMs: worker.lagMaxMs,
     workerPeakRssMb: worker.peakRssMb,
+    workerHeapAtPeakMb: worker.atPeakMb,
     workerCpuSeconds: round((processCpuMs(child.pid!) - workerCpuFrom) / 1000, 1),
     client,
     loadAvg1m: { start: loadStart, end: load1() },
@@ -458,6 +465,7 @@ const result = {
         workerLagP99Ms: p.workerLagP99Ms,
         workerLagMaxMs: p.workerLagMaxMs,
         workerPeakRssMb: p.workerPeakRssMb,
+        workerHeapAtPeakMb: p.workerHeapAtPeakMb,
         workerCpuSeconds: p.workerCpuSeconds,
         client: p.client,
         loadAvg1m: p.loadAvg1m,
