@@ -449,11 +449,12 @@ export function chooseKSparse(
     scores.push({ k, score: silhouetteOfSample(sims, s, labels, fitted.k) });
   };
   const bestOf = () => scores.reduce((a, b) => (b.score > a.score ? b : a));
-  // upwards until the score has fallen twice in a row: past its peak silhouette only falls, and
-  // the large ks are the expensive fits
+  // on a large corpus, upwards until the score has fallen twice in a row: past its peak
+  // silhouette falls, and the large ks are the expensive fits (a small corpus tries every k: its
+  // scores are noisier and its fits cheap)
   let falls = 0;
   for (const k of candidates) {
-    if (falls >= 2 && k !== kStar) continue;
+    if (n > 600 && falls >= 2 && k !== kStar) continue;
     const before = scores.at(-1)?.score ?? -Infinity;
     score(k);
     falls = scores.at(-1)!.score < before ? falls + 1 : 0;
