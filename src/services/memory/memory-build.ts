@@ -114,7 +114,7 @@ export class MemoryBuild implements MemoryBuilder {
   private carried: {
     userId: string;
     version: string;
-    carry: TermCarry;
+    carry: TermCarry | null;
     snapshot: MemorySnapshot;
     lexical: LexicalSpace | null;
   } | null = null;
@@ -199,7 +199,7 @@ export class MemoryBuild implements MemoryBuilder {
     await yieldToLoop();
     // this worker's last build of the current version, when it was: its snapshot and lexical
     // space are taken from memory instead of S3 and recomputation
-    const carried =
+    let carried =
       this.carried?.userId === userId && this.carried.version === current?.version ? this.carried : null;
     const previous = current
       ? (carried?.snapshot ?? (await readSnapshot(blobs, userId, current.version)))
@@ -210,6 +210,12 @@ export class MemoryBuild implements MemoryBuilder {
       !payload.full && previous && carried?.lexical && churnOf(items, previous) <= CHURN_FULL
         ? carried.lexical
         : null;
+    // a build that will not reuse them lets go of the carried sums and lexical space now, so the
+    // new ones are not made beside them (at 100k chunks a ~1M-term vocabulary and 100k sketches)
+    const carry = payload.full ? null : (carried?.carry ?? null);
+    if (this.carried && (this.carried.userId !== userId || payload.full || !reuse))
+      this.carried = { ...this.carried, carry: this.carried.userId === userId ? carry : null, lexical: null };
+    carried = null;
     await yieldToLoop();
     const { sparse, lexical } = await sketchLexical(items, extractions, reuse);
     const projection = sparse
@@ -240,7 +246,7 @@ export class MemoryBuild implements MemoryBuilder {
         concurrency: this.options.llmConcurrency,
         signal,
         incremental: clustering.mode === 'incremental',
-        carry: clustering.mode === 'incremental' ? (carried?.carry ?? null) : null,
+        carry: clustering.mode === 'incremental' ? carry : null,
       },
     );
 
