@@ -116,6 +116,20 @@ describe('the embedded model in a thread of its own (EMBEDDER_OFF_LOOP, the defa
     expect(there.cpuMs).toBeLessThan(here.cpuMs / 5);
   });
 
+  it('embeds a question before the rest of an ingest batch queued ahead of it', async () => {
+    for (const model of [int8, threaded]) {
+      const order: string[] = [];
+      // two session runs of 32 texts
+      const batch = Array.from({ length: 64 }, (_, i) => `Chunk ${i} of a long upload. `.repeat(12));
+      const ingest = model.embed(batch).then(() => order.push('batch'));
+      // asked while the batch's first run holds the embedder (a run of 32 takes 100s of ms)
+      await new Promise((r) => setTimeout(r, 50));
+      const question = model.embed([QUESTION]).then(() => order.push('question'));
+      await Promise.all([ingest, question]);
+      expect(order).toEqual(['question', 'batch']);
+    }
+  });
+
   it('answers an abort at once, and goes on serving after it', async () => {
     const abort = new AbortController();
     const pending = threaded.embed(['word '.repeat(200)], abort.signal);

@@ -71,8 +71,14 @@ export class MiniLmEmbedder implements Embedder {
   private loading:
     | Promise<{ session: InferenceSession; tokenizer: Tokenizer; TensorCtor: typeof Tensor }>
     | undefined;
-  /** Session runs go one at a time: concurrent runs would only split the same intra-op threads. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Session runs go one at a time (concurrent runs would only split the same intra-op threads),
+   * and the smallest call's run goes first: a reply's question (one text) waits for at most the
+   * run in progress, not for every run of a 128-chunk ingest batch queued before it.
+   */
+  private readonly waiting: { texts: number; seq: number; start: () => void }[] = [];
+  private running = false;
+  private seq = 0;
   private cls = 101;
   private sep = 102;
 
@@ -145,6 +151,38 @@ export class MiniLmEmbedder implements Embedder {
     return [this.cls, ...body, this.sep];
   }
 
+  private async turn<T>(texts: number, run: () => Promise<T>): Promise<T> {
+    await new Promise<void>((start) => {
+      this.waiting.push({ texts, seq: this.seq++, start });
+      this.next();
+    });
+    try {
+      return await run();
+    } finally {
+      // A session run holds this thread: a request posted meanwhile is still in the port's queue.
+      // Two turns of the loop let it in (the second one's poll phase) before the next run is picked.
+      setImmediate(() =>
+        setImmediate(() => {
+          this.running = false;
+          this.next();
+        }),
+      );
+    }
+  }
+
+  private next(): void {
+    if (this.running || this.waiting.length === 0) return;
+    let best = 0;
+    for (let i = 1; i < this.waiting.length; i++) {
+      const w = this.waiting[i]!;
+      const b = this.waiting[best]!;
+      if (w.texts < b.texts || (w.texts === b.texts && w.seq < b.seq)) best = i;
+    }
+    const [task] = this.waiting.splice(best, 1);
+    this.running = true;
+    task!.start();
+  }
+
   async embed(texts: string[], signal?: AbortSignal): Promise<number[][]> {
     if (texts.length === 0) return [];
     const { session, tokenizer, TensorCtor } = await this.load();
@@ -169,12 +207,10 @@ export class MiniLmEmbedder implements Embedder {
         input_ids: new TensorCtor('int32', ids, [rows, width]),
         attention_mask: new TensorCtor('int32', mask, [rows, width]),
       };
-      const run = this.queue.then(() => {
+      const result = await this.turn(texts.length, () => {
         signal?.throwIfAborted();
         return session.run(feeds);
       });
-      this.queue = run.catch(() => {});
-      const result = await run;
       const data = result.sentence_embedding!.data as Float32Array;
       batch.forEach((index, row) => {
         out[index] = Array.from(data.subarray(row * MINILM_DIMENSIONS, (row + 1) * MINILM_DIMENSIONS));
