@@ -6,6 +6,7 @@ import { PROJECTED_DIMS } from '../ports/memory.ts';
 import type { TextModel } from '../ports/text-model.ts';
 import type { ChunkItem, WorkCluster } from './clustering.ts';
 import type { ComputePool } from './compute/compute-pool.ts';
+import { takeTouched } from './compute/numeric.ts';
 import type { PackedTerms } from './compute/tasks.ts';
 import { readChunkTexts } from './extraction-cache.ts';
 import { labelClusters } from './llm/labels.ts';
@@ -116,14 +117,7 @@ export async function sumClusterTerms(
       }
       if (++added % YIELD_EVERY === 0) await yieldToLoop();
     }
-    const ids = Int32Array.from(touched);
-    const counts = new Float64Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      counts[i] = acc[ids[i]!]!;
-      acc[ids[i]!] = 0;
-    }
-    touched.length = 0;
-    sums.push({ ids, counts });
+    sums.push(takeTouched(acc, touched));
   }
   return { index, vocab, sums };
 }

@@ -10,6 +10,7 @@ import {
   normaliseInto,
   percentile,
   sampleIndexes,
+  weightedPick,
 } from './numeric.ts';
 
 export interface KMeansOptions {
@@ -165,16 +166,7 @@ function seedCentroids(points: Float32Array, m: number, d: number, k: number, se
   const sims = new Float32Array(m * trials);
   const picks = new Int32Array(trials);
   let total = Infinity;
-  const draw = () => {
-    if (!(total > 0) || total === Infinity) return Math.floor(rand() * m);
-    let target = rand() * total;
-    for (let i = 0; i < m; i++) {
-      target -= weight[i]!;
-      if (target < 0 && weight[i]! > 0) return i;
-    }
-    for (let i = m - 1; i >= 0; i--) if (weight[i]! > 0) return i;
-    return m - 1;
-  };
+  const draw = () => weightedPick(weight, total, rand);
   for (let c = 0; c < k; c++) {
     const tries = c === 0 ? 1 : trials;
     for (let t = 0; t < tries; t++) {

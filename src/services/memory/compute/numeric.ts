@@ -91,3 +91,34 @@ export function percentile(values: ArrayLike<number>, p: number): number {
   const hi = Math.min(n - 1, lo + 1);
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
 }
+
+/**
+ * k-means++'s draw: an index with probability weight[i] / total (uniform while no weight is known
+ * yet), never one of weight 0, i.e. never a point that already is a centroid.
+ */
+export function weightedPick(weight: Float64Array, total: number, rand: () => number): number {
+  const m = weight.length;
+  if (!(total > 0) || total === Infinity) return Math.floor(rand() * m);
+  let target = rand() * total;
+  for (let i = 0; i < m; i++) {
+    target -= weight[i]!;
+    if (target < 0 && weight[i]! > 0) return i;
+  }
+  for (let i = m - 1; i >= 0; i--) if (weight[i]! > 0) return i;
+  return m - 1;
+}
+
+/**
+ * The entries a dense accumulator gathered, as id/count arrays in the order they were first
+ * touched; the accumulator and the touched list are left zeroed and empty for the next sum.
+ */
+export function takeTouched(acc: Float64Array, touched: number[]): { ids: Int32Array; counts: Float64Array } {
+  const ids = Int32Array.from(touched);
+  const counts = new Float64Array(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    counts[i] = acc[ids[i]!]!;
+    acc[ids[i]!] = 0;
+  }
+  touched.length = 0;
+  return { ids, counts };
+}

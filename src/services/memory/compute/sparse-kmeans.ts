@@ -7,7 +7,7 @@
 // deterministic given the (caller-sorted) input order, k chosen by cosine silhouette among
 // candidateKs, tiny clusters folded, clusters numbered by their first member, 5th-percentile outliers.
 import { candidateKs, type SilhouetteScore, silhouetteOfSample } from './kmeans.ts';
-import { deriveSeed, mulberry32, percentile, sampleIndexes } from './numeric.ts';
+import { deriveSeed, mulberry32, percentile, sampleIndexes, weightedPick } from './numeric.ts';
 
 const MIN_CLUSTER_SIZE = 3;
 const OUTLIER_PERCENTILE = 5;
@@ -161,16 +161,7 @@ function seedSparse(rows: SparseRows, k: number, seed: number): Float32Array {
   const sims = Array.from({ length: trials }, () => new Float32Array(m));
   const picks = new Int32Array(trials);
   let total = Infinity;
-  const draw = () => {
-    if (!(total > 0) || total === Infinity) return Math.floor(rand() * m);
-    let target = rand() * total;
-    for (let i = 0; i < m; i++) {
-      target -= weight[i]!;
-      if (target < 0 && weight[i]! > 0) return i;
-    }
-    for (let i = m - 1; i >= 0; i--) if (weight[i]! > 0) return i;
-    return m - 1;
-  };
+  const draw = () => weightedPick(weight, total, rand);
   for (let c = 0; c < k; c++) {
     const tries = c === 0 ? 1 : trials;
     let best = 0;

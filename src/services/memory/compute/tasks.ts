@@ -13,6 +13,7 @@ import {
   type IncrementalAssignment,
 } from './incremental.ts';
 import { type ClusterLeavesOptions, clusterLeaves, type LeafClustering } from './kmeans.ts';
+import { takeTouched } from './numeric.ts';
 import {
   assignToExistingSparse,
   clusterLeavesSparse,
@@ -63,14 +64,7 @@ function mergeGroups(terms: PackedTerms, groups: readonly number[][]): PackedCou
         acc[id]! += counts[i]!;
       }
     }
-    const ids = Int32Array.from(touched);
-    const counts = new Float64Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      counts[i] = acc[ids[i]!]!;
-      acc[ids[i]!] = 0;
-    }
-    touched.length = 0;
-    return { ids, counts };
+    return takeTouched(acc, touched);
   });
 }
 
