@@ -22,8 +22,9 @@ import {
   tokensOf,
 } from './helpers/chat.ts';
 import { member } from './helpers/client.ts';
-import { startTestApp, type TestApp, testConfig } from './helpers/harness.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import { type TestApp, testConfig } from './helpers/harness.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 
 const TOKENS = Array.from({ length: 40 }, (_, i) => ` tok${i}`);
 const SLOW = Array.from({ length: 150 }, (_, i) => ` slow${i}`);
@@ -34,11 +35,7 @@ describe('chat with the twin', () => {
   let model: OpenAIStandin;
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 20, interTokenMs: 1 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: { CHAT_BASE_URL: model.url, CHAT_MODEL: 'standin-model', CHAT_IDLE_MS: '600000' },
-    });
+    ({ model, app } = await startStandinChatApp({ tokens: TOKENS, ttftMs: 20, interTokenMs: 1 }));
   });
   afterAll(async () => {
     await app?.close();

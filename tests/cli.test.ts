@@ -8,10 +8,11 @@ import { ChatSessionDocument, StartChatDocument } from '../src/sdk/generated/gra
 import { createTwinClient, MemoryOverviewDocument } from '../src/sdk/node.ts';
 import { seedChunks } from './helpers/chat.ts';
 import { removeUsers } from './helpers/cleanup.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
+import type { TestApp } from './helpers/harness.ts';
 import { corruptPdf, docx, pdf } from './helpers/ingest-fixtures.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
 import { freePort } from './helpers/processes.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 import { startTrainerStandin, type TrainerStandin } from './helpers/trainer-standin.ts';
 import { postTrainingCallback } from './helpers/training-callbacks.ts';
 
@@ -64,14 +65,10 @@ function twin(args: string[], env: Record<string, string | undefined> = {}): Pro
 const signedIn = () => ({ TWIN_URL: app.url, TWIN_API_KEY: apiKey });
 
 beforeAll(async () => {
-  model = await startOpenAIStandin({});
   trainer = await startTrainerStandin();
-  app = await startTestApp({
-    withWorkers: true,
-    env: {
-      CHAT_BASE_URL: model.url,
-      CHAT_MODEL: 'standin-model',
-      CHAT_IDLE_MS: '600000',
+  ({ model, app } = await startStandinChatApp(
+    {},
+    {
       MEMORY_LLM: 'off',
       // `twin train --follow`: two short files make memory enough to train on
       MEMORY_DEBOUNCE_MS: '0',
@@ -83,7 +80,7 @@ beforeAll(async () => {
       MODAL_TOKEN: trainer.token,
       MODAL_CALLBACK_SECRET: CALLBACK_SECRET,
     },
-  });
+  ));
   home = mkdtempSync(join(tmpdir(), 'twin-cli-'));
   await app.services.users.ensure(userId);
   apiKey = (await app.services.apiKeys.create(userId, 'cli test')).secret;

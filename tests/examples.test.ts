@@ -6,9 +6,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { CreateApiKeyDocument } from '../src/sdk/generated/graphql.ts';
 import { member } from './helpers/client.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
+import type { TestApp } from './helpers/harness.ts';
 import { corruptPdf } from './helpers/ingest-fixtures.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 
 // Each script in examples/ run as a user would run it: a child process of plain `node`, importing
 // the SDK by its package name, against a real server and workers, with an API key.
@@ -22,16 +23,10 @@ describe('examples/', () => {
   let model: OpenAIStandin;
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 50, interTokenMs: 20 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: {
-        CHAT_BASE_URL: model.url,
-        CHAT_MODEL: 'standin-model',
-        CHAT_IDLE_MS: '600000',
-        MEMORY_LLM: 'off',
-      },
-    });
+    ({ model, app } = await startStandinChatApp(
+      { tokens: TOKENS, ttftMs: 50, interTokenMs: 20 },
+      { MEMORY_LLM: 'off' },
+    ));
   });
   afterAll(async () => {
     await app?.close();

@@ -7,9 +7,10 @@ import { IngestProgressDocument, MeDocument, TwinReplyDocument } from '../src/sd
 import { createApp } from '../src/server.ts';
 import { issueToken } from '../src/services/auth.service.ts';
 import { events, isTerminal, seedChunks, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
-import { startTestApp, TEST_AUTH_SECRET, type TestApp, testConfig } from './helpers/harness.ts';
+import { TEST_AUTH_SECRET, type TestApp, testConfig } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 
 const TOKENS = [' one', ' two', ' three', ' four'];
 
@@ -51,11 +52,7 @@ describe('/metrics after real traffic', () => {
   let model: OpenAIStandin;
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 5, interTokenMs: 1 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: { CHAT_BASE_URL: model.url, CHAT_MODEL: 'standin-model', CHAT_IDLE_MS: '600000' },
-    });
+    ({ model, app } = await startStandinChatApp({ tokens: TOKENS, ttftMs: 5, interTokenMs: 1 }));
   });
   afterAll(async () => {
     await app?.close();

@@ -5,9 +5,10 @@ import { graphiqlExamples } from '../src/http/graphiql-examples.ts';
 import { CreateApiKeyDocument } from '../src/sdk/generated/graphql.ts';
 import { removeUsers } from './helpers/cleanup.ts';
 import type { TestClient } from './helpers/client.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
+import type { TestApp } from './helpers/harness.ts';
 import { settled, uploadDocument } from './helpers/ingest.ts';
-import { type ChatRequestBody, type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { ChatRequestBody, OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 
 // The OpenAI-compatible door, driven by the `openai` npm client as any tool with a base URL would:
 // the twin's model is the OpenAI stand-in, which answers from what the prompt holds, so a reply
@@ -57,11 +58,7 @@ describe('OpenAI-compatible endpoint', () => {
   let openai: OpenAI;
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: groundedTokens, ttftMs: 5, interTokenMs: 5 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: { CHAT_BASE_URL: model.url, CHAT_MODEL: 'standin-model', CHAT_IDLE_MS: '600000' },
-    });
+    ({ model, app } = await startStandinChatApp({ tokens: groundedTokens, ttftMs: 5, interTokenMs: 5 }));
     base = app.url.replace(/\/graphql$/, '/v1');
     alice = app.client(newUser());
     bob = app.client(newUser());

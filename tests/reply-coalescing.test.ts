@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
 import type { ChatRecord } from '../src/services/chat/chat-records.ts';
 import { deltaSizes, events, isTerminal, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { TestApp } from './helpers/harness.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 
 // Reply tokens go out as deltas coalesced over a window (DESIGN §7), and an exchange is one object
 // write (DESIGN §4). What a client reassembles from the deltas is the stored reply, byte for byte,
@@ -24,16 +25,10 @@ describe('coalesced reply deltas', () => {
   let model: OpenAIStandin;
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 10, interTokenMs: 3 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: {
-        CHAT_BASE_URL: model.url,
-        CHAT_MODEL: 'standin-model',
-        CHAT_IDLE_MS: '600000',
-        REPLY_DELTA_WINDOW_MS: String(WINDOW_MS),
-      },
-    });
+    ({ model, app } = await startStandinChatApp(
+      { tokens: TOKENS, ttftMs: 10, interTokenMs: 3 },
+      { REPLY_DELTA_WINDOW_MS: String(WINDOW_MS) },
+    ));
   });
   afterAll(async () => {
     await app?.close();

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinReplyDocument } from '../src/sdk/generated/graphql.ts';
 import { RedisEventBus } from '../src/services/adapters/redis/event-bus.redis.ts';
 import { events, isTerminal, sendMessage, startChat, tokensOf } from './helpers/chat.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { TestApp } from './helpers/harness.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 
 // A reply's events outlive neither their TTL nor their numbering: once they expire the stored reply
 // is replayed under the seqs the live one had, so a resume continues where it left off or is told
@@ -18,16 +19,10 @@ describe('replies after their events expire', () => {
   let model: OpenAIStandin;
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 0 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: {
-        CHAT_BASE_URL: model.url,
-        CHAT_MODEL: 'standin-model',
-        CHAT_IDLE_MS: '600000',
-        EVENT_REPLAY_TTL_SEC: '1',
-      },
-    });
+    ({ model, app } = await startStandinChatApp(
+      { tokens: TOKENS, ttftMs: 0 },
+      { EVENT_REPLAY_TTL_SEC: '1' },
+    ));
   });
   afterAll(async () => {
     await app?.close();

@@ -9,9 +9,10 @@ import {
   TwinRequestError,
 } from '../src/sdk/index.ts';
 import { deltaSizes } from './helpers/chat.ts';
-import { startTestApp, type TestApp } from './helpers/harness.ts';
+import type { TestApp } from './helpers/harness.ts';
 import { corruptPdf } from './helpers/ingest-fixtures.ts';
-import { type OpenAIStandin, startOpenAIStandin } from './helpers/openai-standin.ts';
+import type { OpenAIStandin } from './helpers/openai-standin.ts';
+import { startStandinChatApp } from './helpers/standin-app.ts';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts';
 
 // The SDK against the real server and workers, through a proxy the tests can cut: typed requests,
@@ -48,16 +49,10 @@ describe('the SDK', () => {
   };
 
   beforeAll(async () => {
-    model = await startOpenAIStandin({ tokens: TOKENS, ttftMs: 100, interTokenMs: 60 });
-    app = await startTestApp({
-      withWorkers: true,
-      env: {
-        CHAT_BASE_URL: model.url,
-        CHAT_MODEL: 'standin-model',
-        CHAT_IDLE_MS: '600000',
-        MEMORY_LLM: 'off',
-      },
-    });
+    ({ model, app } = await startStandinChatApp(
+      { tokens: TOKENS, ttftMs: 100, interTokenMs: 60 },
+      { MEMORY_LLM: 'off' },
+    ));
     proxy = await startTcpProxy(app.url);
   });
   afterAll(async () => {
