@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { errors, type JWTHeaderParameters, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { ApiKeysService } from './api-keys.service.ts';
 import { isApiKeyShaped } from './api-keys.service.ts';
 import { isStorageSafeId } from './tenant-keys.ts';
@@ -128,17 +129,19 @@ export interface AuthOptions extends TokenVerifier {
   anonymousUserId: string;
 }
 
-/** Resolves the caller from an Authorization value: a JWT, an API key, or (if allowed) nobody. */
 /** Verified tokens kept (most recent), so a client's every request does not verify its token again. */
 const VERIFIED_MAX = 10_000;
 
+/** Resolves the caller from an Authorization value: a JWT, an API key, or (if allowed) nobody. */
 export class AuthService {
   private readonly apiKeys: ApiKeysService;
   private readonly options: AuthOptions;
   // Verifying is a pure function of the token and the configured keys (fixed for the process), and
   // costs ~1 ms of CPU (WebCrypto key import and HMAC): a token that verified once is taken again
   // until its expiry. Only successes are kept; a token past `exp` is verified (and refused) anew.
-  private readonly verified = new Map<string, { userId: string; expiresAt: Date }>();
+  private readonly verified = new LRUCache<string, { userId: string; expiresAt: Date }>({
+    max: VERIFIED_MAX,
+  });
 
   constructor(deps: { apiKeys: ApiKeysService }, options: AuthOptions) {
     this.apiKeys = deps.apiKeys;
@@ -177,16 +180,10 @@ export class AuthService {
 
   private async verifyCached(token: string): Promise<{ userId: string; expiresAt: Date }> {
     const known = this.verified.get(token);
-    if (known && known.expiresAt.getTime() > Date.now()) {
-      // most recently used last: the first entry is the one to evict
-      this.verified.delete(token);
-      this.verified.set(token, known);
-      return known;
-    }
+    if (known && known.expiresAt.getTime() > Date.now()) return known;
     this.verified.delete(token);
     const result = await verifyToken(token, this.options);
     this.verified.set(token, result);
-    if (this.verified.size > VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
     return result;
   }
 }
