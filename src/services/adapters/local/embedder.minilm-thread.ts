@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Embedder } from '../../ports/embedder.ts';
-import { MINILM_DIMENSIONS, type MiniLmOptions, miniLmModelTag } from './embedder.minilm.ts';
+import { MINILM_DIMENSIONS, type MiniLmOptions, miniLmModelTag, unpackRows } from './embedder.minilm.ts';
 import type { EmbedReply } from './embedder.minilm.worker.ts';
 
 /**
@@ -80,11 +80,7 @@ export class ThreadedMiniLmEmbedder implements Embedder {
         waiting.reject(new Error(reply.message));
         return;
       }
-      const out = new Array<number[]>(reply.vectors.length / reply.dimensions);
-      for (let i = 0; i < out.length; i++) {
-        out[i] = Array.from(reply.vectors.subarray(i * reply.dimensions, (i + 1) * reply.dimensions));
-      }
-      waiting.resolve(out);
+      waiting.resolve(unpackRows(reply.vectors, reply.dimensions));
     });
     const fail = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;

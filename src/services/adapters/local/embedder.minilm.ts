@@ -184,13 +184,18 @@ export class MiniLmEmbedder implements Embedder {
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<number[][]> {
-    if (texts.length === 0) return [];
+    return unpackRows(await this.embedPacked(texts, signal), MINILM_DIMENSIONS);
+  }
+
+  /** The vectors of `texts`, in order, in one Float32Array (row i at i × dimensions). */
+  async embedPacked(texts: string[], signal?: AbortSignal): Promise<Float32Array<ArrayBuffer>> {
+    const out = new Float32Array(texts.length * MINILM_DIMENSIONS);
+    if (texts.length === 0) return out;
     const { session, tokenizer, TensorCtor } = await this.load();
     signal?.throwIfAborted();
     const encoded = texts.map((t) => this.ids(tokenizer, t));
     // longest first, so each batch pads to lengths close to its own
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[b]!.length - encoded[a]!.length);
-    const out = new Array<number[]>(texts.length);
     for (let start = 0; start < order.length; ) {
       const width = encoded[order[start]!]!.length;
       const rows = Math.min(this.runRows(width), order.length - start);
@@ -213,11 +218,22 @@ export class MiniLmEmbedder implements Embedder {
       });
       const data = result.sentence_embedding!.data as Float32Array;
       batch.forEach((index, row) => {
-        out[index] = Array.from(data.subarray(row * MINILM_DIMENSIONS, (row + 1) * MINILM_DIMENSIONS));
+        out.set(
+          data.subarray(row * MINILM_DIMENSIONS, (row + 1) * MINILM_DIMENSIONS),
+          index * MINILM_DIMENSIONS,
+        );
       });
     }
     return out;
   }
+}
+
+/** Rows of `dimensions` numbers out of one packed Float32Array. */
+export function unpackRows(packed: Float32Array, dimensions: number): number[][] {
+  const out = new Array<number[]>(packed.length / dimensions);
+  for (let i = 0; i < out.length; i++)
+    out[i] = Array.from(packed.subarray(i * dimensions, (i + 1) * dimensions));
+  return out;
 }
 
 /** Loads the installed model (rejects, saying why, when it is not installed or does not load). */
