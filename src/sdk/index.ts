@@ -9,6 +9,7 @@ import { type AttemptSource, type ReconnectOptions, resumableSubscription } from
 import { type TrainOptions, type TrainResult, train } from './training.ts';
 import {
   type HttpOptions,
+  type Operation,
   postJson,
   postMultipart,
   sseTransport,
@@ -82,6 +83,15 @@ function operationName(doc: DocumentNode): string | undefined {
   return undefined;
 }
 
+/** What the transports send for a document: its text, the variables and its operation's name. */
+function operationOf(doc: DocumentNode, variables: unknown): Operation {
+  return {
+    query: queryOf(doc),
+    variables: variables as Record<string, unknown> | undefined,
+    operationName: operationName(doc),
+  };
+}
+
 export function toBlob(file: FileInput): Blob {
   if (file.data instanceof Blob) return file.data;
   const type = file.type ?? 'application/octet-stream';
@@ -119,11 +129,7 @@ export function createTwinClient(options: TwinClientOptions): TwinClient {
 
   const client: TwinClient = {
     request(doc, ...[variables]) {
-      return postJson(http, {
-        query: queryOf(doc),
-        variables: variables as Record<string, unknown> | undefined,
-        operationName: operationName(doc),
-      }) as never;
+      return postJson(http, operationOf(doc, variables)) as never;
     },
     upload(doc, variables, files) {
       const parts: UploadPart[] = Object.entries(files).map(([path, f]) => ({
@@ -131,27 +137,10 @@ export function createTwinClient(options: TwinClientOptions): TwinClient {
         file: toBlob(f),
         filename: f.name,
       }));
-      return postMultipart(
-        http,
-        {
-          query: queryOf(doc),
-          variables: variables as Record<string, unknown>,
-          operationName: operationName(doc),
-        },
-        parts,
-      ) as never;
+      return postMultipart(http, operationOf(doc, variables), parts) as never;
     },
     subscribe(doc, variables, opts = {}) {
-      return resumableSubscription(
-        source,
-        {
-          query: queryOf(doc),
-          variables: variables as Record<string, unknown>,
-          operationName: operationName(doc),
-        },
-        opts,
-        options.reconnect,
-      );
+      return resumableSubscription(source, operationOf(doc, variables), opts, options.reconnect);
     },
     get transport() {
       return current;
